@@ -1,0 +1,190 @@
+"""Rank-tagged output: split the launcher's merged output back into ranks and prefix each line.
+
+mpiexec/srun tag every rank's output in their own way (see ``launch.mpi.TAG_*``). A *demuxer*
+turns raw bytes from one stream into ``(rank, line)`` pairs; :class:`Relay` writes them as
+``[rank r] line`` (or only rank 0's lines, untagged, with ``rank0_only``).
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import re
+import threading
+
+from .mpi import TAG_HYDRA, TAG_NONE, TAG_OPENMPI, TAG_SRUN
+
+RS, US = b"\x1e", b"\x1f"  # the hydra marker: RS rank US chunk
+
+
+def split_segments(buf: bytes) -> tuple[list, bytes]:
+    """Split ``buf`` after every '\\n' or '\\r'; returns (complete segments, unfinished rest).
+    A segment keeps its terminator; a lone '\\r' segment (tqdm's redraw) is dropped."""
+    out, start = [], 0
+    for i, c in enumerate(buf):
+        if c == 10 or c == 13:
+            seg = buf[start:i + 1]
+            if seg != b"\r":
+                out.append(seg)
+            start = i + 1
+    return out, buf[start:]
+
+
+class HydraDemux:
+    """Demultiplex MPICH hydra output made with ``-prepend-pattern '\\x1e%r\\x1f'``.
+
+    Hydra puts the marker before every chunk it forwards, chunks of different ranks
+    interleave anywhere (even mid-line), so each rank gets its own line buffer.
+    """
+
+    def __init__(self):
+        self._pending = b""  # bytes not yet attributed (an incomplete marker)
+        self._rank = None  # rank of the chunk being read
+        self._buf: dict = collections.defaultdict(bytes)
+
+    def _take(self, rank, data: bytes, out: list):
+        segs, self._buf[rank] = split_segments(self._buf[rank] + data)
+        out.extend((rank, s) for s in segs)
+
+    def feed(self, data: bytes) -> list:
+        """Consume bytes; return the complete ``(rank, line)`` pairs (rank None: untagged)."""
+        data, self._pending = self._pending + data, b""
+        out: list = []
+        while data:
+            i = data.find(RS)
+            if i < 0:
+                self._take(self._rank, data, out)
+                break
+            if i:
+                self._take(self._rank, data[:i], out)
+            j = data.find(US, i + 1, i + 16)
+            if j < 0:
+                if len(data) - i < 16:  # marker cut by the read: wait for the rest
+                    self._pending = data[i:]
+                    break
+                self._take(self._rank, data[i:i + 1], out)  # a stray RS byte
+                data = data[i + 1:]
+                continue
+            num = data[i + 1:j]
+            if num.isdigit():
+                self._rank = int(num)
+                data = data[j + 1:]
+            else:
+                self._take(self._rank, data[i:j + 1], out)
+                data = data[j + 1:]
+        return out
+
+    def flush(self) -> list:
+        """At end of stream: the unfinished lines of every rank, each given a newline."""
+        out = []
+        if self._pending:
+            self._take(self._rank, self._pending, out)
+            self._pending = b""
+        for rank, rest in list(self._buf.items()):
+            if rest:
+                out.append((rank, rest + b"\n"))
+        self._buf.clear()
+        return out
+
+
+class LineDemux:
+    """Demultiplex line-tagged output (Open MPI ``--output tag``, ``srun --label``) by a regex
+    whose group 1 is the rank and group 2 the line's text; other lines are untagged."""
+
+    PATTERNS = {
+        TAG_OPENMPI: re.compile(rb"^\[\d+,(\d+)\]<std(?:out|err)>: ?(.*)$", re.S),
+        TAG_SRUN: re.compile(rb"^ *(\d+): ?(.*)$", re.S),
+        TAG_NONE: None,
+    }
+
+    def __init__(self, tag_format: str):
+        self._re = self.PATTERNS[tag_format]
+        self._buf = b""
+
+    def _parse(self, line: bytes):
+        if self._re is not None:
+            m = self._re.match(line)
+            if m:
+                return int(m.group(1)), m.group(2)
+        return None, line
+
+    def feed(self, data: bytes) -> list:
+        """Consume bytes; return the complete ``(rank, line)`` pairs (rank None: untagged)."""
+        *lines, self._buf = (self._buf + data).split(b"\n")
+        return [self._parse(ln + b"\n") for ln in lines]
+
+    def flush(self) -> list:
+        """At end of stream: the unfinished last line, if any."""
+        rest, self._buf = self._buf, b""
+        return [self._parse(rest + b"\n")] if rest else []
+
+
+def make_demux(tag_format: str):
+    """The demuxer for a tag format (one of ``launch.mpi.TAG_*``)."""
+    return HydraDemux() if tag_format == TAG_HYDRA else LineDemux(tag_format)
+
+
+def format_line(rank, line: bytes, tagged: bool = True) -> bytes:
+    """``[rank r] line``; every '\\r'-separated part gets the prefix so progress bars redraw
+    with it. Untagged lines (rank None) or ``tagged=False`` are returned as they are."""
+    if rank is None or not tagged:
+        return line
+    prefix = b"[rank %d] " % rank
+    parts = line.split(b"\r")
+    return b"\r".join(prefix + p if p not in (b"", b"\n") else p for p in parts)
+
+
+class Relay:
+    """Copy one stream of a launcher (its stdout or stderr) to a file object, rank-tagged.
+
+    With ``rank0_only`` only rank 0's lines (untagged) and the launcher's own untagged lines
+    are shown; the last ``keep`` lines of every other rank are kept for :meth:`hidden_tail`.
+    """
+
+    def __init__(self, tag_format: str, dest, rank0_only: bool = False, keep: int = 20,
+                 lock: threading.Lock | None = None):
+        self.demux = make_demux(tag_format)
+        self.dest = dest
+        self.rank0_only = rank0_only
+        self.lock = lock or threading.Lock()
+        self.hidden: dict = collections.defaultdict(lambda: collections.deque(maxlen=keep))
+
+    def _emit(self, pairs: list):
+        chunks = []
+        for rank, line in pairs:
+            if self.rank0_only and rank not in (None, 0):
+                self.hidden[rank].append(line)
+            else:
+                chunks.append(format_line(rank, line, tagged=not self.rank0_only))
+        if chunks:
+            with self.lock:
+                self.dest.write(b"".join(chunks))
+                self.dest.flush()
+
+    def feed(self, data: bytes):
+        """Relay a chunk of raw launcher output."""
+        self._emit(self.demux.feed(data))
+
+    def close(self):
+        """Relay what is left at end of stream."""
+        self._emit(self.demux.flush())
+
+    def pump(self, fd: int):
+        """Read ``fd`` until end of file, relaying everything (run it in a thread)."""
+        try:
+            while True:
+                data = os.read(fd, 65536)
+                if not data:
+                    break
+                self.feed(data)
+        except OSError:
+            pass
+        finally:
+            self.close()
+
+    def hidden_tail(self) -> bytes:
+        """The kept lines of the hidden ranks, each tagged, for a report after a failure."""
+        out = []
+        for rank in sorted(self.hidden):
+            out.extend(format_line(rank, ln) for ln in self.hidden[rank])
+        return b"".join(out)
