@@ -1,0 +1,340 @@
+"""The backward engine: an iterative walk of the graph in a deterministic order.
+
+Nodes become ready when every node that feeds them a gradient has run (dependency counts).
+Among ready nodes, leaf accumulators run first (so "gradient ready" hooks fire as early as
+possible, as distributed data parallel wants), then the most recently created node. The order
+depends only on the graph, so it is identical on every rank.
+"""
+from __future__ import annotations
+
+import heapq
+import threading
+
+from . import anomaly as _anomaly
+from . import grad_mode
+from .graph import AccumulateGrad, _edge
+
+_ACCUMULATE_FIRST = 1 << 62
+
+
+class _RunState(threading.local):
+    def __init__(self):
+        self.callbacks_stack = []
+
+
+_run_state = _RunState()
+
+
+def queue_callback(callback) -> None:
+    """Queue ``callback()`` to run once the current backward pass has finished.
+
+    Only valid while a backward pass runs (for instance from a tensor or node hook); this is
+    how distributed data parallel waits for its last all-reduce.
+    """
+    if not _run_state.callbacks_stack:
+        raise RuntimeError("queue_callback can only be called during the backward pass")
+    _run_state.callbacks_stack[-1].append(callback)
+
+
+def _tensor_class():
+    from ..tensor import Tensor
+    return Tensor
+
+
+def _run_tensor_hooks(hooks, grad, create_graph, Tensor):
+    """Run tensor hooks (``hook(grad) -> grad | None``) in order; each sees the previous result."""
+    for hook in list(hooks.values()):
+        g_tensor = grad if create_graph else Tensor._wrap(grad)
+        result = hook(g_tensor)
+        if result is None:
+            continue
+        if not isinstance(result, Tensor):
+            raise TypeError(f"hook '{getattr(hook, '__name__', hook)}' returned {type(result).__name__}, "
+                            "expected a Tensor or None")
+        if tuple(result.shape) != tuple(grad.shape):
+            raise RuntimeError(f"hook '{getattr(hook, '__name__', repr(hook))}' has changed the size of value")
+        grad = result if create_graph else result._data
+    return grad
+
+
+def _wrap_all(grads, Tensor, create_graph):
+    if create_graph:
+        return tuple(grads)
+    return tuple(None if g is None else Tensor._wrap(g) for g in grads)
+
+
+def _unwrap_all(grads, create_graph):
+    if create_graph:
+        return tuple(grads)
+    return tuple(None if g is None else g._data for g in grads)
+
+
+def execute(root_edges, root_grads, *, retain_graph, create_graph, accumulate=True,
+            capture=None, accumulate_only=None):
+    """Run backward from ``root_edges`` seeded with ``root_grads``.
+
+    ``capture`` maps edges ``(node, output_nr)`` to slots: the gradient arriving there is
+    recorded (for ``autograd.grad``) instead of being accumulated. ``accumulate_only`` limits
+    accumulation to the given leaf tensors (``backward(inputs=...)``).
+    """
+    Tensor = _tensor_class()
+    # 1. dependency counts over the reachable graph
+    deps = {}
+    seen = set()
+    stack = [e[0] for e in root_edges if e is not None]
+    for node in stack:
+        seen.add(node)
+    while stack:
+        node = stack.pop()
+        for edge in node.next_functions:
+            if edge is None:
+                continue
+            nxt = edge[0]
+            deps[nxt] = deps.get(nxt, 0) + 1
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+
+    buffers = {}
+    for edge, grad in zip(root_edges, root_grads):
+        _accumulate_into(buffers, edge[0], edge[1], grad)
+
+    ready = []
+    for node in dict.fromkeys(e[0] for e in root_edges):
+        if deps.get(node, 0) == 0:
+            ready.append((_priority(node), node._seq, node))
+    heapq.heapify(ready)
+
+    captured = {} if capture is not None else None
+    callbacks = []
+    _run_state.callbacks_stack.append(callbacks)
+    previous_mode = grad_mode._set_mode(create_graph, grad_mode._state.inference)
+    check_nan = _anomaly._enabled and _anomaly._check_nan
+    try:
+        while ready:
+            node = heapq.heappop(ready)[2]
+            grads = buffers.pop(node, None)
+            if type(node) is AccumulateGrad:
+                _run_accumulate(node, grads, create_graph, accumulate, capture, captured,
+                                accumulate_only, Tensor)
+                continue
+            if grads is None:
+                grad_inputs = (None,) * len(node.next_functions)
+            else:
+                multi = node.num_outputs != 1
+                if not multi:
+                    grads = [grads]
+                if node._tensor_pre_hooks:
+                    for nr, hooks in node._tensor_pre_hooks.items():
+                        if grads[nr] is not None and hooks:
+                            grads[nr] = _run_tensor_hooks(hooks, grads[nr], create_graph, Tensor)
+                if capture:
+                    for nr in range(len(grads)):
+                        slot = capture.get((node, nr))
+                        if slot is not None:
+                            captured[slot] = grads[nr]
+                if node._pre_hooks:
+                    for hook in list(node._pre_hooks.values()):
+                        result = hook(_wrap_all(grads, Tensor, create_graph))
+                        if result is not None:
+                            grads = list(_unwrap_all(result, create_graph))
+                if node._retained:
+                    _retain(node, grads, create_graph, Tensor)
+                if create_graph:
+                    grad_inputs = node.graph_backward(*grads)
+                else:
+                    grad_inputs = node.backward(*grads)
+                if node._post_hooks:
+                    for hook in list(node._post_hooks.values()):
+                        result = hook(_wrap_all(grad_inputs, Tensor, create_graph),
+                                      _wrap_all(grads, Tensor, create_graph))
+                        if result is not None:
+                            grad_inputs = _unwrap_all(result, create_graph)
+                if check_nan:
+                    _anomaly.check_grads(node, grad_inputs)
+                if not retain_graph:
+                    node.release()
+            for edge, g in zip(node.next_functions, grad_inputs):
+                if edge is None:
+                    continue
+                nxt = edge[0]
+                if g is not None:
+                    _accumulate_into(buffers, nxt, edge[1], g)
+                remaining = deps[nxt] - 1
+                deps[nxt] = remaining
+                if remaining == 0:
+                    heapq.heappush(ready, (_priority(nxt), nxt._seq, nxt))
+    finally:
+        grad_mode._set_mode(*previous_mode)
+        _run_state.callbacks_stack.pop()
+    for callback in callbacks:
+        callback()
+    return captured
+
+
+def _priority(node):
+    return -_ACCUMULATE_FIRST if type(node) is AccumulateGrad else -node._seq
+
+
+def _accumulate_into(buffers, node, output_nr, grad):
+    if node.num_outputs == 1:
+        prev = buffers.get(node)
+        buffers[node] = grad if prev is None else prev + grad
+        return
+    slots = buffers.get(node)
+    if slots is None:
+        slots = buffers[node] = [None] * node.num_outputs
+    prev = slots[output_nr]
+    slots[output_nr] = grad if prev is None else prev + grad
+
+
+def _retain(node, grads, create_graph, Tensor):
+    for nr, ref in node._retained.items():
+        t = ref()
+        g = grads[nr]
+        if t is None or g is None:
+            continue
+        if not create_graph:
+            g = Tensor._wrap(g.copy())
+        t._grad = g if t._grad is None else t._grad + g
+
+
+def _run_accumulate(node, grad, create_graph, accumulate, capture, captured, accumulate_only,
+                    Tensor):
+    if grad is None:
+        return
+    t = node.variable
+    if t._hooks:
+        grad = _run_tensor_hooks(t._hooks, grad, create_graph, Tensor)
+    if capture is not None:
+        slot = capture.get((node, 0))
+        if slot is not None:
+            captured[slot] = grad
+        return
+    if not accumulate or (accumulate_only is not None and id(t) not in accumulate_only):
+        return
+    if create_graph:
+        t._grad = grad if t._grad is None else t._grad + grad
+    else:
+        if grad.dtype != t._data.dtype:
+            grad = grad.astype(t._data.dtype)
+        current = t._grad
+        if current is None:
+            t._grad = Tensor._wrap(grad.copy())
+        elif current._requires_grad:
+            t._grad = Tensor._wrap(current._data + grad)
+        else:
+            current._data += grad
+    if t._post_acc_hooks:
+        with grad_mode.set_grad_enabled(create_graph):
+            for hook in list(t._post_acc_hooks.values()):
+                hook(t)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Compute the gradients of ``tensors`` w.r.t. graph leaves and accumulate them in ``.grad``."""
+    tensors, grads = _roots(tensors, grad_tensors, create_graph)
+    if retain_graph is None:
+        retain_graph = create_graph
+    accumulate_only = None
+    if inputs is not None:
+        inputs = _as_tuple(inputs)
+        if not inputs:
+            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+        accumulate_only = {id(t) for t in inputs}
+        for t in inputs:
+            if t.grad_fn is not None:
+                raise RuntimeError("backward(inputs=...) with non-leaf inputs is not supported; "
+                                   "use autograd.grad for them")
+    edges = [_edge(t) for t in tensors]
+    execute(edges, grads, retain_graph=retain_graph, create_graph=create_graph,
+            accumulate_only=accumulate_only)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         only_inputs=True, allow_unused=None, materialize_grads=False):
+    """Return the gradients of ``outputs`` w.r.t. ``inputs`` without touching ``.grad``."""
+    Tensor = _tensor_class()
+    outputs, grads = _roots(outputs, grad_outputs, create_graph)
+    single_input = isinstance(inputs, Tensor)
+    inputs = _as_tuple(inputs)
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    if retain_graph is None:
+        retain_graph = create_graph
+    capture = {}
+    for i, t in enumerate(inputs):
+        if not t._requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+        capture.setdefault(_edge(t), i)
+    edges = [_edge(t) for t in outputs]
+    captured = execute(edges, grads, retain_graph=retain_graph, create_graph=create_graph,
+                       capture=capture)
+    result = []
+    for i, t in enumerate(inputs):
+        slot = capture[_edge(t)]
+        g = captured.get(slot)
+        if g is None:
+            if materialize_grads:
+                from .. import ops
+                result.append(ops.zeros_like(t))
+                continue
+            if not allow_unused:
+                raise RuntimeError(
+                    f"The differentiated Tensor at index {i} appears to not have been used in the "
+                    "graph. Set allow_unused=True if this is the desired behavior.")
+            result.append(None)
+            continue
+        result.append(g if create_graph else Tensor._wrap(g))
+    del single_input
+    return tuple(result)
+
+
+def _as_tuple(x):
+    Tensor = _tensor_class()
+    if isinstance(x, Tensor):
+        return (x,)
+    return tuple(x)
+
+
+def _roots(tensors, grad_tensors, create_graph):
+    """Validate the roots and build their seed gradients (arrays, or tensors for create_graph)."""
+    Tensor = _tensor_class()
+    tensors = _as_tuple(tensors)
+    if grad_tensors is None:
+        grad_tensors = (None,) * len(tensors)
+    elif isinstance(grad_tensors, Tensor):
+        grad_tensors = (grad_tensors,)
+    else:
+        grad_tensors = tuple(grad_tensors)
+    if len(grad_tensors) != len(tensors):
+        raise RuntimeError(f"got {len(grad_tensors)} gradients for {len(tensors)} tensors")
+    seeds = []
+    for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
+        if not t._requires_grad:
+            raise RuntimeError(
+                f"element {i} of tensors does not require grad and does not have a grad_fn")
+        if g is None:
+            if t.numel() != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            if t._data.dtype.kind != "f":
+                raise RuntimeError("grad can be implicitly created only for real scalar outputs "
+                                   f"but got {t.dtype}")
+            xp = t._xp()
+            g_data = xp.ones(t.data.shape, dtype=t._data.dtype)
+            seeds.append(Tensor._wrap(g_data) if create_graph else g_data)
+            continue
+        if not isinstance(g, Tensor):
+            g = Tensor._wrap(t._xp().asarray(g, dtype=t._data.dtype))
+        if tuple(g.shape) != tuple(t.shape):
+            raise RuntimeError(
+                f"Mismatch in shape: grad_output[{i}] has a shape of {_size(g.shape)} and "
+                f"output[{i}] has a shape of {_size(t.shape)}.")
+        if g.device != t.device:
+            raise RuntimeError(f"Expected grad_output[{i}] on device {t.device}, but got {g.device}")
+        seeds.append(g if create_graph else g._data)
+    return tensors, seeds
+
+
+def _size(shape):
+    return "distgrad.Size([" + ", ".join(str(s) for s in shape) + "])"

@@ -1,0 +1,224 @@
+"""Graph nodes (``grad_fn``): saved tensors, edges, hooks, and the leaf accumulator.
+
+A node holds the tensors its backward formula needs and edges ``(node, output_nr)`` to the
+nodes of its inputs. It never holds its own outputs strongly. Backward formulas run on raw
+arrays; ``graph_backward`` (used with ``create_graph=True``) runs on tensors.
+"""
+from __future__ import annotations
+
+import itertools
+import traceback
+import weakref
+
+from ..utils.hooks import RemovableHandle
+from . import anomaly as _anomaly
+
+_sequence = itertools.count()
+
+FREED_MESSAGE = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved tensors after calling backward."
+)
+
+
+class Node:
+    """A node of the backward graph, created by an operation on tensors that require grad."""
+
+    num_outputs = 1
+    _saved = ()
+    _saved_versions = ()
+    _saved_out = ()            # (array, version counter, version) of a saved output
+    _tensor_pre_hooks = None   # {output_nr: {id: hook}} for hooks on non-leaf tensors
+    _retained = None           # {output_nr: weakref(tensor)} for retain_grad()
+    _pre_hooks = None          # node pre-hooks: fn(grad_outputs) -> grad_outputs | None
+    _post_hooks = None         # node post-hooks: fn(grad_inputs, grad_outputs) -> grad_inputs | None
+    _creation_stack = None     # set in anomaly mode
+    _metadata = None
+
+    def __init__(self, inputs=()):
+        self._seq = next(_sequence)
+        self.next_functions = tuple([_edge(t) for t in inputs])
+        if _anomaly._enabled:
+            self._creation_stack = "".join(traceback.format_stack()[:-2])
+
+    # -- saving ------------------------------------------------------------------------------
+    def save(self, *tensors):
+        """Save tensors for backward, remembering their versions for the in-place check."""
+        self._saved = tensors
+        self._saved_versions = tuple([(t._version[0], t.grad_fn) for t in tensors])
+        if _saved_hooks.stack:
+            self._saved = tuple([_PackedTensor(t) for t in tensors])
+
+    @property
+    def saved_tensors(self):
+        """The saved tensors, after checking they were neither freed nor modified in place."""
+        saved = self._saved
+        if saved is None:
+            raise RuntimeError(FREED_MESSAGE)
+        if saved and type(saved[0]) is _PackedTensor:
+            return tuple([p.unpack() for p in saved])
+        for t, (version, grad_fn) in zip(saved, self._saved_versions):
+            if t._version[0] != version:
+                _raise_modified(t, version, grad_fn)
+        return saved
+
+    def save_output(self, t):
+        """Save this node's output ``t`` (as its array, so the graph holds no output tensor)."""
+        self._saved_out = (t._data, t._version, t._version[0])
+
+    @property
+    def saved_output(self):
+        """The saved output array, after the freed and in-place checks."""
+        saved = self._saved_out
+        if saved is None:
+            raise RuntimeError(FREED_MESSAGE)
+        data, counter, version = saved
+        if counter[0] != version:
+            from ..tensor import Tensor
+            t = Tensor._wrap(data)
+            t._version = counter
+            _raise_modified(t, version, self)
+        return data
+
+    def release(self):
+        """Free the saved tensors (called after backward unless ``retain_graph=True``)."""
+        if self._saved:
+            self._saved = None
+        if self._saved_out:
+            self._saved_out = None
+
+    # -- backward ----------------------------------------------------------------------------
+    def backward(self, *grads):
+        """Gradients w.r.t. the inputs, given gradients w.r.t. the outputs (raw arrays)."""
+        raise NotImplementedError
+
+    def graph_backward(self, *grads):
+        """Differentiable backward on tensors, used for ``create_graph=True``."""
+        raise RuntimeError(
+            f"double backward (create_graph=True) is not implemented for {self.name()}")
+
+    # -- introspection and hooks -------------------------------------------------------------
+    def name(self) -> str:
+        """The node's name, e.g. ``MulBackward0``."""
+        return type(self).__name__
+
+    @property
+    def metadata(self) -> dict:
+        if self._metadata is None:
+            self._metadata = {}
+        return self._metadata
+
+    def register_hook(self, fn):
+        """Register ``fn(grad_inputs, grad_outputs)`` to run after this node; it may return new
+        grad_inputs."""
+        if self._post_hooks is None:
+            self._post_hooks = {}
+        return _add_hook(self._post_hooks, fn)
+
+    def register_prehook(self, fn):
+        """Register ``fn(grad_outputs)`` to run before this node; it may return new grad_outputs."""
+        if self._pre_hooks is None:
+            self._pre_hooks = {}
+        return _add_hook(self._pre_hooks, fn)
+
+    def _add_tensor_pre_hook(self, output_nr, fn):
+        if self._tensor_pre_hooks is None:
+            self._tensor_pre_hooks = {}
+        return _add_hook(self._tensor_pre_hooks.setdefault(output_nr, {}), fn)
+
+    def _retain_output(self, output_nr, tensor):
+        if self._retained is None:
+            self._retained = {}
+        self._retained[output_nr] = weakref.ref(tensor)
+
+    def __repr__(self):
+        return f"<{self.name()} object at {id(self):#x}>"
+
+
+def _add_hook(hooks: dict, fn) -> RemovableHandle:
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = fn
+    return handle
+
+
+class AccumulateGrad(Node):
+    """The node of a leaf tensor: accumulates the incoming gradient into ``variable.grad``."""
+
+    def __init__(self, variable):
+        self._seq = next(_sequence)
+        self.next_functions = ()
+        self.variable = variable
+
+    def backward(self, grad):  # accumulation itself is done by the engine
+        return ()
+
+
+def _edge(t):
+    """The edge ``(node, output_nr)`` that gradients for tensor ``t`` flow into, or None."""
+    if not t._requires_grad:
+        return None
+    fn = t.grad_fn
+    if fn is not None:
+        return (fn, t._output_nr)
+    node = t._acc_node
+    if node is None:
+        node = t._acc_node = AccumulateGrad(t)
+    return (node, 0)
+
+
+def _raise_modified(t, version, grad_fn):
+    from ..dtypes import dtype_name
+    kind = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+            "int32": "Int", "bool": "Bool"}.get(dtype_name(t.dtype), "")
+    shape = ", ".join(str(s) for s in t.shape)
+    which = ""
+    if grad_fn is not None:
+        op = grad_fn.name()
+        if op.endswith("Backward0"):
+            op = op[: -len("Backward0")]
+        which = f", which is output {t._output_nr} of {op},"
+    raise RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: [distgrad.{kind}Tensor [{shape}]]{which} is at version {t._version[0]}; "
+        f"expected version {version} instead. Hint: enable anomaly detection to find the "
+        "operation that failed to compute its gradient, with "
+        "distgrad.autograd.set_detect_anomaly(True).")
+
+
+# -- saved tensor hooks ---------------------------------------------------------------------
+class _SavedHooksState:
+    stack: list = []
+
+
+_saved_hooks = _SavedHooksState()
+
+
+class _PackedTensor:
+    __slots__ = ("packed", "unpack_hook")
+
+    def __init__(self, t):
+        pack, unpack = _saved_hooks.stack[-1]
+        self.packed = pack(t)
+        self.unpack_hook = unpack
+
+    def unpack(self):
+        return self.unpack_hook(self.packed)
+
+
+class saved_tensors_hooks:
+    """Context manager: ``pack_hook(tensor)`` runs when an op saves a tensor for backward and
+    ``unpack_hook(packed)`` when backward reads it (e.g. to offload activations)."""
+
+    def __init__(self, pack_hook, unpack_hook):
+        self.pack_hook = pack_hook
+        self.unpack_hook = unpack_hook
+
+    def __enter__(self):
+        _saved_hooks.stack.append((self.pack_hook, self.unpack_hook))
+        return self
+
+    def __exit__(self, *exc):
+        _saved_hooks.stack.pop()
+        return False

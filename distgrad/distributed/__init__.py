@@ -1,0 +1,66 @@
+"""distgrad.distributed: data-parallel communication, PyTorch's ``torch.distributed`` API on MPI.
+
+Launch N processes with an MPI launcher and call :func:`init_process_group` in each::
+
+    mpiexec -n 2 python -m mpi4py train.py        # or: srun --mpi=pmi2 python train.py
+
+Without a launcher (``python train.py``) the default group is a world of one that needs no MPI
+library and installs no hooks. Collectives work in place on ``tensor.data`` (Tensors or raw
+numpy/cupy arrays). Environment variables:
+
+* ``DISTGRAD_TIMEOUT`` (seconds): stall watchdog timeout when ``init_process_group`` gets no
+  ``timeout=`` (default 1800; 0 turns it off).
+* ``DISTGRAD_DEBUG=1``: check before every collective that all ranks call the same collective
+  with the same shape, dtype, op and root (one small allgather each).
+* ``DISTGRAD_CUDA_AWARE_MPI=1``: hand GPU buffers to MPI directly instead of staging them
+  through host memory.
+"""
+
+from .collectives import (
+    ReduceOp,
+    Work,
+    all_gather,
+    all_gather_into_tensor,
+    all_gather_object,
+    all_reduce,
+    barrier,
+    broadcast,
+    broadcast_object_list,
+    gather,
+    reduce,
+    reduce_scatter,
+    reduce_scatter_tensor,
+    scatter,
+)
+from .faults import CollectiveMismatchError
+from .logging import get_logger, print0
+from .process_group import (
+    DEFAULT_TIMEOUT,
+    ProcessGroup,
+    destroy_process_group,
+    get_backend,
+    get_global_rank,
+    get_group_rank,
+    get_local_rank,
+    get_local_world_size,
+    get_process_group_ranks,
+    get_rank,
+    get_world_size,
+    group,
+    init_process_group,
+    is_available,
+    is_initialized,
+    is_mpi_available,
+    new_group,
+)
+
+__all__ = [
+    "init_process_group", "destroy_process_group", "is_initialized", "is_available",
+    "is_mpi_available", "get_rank", "get_world_size", "get_local_rank", "get_local_world_size",
+    "get_backend", "new_group", "get_process_group_ranks", "get_global_rank", "get_group_rank",
+    "group", "ProcessGroup", "DEFAULT_TIMEOUT",
+    "ReduceOp", "Work", "all_reduce", "broadcast", "all_gather", "all_gather_into_tensor",
+    "reduce_scatter", "reduce_scatter_tensor", "reduce", "gather", "scatter", "barrier",
+    "broadcast_object_list", "all_gather_object",
+    "CollectiveMismatchError", "print0", "get_logger",
+]

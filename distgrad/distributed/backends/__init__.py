@@ -1,0 +1,31 @@
+"""Transports behind a process group.
+
+A backend moves contiguous buffers; the collectives layer (``..collectives``) does everything
+else (validation, staging, dtype handling, AVG, watchdog, debug checks), so every backend
+behaves the same. Interface (``async_op=True`` returns a request with ``Test()``/``Wait()``;
+otherwise the call blocks and returns None):
+
+* ``rank``, ``size``; ``allreduce(buf, op, async_op)`` in place; ``bcast(buf, root, async_op)``
+* ``allgather(send, recv, async_op)`` (``recv`` holds ``size`` blocks of ``send.size``)
+* ``reduce_scatter(send, recv, op, async_op)`` (``send`` holds ``size`` blocks)
+* ``reduce(buf, root, op, async_op)`` (in place at the root), ``gather(send, recv|None, root,
+  async_op)``, ``scatter(send|None, recv, root, async_op)``, ``barrier(async_op)``
+* ``bcast_bytes(data|None, root) -> bytes``, ``allgather_bytes(data) -> list[bytes]``
+* ``split(world_ranks) -> backend or None`` (collective over this backend's members)
+* ``free()``
+
+``op`` is one of the MPI operation names: SUM PROD MAX MIN LAND LOR LXOR BAND BOR BXOR.
+Group ranks are used throughout (``root`` too); the collectives layer translates global ranks.
+
+The world of one (``single``) needs no MPI library; ``mpi`` uses mpi4py's buffer-based
+(uppercase) calls. An ``nccl`` backend (CuPy NCCL communicator on a side stream) is planned:
+it would implement the same interface on device arrays.
+"""
+
+BACKENDS = ("mpi", "single")
+
+
+def nccl_not_implemented():
+    raise NotImplementedError(
+        "distgrad: the 'nccl' backend is not implemented yet; use backend='mpi' (GPU arrays are "
+        "staged through host memory, or set DISTGRAD_CUDA_AWARE_MPI=1 with a CUDA-aware MPI)")

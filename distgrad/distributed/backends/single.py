@@ -1,0 +1,50 @@
+"""The world of one: every collective is a local copy (or nothing). Imports no MPI."""
+
+from __future__ import annotations
+
+
+class SingleBackend:
+    name = "single"
+    rank = 0
+    size = 1
+
+    def allreduce(self, buf, op, async_op):
+        return None
+
+    def bcast(self, buf, root, async_op):
+        return None
+
+    def allgather(self, send, recv, async_op):
+        recv.reshape(-1)[...] = send.reshape(-1)
+        return None
+
+    def reduce_scatter(self, send, recv, op, async_op):
+        recv.reshape(-1)[...] = send.reshape(-1)
+        return None
+
+    def reduce(self, buf, root, op, async_op):
+        return None
+
+    def gather(self, send, recv, root, async_op):
+        recv.reshape(-1)[...] = send.reshape(-1)
+        return None
+
+    def scatter(self, send, recv, root, async_op):
+        recv.reshape(-1)[...] = send.reshape(-1)
+        return None
+
+    def barrier(self, async_op):
+        return None
+
+    def bcast_bytes(self, data, root):
+        return bytes(data)
+
+    def allgather_bytes(self, data):
+        return [bytes(data)]
+
+    def split(self, world_ranks):
+        return SingleBackend() if 0 in world_ranks else None
+
+    def free(self):
+        pass
+

@@ -1,0 +1,549 @@
+"""Collectives on tensors, PyTorch style: in place on ``tensor.data``.
+
+Every function accepts distgrad Tensors or raw arrays (numpy; cupy on GPU). ``group=None`` is
+the default group; ``src``/``dst`` are global ranks, as in PyTorch. With ``async_op=True`` the
+call returns a :class:`Work` (``wait()``, ``is_completed()``); otherwise it blocks and returns
+None. On a rank that is not a member of ``group`` every collective returns None at once.
+
+dtypes: float16/32/64, int8/16/32/64, uint8/16/32/64, bool, complex64/128 (native byte order).
+float16 is reduced in float32 (MPI has no portable half type) and moved as raw 2-byte words
+otherwise. bool reductions are logical: SUM/MAX/BOR -> or, PRODUCT/MIN/BAND -> and, BXOR -> xor.
+AVG is sum-then-divide and needs a floating-point or complex tensor.
+"""
+
+from __future__ import annotations
+
+import pickle
+import threading
+import time
+
+import numpy as np
+
+from . import faults as _faults
+from . import process_group as _pgm
+from .staging import _array, _from_host, _to_host, cuda_aware_mpi, is_host_array
+
+__all__ = [
+    "ReduceOp", "Work", "all_reduce", "broadcast", "all_gather", "all_gather_into_tensor",
+    "reduce_scatter", "reduce_scatter_tensor", "reduce", "gather", "scatter", "barrier",
+    "broadcast_object_list", "all_gather_object",
+]
+
+
+class ReduceOp:
+    """Reduction operations: ``ReduceOp.SUM``, ``AVG``, ``PRODUCT``, ``MIN``, ``MAX``, ``BAND``,
+    ``BOR``, ``BXOR`` (singletons compared by identity, as cheap to hash as possible)."""
+
+    __slots__ = ("name",)
+    SUM = AVG = PRODUCT = MIN = MAX = BAND = BOR = BXOR = None  # set below
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"<ReduceOp.{self.name}>"
+
+    def __str__(self):
+        return self.name
+
+    def __reduce__(self):
+        return (getattr, (ReduceOp, self.name))
+
+
+for _name in ("SUM", "AVG", "PRODUCT", "MIN", "MAX", "BAND", "BOR", "BXOR"):
+    setattr(ReduceOp, _name, ReduceOp(_name))
+del _name
+
+_F16 = np.dtype(np.float16)
+_F32 = np.dtype(np.float32)
+_SUPPORTED = {np.dtype(t) for t in (np.float16, np.float32, np.float64, np.int8, np.int16,
+                                    np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
+                                    np.bool_, np.complex64, np.complex128)}
+_PLAIN = {ReduceOp.SUM: "SUM", ReduceOp.PRODUCT: "PROD", ReduceOp.MIN: "MIN",
+          ReduceOp.MAX: "MAX", ReduceOp.BAND: "BAND", ReduceOp.BOR: "BOR", ReduceOp.BXOR: "BXOR"}
+_LOGICAL = {ReduceOp.SUM: "LOR", ReduceOp.MAX: "LOR", ReduceOp.BOR: "LOR",
+            ReduceOp.PRODUCT: "LAND", ReduceOp.MIN: "LAND", ReduceOp.BAND: "LAND",
+            ReduceOp.BXOR: "LXOR"}
+_op_cache = {}  # op -> {dtype: (MPI op name, divide afterwards)}
+
+
+def _check_dtype(arr, fn):
+    if arr.dtype not in _SUPPORTED:
+        raise TypeError(f"{fn}: unsupported dtype {arr.dtype} (supported: "
+                        f"{', '.join(sorted(str(d) for d in _SUPPORTED))}; native byte order)")
+
+
+def _reduce_op(op, dtype, fn):
+    """(MPI op name, divide-by-size afterwards) for ``op`` on ``dtype``, or a clear error."""
+    hit = _op_cache.get(op)
+    if hit is not None:
+        hit = hit.get(dtype)
+        if hit is not None:
+            return hit
+    if not isinstance(op, ReduceOp):
+        raise TypeError(f"{fn}: op must be a distgrad.distributed.ReduceOp, got {op!r}")
+    canonical = getattr(ReduceOp, op.name, None)
+    if canonical is not op:  # a ReduceOp("SUM") made by hand: use the singleton
+        if not isinstance(canonical, ReduceOp):
+            raise ValueError(f"{fn}: unknown reduction {op!r}")
+        return _reduce_op(canonical, dtype, fn)
+    if dtype not in _SUPPORTED:
+        raise TypeError(f"{fn}: unsupported dtype {dtype}")
+    kind = dtype.kind
+    if op is ReduceOp.AVG:
+        if kind not in "fc":
+            raise TypeError(f"{fn}: ReduceOp.AVG needs a floating-point tensor, got {dtype} "
+                            f"(use ReduceOp.SUM and divide by the world size yourself)")
+        result = ("SUM", True)
+    elif kind == "b":
+        result = (_LOGICAL[op], False)
+    else:
+        if kind == "c" and op in (ReduceOp.MIN, ReduceOp.MAX):
+            raise TypeError(f"{fn}: ReduceOp.{op.name} is not defined for complex tensors")
+        if kind in "fc" and op in (ReduceOp.BAND, ReduceOp.BOR, ReduceOp.BXOR):
+            raise TypeError(f"{fn}: ReduceOp.{op.name} needs an integer or bool tensor, "
+                            f"got {dtype}")
+        result = (_PLAIN[op], False)
+    _op_cache.setdefault(op, {})[dtype] = result
+    return result
+
+
+def _check_writable(arr, fn, what="tensor"):
+    if type(arr) is np.ndarray and not arr.flags.writeable:
+        raise ValueError(f"{fn}: the {what}'s array is read-only (a broadcast view or a frozen "
+                         f"array?); collectives write their result in place")
+
+
+def _wire(buf):
+    """The view MPI moves: float16 travels as 2-byte words."""
+    return buf.view(np.uint16) if buf.dtype == _F16 else buf
+
+
+def _alloc(like, shape, dtype):
+    """An output buffer where MPI writes: host memory, or device memory with CUDA-aware MPI."""
+    if is_host_array(like) or not cuda_aware_mpi():
+        return np.empty(shape, dtype)
+    from .staging import _module_of
+
+    return _module_of(like).empty(shape, dtype)
+
+
+def _stack(arrs, like, dtype):
+    out = _alloc(like, (len(arrs),) + tuple(like.shape), dtype)
+    for i, a in enumerate(arrs):
+        out[i] = _to_host(a, dtype=dtype).reshape(like.shape)
+    return out
+
+
+def _check_list(fn, name, arrs, ref, n, ref_name="the tensor"):
+    if len(arrs) != n:
+        raise ValueError(f"{fn}: {name} has {len(arrs)} entries but the group has {n} ranks")
+    for i, a in enumerate(arrs):
+        if tuple(a.shape) != tuple(ref.shape):
+            raise ValueError(f"{fn}: {name}[{i}] has shape {tuple(a.shape)} but {ref_name} has "
+                             f"shape {tuple(ref.shape)}")
+        if a.dtype != ref.dtype:
+            raise TypeError(f"{fn}: {name}[{i}] has dtype {a.dtype} but {ref_name} has dtype "
+                            f"{ref.dtype}")
+
+
+def _root(pg, rank, fn, what):
+    try:
+        return pg.group_rank(int(rank))
+    except ValueError:
+        raise ValueError(f"{fn}: {what}={rank} is not a rank of this group "
+                         f"(global ranks {list(pg.world_ranks)})") from None
+
+
+def _divide(buf, n):
+    if n != 1:
+        buf /= n
+
+
+# --------------------------------------------------------------------------- running
+
+
+class Work:
+    """The handle of an asynchronous collective (``async_op=True``)."""
+
+    __slots__ = ("_pg", "_seq", "_name", "_req", "_finish", "_done")
+
+    def __init__(self, pg, seq, name, req, finish):
+        self._pg, self._seq, self._name = pg, seq, name
+        self._req, self._finish = req, finish
+        self._done = False
+        if req is None:  # completed at launch (a world of one)
+            self._complete()
+
+    def _complete(self):
+        self._done = True
+        self._req = None
+        finish, self._finish = self._finish, None
+        if finish is not None:
+            finish()
+
+    def is_completed(self) -> bool:
+        """True once the collective has finished (tests it without blocking)."""
+        if not self._done and self._req.Test():
+            self._complete()
+        return self._done
+
+    def is_success(self) -> bool:
+        return self.is_completed()
+
+    def wait(self, timeout=None) -> bool:
+        """Block until done. ``timeout`` (timedelta or seconds) overrides the watchdog's."""
+        if self._done:
+            return True
+        wd = _pgm._state.watchdog
+        if wd is None:
+            self._req.Wait()
+        else:
+            limit = None if timeout is None else _pgm._timeout_seconds(timeout)
+            tid = wd.enter(self._pg, self._seq, self._name, None, limit)
+            try:
+                self._req.Wait()
+            finally:
+                wd.exit(tid)
+        self._complete()
+        return True
+
+    def __repr__(self):
+        return (f"<distgrad Work {self._name} #{self._seq} "
+                f"{'completed' if self._done else 'in flight'}>")
+
+
+_state = _pgm._state
+_get_ident = threading.get_ident
+_monotonic = time.monotonic
+
+
+def _run(pg, name, start, finish, async_op, arr=None, op=None, root=None):
+    """Run one collective: sequence number, debug check, watchdog guard, then ``finish``.
+
+    ``start(async_op)`` issues the backend call (returning a request when async). ``arr``,
+    ``op`` and ``root`` only describe the call for the debug check.
+    """
+    pg._seq += 1
+    seq = pg._seq
+    state = _state
+    wd = state.watchdog
+    if state.debug and pg._backend.size > 1:
+        _guarded(wd, pg, seq, name + " (debug check)",
+                 lambda: _faults.debug_check(pg, name, arr, op, root))
+    if async_op:
+        return Work(pg, seq, name, start(True), finish)
+    if wd is None:
+        start(False)
+    else:  # the watchdog's enter/exit, inlined: this is the hot path of every collective
+        inflight = wd.inflight
+        tid = _get_ident()
+        inflight[tid] = (pg, seq, name, _monotonic(), None)
+        try:
+            start(False)
+        finally:
+            del inflight[tid]
+    if finish is not None:
+        finish()
+    return None
+
+
+def _guarded(wd, pg, seq, name, fn):
+    if wd is None:
+        return fn()
+    tid = wd.enter(pg, seq, name)
+    try:
+        return fn()
+    finally:
+        wd.exit(tid)
+
+
+def _run_blocking(pg, name, fn, extra=None):
+    """A blocking composite operation (object collectives, new_group) under the same guards."""
+    pg._seq += 1
+    seq = pg._seq
+    state = _pgm._state
+
+    def body():
+        if state.debug and pg._backend.size > 1:
+            _faults.debug_check(pg, name, extra=extra)
+        return fn()
+
+    return _guarded(state.watchdog, pg, seq, name, body)
+
+
+# --------------------------------------------------------------------------- collectives
+
+
+def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
+    """Reduce ``tensor`` across the group, in place on every rank."""
+    pg = _pgm._default if group is None else _pgm._resolve(group)
+    if pg is None:
+        _pgm._resolve(None)  # raises PyTorch's "not initialized" error
+    backend = pg._backend
+    if backend is None:
+        return None
+    arr = tensor if type(tensor) is np.ndarray else _array(tensor)
+    opname, avg = _reduce_op(op, arr.dtype, "all_reduce")
+    _check_writable(arr, "all_reduce")
+    buf = _to_host(arr, dtype=_F32) if arr.dtype == _F16 else _to_host(arr)
+    if buf is arr and not avg:  # the common case: nothing to do afterwards
+        finish = None
+    else:
+        def finish():
+            if avg:
+                _divide(buf, backend.size)
+            _from_host(arr, buf)
+    return _run(pg, "all_reduce", lambda a: backend.allreduce(buf, opname, a), finish, async_op,
+                arr, op)
+
+
+def broadcast(tensor, src=0, group=None, async_op=False):
+    """Copy ``tensor`` from global rank ``src`` to every rank of the group, in place."""
+    pg = _pgm._resolve(group)
+    if pg._backend is None:
+        return None
+    arr = _array(tensor)
+    _check_dtype(arr, "broadcast")
+    root = _root(pg, src, "broadcast", "src")
+    is_root = root == pg._backend.rank
+    if not is_root:
+        _check_writable(arr, "broadcast")
+    buf = _to_host(arr, copy_in=is_root)
+    finish = None if (is_root or buf is arr) else (lambda: _from_host(arr, buf))
+    return _run(pg, "broadcast", lambda a: pg._backend.bcast(_wire(buf), root, a), finish,
+                async_op, arr, None, src)
+
+
+def all_gather(tensor_list, tensor, group=None, async_op=False):
+    """``tensor_list[i]`` receives rank i's ``tensor`` (the list has one entry per rank)."""
+    pg = _pgm._resolve(group)
+    if pg._backend is None:
+        return None
+    arr = _array(tensor)
+    _check_dtype(arr, "all_gather")
+    outs = [_array(t) for t in tensor_list]
+    _check_list("all_gather", "tensor_list", outs, arr, pg._backend.size)
+    for i, o in enumerate(outs):
+        _check_writable(o, "all_gather", f"tensor_list[{i}]")
+    send = _to_host(arr)
+    recv = _alloc(arr, (pg._backend.size,) + tuple(arr.shape), arr.dtype)
+
+    def finish():
+        for i, o in enumerate(outs):
+            _from_host(o, recv[i])
+    return _run(pg, "all_gather", lambda a: pg._backend.allgather(_wire(send), _wire(recv), a),
+                finish, async_op, arr)
+
+
+def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
+    """``output_tensor`` (world_size x input elements, stacked or concatenated along dim 0)
+    receives every rank's ``input_tensor`` in rank order."""
+    pg = _pgm._resolve(group)
+    if pg._backend is None:
+        return None
+    out, arr = _array(output_tensor), _array(input_tensor)
+    _check_dtype(arr, "all_gather_into_tensor")
+    n = pg._backend.size
+    if out.dtype != arr.dtype:
+        raise TypeError(f"all_gather_into_tensor: output dtype {out.dtype} != input dtype "
+                        f"{arr.dtype}")
+    if out.size != n * arr.size:
+        raise ValueError(f"all_gather_into_tensor: output has {out.size} elements (shape "
+                         f"{tuple(out.shape)}) but needs world size {n} x {arr.size} input "
+                         f"elements (input shape {tuple(arr.shape)})")
+    _check_writable(out, "all_gather_into_tensor", "output tensor")
+    send = _to_host(arr)
+    recv = _to_host(out, copy_in=False)
+    finish = None if recv is out else (lambda: _from_host(out, recv))
+    return _run(pg, "all_gather_into_tensor",
+                lambda a: pg._backend.allgather(_wire(send), _wire(recv), a), finish, async_op,
+                arr)
+
+
+def _reduce_scatter_common(fn, pg, out, send_arrays, in_like, op, async_op):
+    opname, avg = _reduce_op(op, out.dtype, fn)
+    _check_writable(out, fn, "output tensor")
+    half = out.dtype == _F16
+    wdt = _F32 if half else out.dtype
+    if isinstance(send_arrays, list):
+        send = _stack(send_arrays, out, wdt)
+    else:
+        send = _to_host(send_arrays, dtype=wdt if half else None)
+    recv = _to_host(out, copy_in=False, dtype=wdt if half else None)
+    backend = pg._backend
+
+    def finish():
+        if avg:
+            _divide(recv, backend.size)
+        _from_host(out, recv)
+    return _run(pg, fn, lambda a: backend.reduce_scatter(send, recv, opname, a),
+                None if (recv is out and not avg) else finish, async_op, in_like, op)
+
+
+def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=False):
+    """Reduce ``input_list[i]`` over all ranks into rank i's ``output``."""
+    pg = _pgm._resolve(group)
+    if pg._backend is None:
+        return None
+    out = _array(output)
+    ins = [_array(t) for t in input_list]
+    _check_list("reduce_scatter", "input_list", ins, out, pg._backend.size, "the output")
+    return _reduce_scatter_common("reduce_scatter", pg, out, ins, out, op, async_op)
+
+
+def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=False):
+    """Like :func:`reduce_scatter` with the inputs as one tensor of world_size x output
+    elements (block i goes to rank i)."""
+    pg = _pgm._resolve(group)
+    if pg._backend is None:
+        return None
+    out, arr = _array(output), _array(input)
+    n = pg._backend.size
+    if out.dtype != arr.dtype:
+        raise TypeError(f"reduce_scatter_tensor: output dtype {out.dtype} != input dtype "
+                        f"{arr.dtype}")
+    if arr.size != n * out.size:
+        raise ValueError(f"reduce_scatter_tensor: input has {arr.size} elements (shape "
+                         f"{tuple(arr.shape)}) but needs world size {n} x {out.size} output "
+                         f"elements (output shape {tuple(out.shape)})")
+    return _reduce_scatter_common("reduce_scatter_tensor", pg, out, arr, arr, op, async_op)
+
+
+def reduce(tensor, dst=0, op=ReduceOp.SUM, group=None, async_op=False):
+    """Reduce ``tensor`` across the group into global rank ``dst``'s ``tensor`` (in place
+    there; the other ranks' tensors are left unchanged)."""
+    pg = _pgm._resolve(group)
+    if pg._backend is None:
+        return None
+    arr = _array(tensor)
+    opname, avg = _reduce_op(op, arr.dtype, "reduce")
+    root = _root(pg, dst, "reduce", "dst")
+    backend = pg._backend
+    is_root = root == backend.rank
+    if is_root:
+        _check_writable(arr, "reduce")
+    buf = _to_host(arr, dtype=_F32) if arr.dtype == _F16 else _to_host(arr)
+    if is_root and (avg or buf is not arr):
+        def finish():
+            if avg:
+                _divide(buf, backend.size)
+            _from_host(arr, buf)
+    else:
+        finish = None
+    return _run(pg, "reduce", lambda a: backend.reduce(buf, root, opname, a), finish, async_op,
+                arr, op, dst)
+
+
+def gather(tensor, gather_list=None, dst=0, group=None, async_op=False):
+    """Global rank ``dst`` receives every rank's ``tensor`` into ``gather_list`` (one entry per
+    rank); the other ranks pass no list."""
+    pg = _pgm._resolve(group)
+    if pg._backend is None:
+        return None
+    arr = _array(tensor)
+    _check_dtype(arr, "gather")
+    root = _root(pg, dst, "gather", "dst")
+    backend = pg._backend
+    is_root = root == backend.rank
+    send = _to_host(arr)
+    if is_root:
+        if gather_list is None:
+            raise ValueError("gather: gather_list is required on the destination rank")
+        outs = [_array(t) for t in gather_list]
+        _check_list("gather", "gather_list", outs, arr, backend.size)
+        for i, o in enumerate(outs):
+            _check_writable(o, "gather", f"gather_list[{i}]")
+        recv = _alloc(arr, (backend.size,) + tuple(arr.shape), arr.dtype)
+
+        def finish():
+            for i, o in enumerate(outs):
+                _from_host(o, recv[i])
+    else:
+        if gather_list:
+            raise ValueError("gather: gather_list must not be given on a rank other than dst "
+                             "(PyTorch's rule; pass None)")
+        recv = finish = None
+    return _run(pg, "gather",
+                lambda a: backend.gather(_wire(send), None if recv is None else _wire(recv),
+                                         root, a), finish, async_op, arr, None, dst)
+
+
+def scatter(tensor, scatter_list=None, src=0, group=None, async_op=False):
+    """Rank i's ``tensor`` receives ``scatter_list[i]`` of global rank ``src``."""
+    pg = _pgm._resolve(group)
+    if pg._backend is None:
+        return None
+    arr = _array(tensor)
+    _check_dtype(arr, "scatter")
+    _check_writable(arr, "scatter")
+    root = _root(pg, src, "scatter", "src")
+    backend = pg._backend
+    if root == backend.rank:
+        if scatter_list is None:
+            raise ValueError("scatter: scatter_list is required on the source rank")
+        ins = [_array(t) for t in scatter_list]
+        _check_list("scatter", "scatter_list", ins, arr, backend.size)
+        send = _stack(ins, arr, arr.dtype)
+    else:
+        if scatter_list:
+            raise ValueError("scatter: scatter_list must not be given on a rank other than src "
+                             "(PyTorch's rule; pass None)")
+        send = None
+    recv = _to_host(arr, copy_in=False)
+    finish = None if recv is arr else (lambda: _from_host(arr, recv))
+    return _run(pg, "scatter",
+                lambda a: backend.scatter(None if send is None else _wire(send), _wire(recv),
+                                          root, a), finish, async_op, arr, None, src)
+
+
+def barrier(group=None, async_op=False, device_ids=None):
+    """Wait until every rank of the group has reached the barrier."""
+    pg = _pgm._resolve(group)
+    if pg._backend is None:
+        return None
+    backend = pg._backend
+    return _run(pg, "barrier", lambda a: backend.barrier(a), None, async_op)
+
+
+# --------------------------------------------------------------------------- objects
+
+
+def broadcast_object_list(object_list, src=0, group=None, device=None):
+    """Replace the entries of ``object_list`` on every rank with those of global rank ``src``.
+
+    The objects are pickled (as in PyTorch): only use it with trusted peers. Every rank must
+    pass a list of the same length."""
+    pg = _pgm._resolve(group)
+    if pg._backend is None:
+        return None
+    root = _root(pg, src, "broadcast_object_list", "src")
+    backend = pg._backend
+    is_root = root == backend.rank
+    data = pickle.dumps(list(object_list), protocol=pickle.HIGHEST_PROTOCOL) if is_root else None
+    got = _run_blocking(pg, "broadcast_object_list", lambda: backend.bcast_bytes(data, root),
+                        extra=("len(object_list)", len(object_list)))
+    if not is_root:
+        objs = pickle.loads(got)
+        if len(objs) != len(object_list):
+            raise ValueError(f"broadcast_object_list: rank {src} sent {len(objs)} objects but "
+                             f"this rank's object_list has {len(object_list)} entries")
+        object_list[:] = objs
+    return None
+
+
+def all_gather_object(object_list, obj, group=None):
+    """``object_list[i]`` receives rank i's ``obj`` (pickled, as in PyTorch)."""
+    pg = _pgm._resolve(group)
+    if pg._backend is None:
+        return None
+    backend = pg._backend
+    if len(object_list) != backend.size:
+        raise ValueError(f"all_gather_object: object_list has {len(object_list)} entries but the "
+                         f"group has {backend.size} ranks")
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    parts = _run_blocking(pg, "all_gather_object", lambda: backend.allgather_bytes(data))
+    for i, part in enumerate(parts):
+        object_list[i] = pickle.loads(part)
+    return None
+

@@ -1,0 +1,223 @@
+"""Tensor creation: ``tensor``, ``zeros``, ``ones``, ``full``, ``arange``, random factories ..."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _backend
+from .. import random as _random
+from ..dtypes import as_dtype, get_default_dtype, int64
+from ..tensor import Tensor
+from ._util import sizes
+
+
+def _infer_dtype(arr: np.ndarray):
+    """Default dtypes for Python data: floats -> default float, ints -> int64."""
+    kind = arr.dtype.kind
+    if kind == "f":
+        return get_default_dtype()
+    if kind in "iu":
+        return int64
+    return arr.dtype
+
+
+def _to_array(data, dtype=None, device=None):
+    """Convert Python data, arrays or tensors to a new array (the data of ``tensor(data)``)."""
+    dtype = as_dtype(dtype)
+    if isinstance(data, Tensor):
+        arr = data._data.copy()
+    elif isinstance(data, np.ndarray):
+        arr = data.copy()
+    elif _backend._cupy is not None and isinstance(data, _backend._cupy.ndarray):
+        arr = data.copy()
+    else:
+        arr = np.array(_unwrap_nested(data))
+        if arr.dtype == object:
+            raise TypeError(f"can't convert {type(data).__name__} of mixed or ragged values to a tensor")
+        if dtype is None:
+            dtype = _infer_dtype(arr)
+    if dtype is not None and arr.dtype != dtype:
+        arr = arr.astype(dtype)
+    if device is not None:
+        arr = _backend.to_device(arr, _backend.as_device(device))
+    return arr
+
+
+def _unwrap_nested(data):
+    if isinstance(data, Tensor):
+        return data._data if type(data._data) is np.ndarray else _backend.to_device(data._data, _backend.CPU)
+    if isinstance(data, (list, tuple)):
+        return [_unwrap_nested(d) for d in data]
+    return data
+
+
+def _make(arr, requires_grad=False) -> Tensor:
+    t = Tensor._wrap(arr)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def tensor(data, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A new tensor holding a copy of ``data`` (numbers, nested lists, arrays, tensors)."""
+    arr = _to_array(data, dtype, device)
+    if requires_grad and arr.dtype.kind != "f":
+        raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
+    return _make(arr, requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """Like ``tensor`` but shares memory with a NumPy array or tensor when no conversion is needed."""
+    dtype = as_dtype(dtype)
+    if isinstance(data, Tensor):
+        if (dtype is None or data.dtype == dtype) and (device is None or data.device == device):
+            return data
+        return data.to(device=device, dtype=dtype)
+    if isinstance(data, np.ndarray) and device in (None, "cpu"):
+        arr = data if dtype is None or data.dtype == dtype else data.astype(dtype)
+        return Tensor._wrap(arr)
+    return tensor(data, dtype=dtype, device=device)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with a NumPy array (its dtype is kept)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+    return Tensor._wrap(array)
+
+
+def _factory(fill, size, dtype, device, requires_grad, default=None):
+    dtype = as_dtype(dtype) or default or get_default_dtype()
+    xp = _backend.array_module_for(_backend.as_device(device))
+    return _make(fill(xp, sizes(size), dtype), requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A tensor of zeros."""
+    return _factory(lambda xp, s, d: xp.zeros(s, d), size, dtype, device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A tensor of ones."""
+    return _factory(lambda xp, s, d: xp.ones(s, d), size, dtype, device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """An uninitialised tensor."""
+    return _factory(lambda xp, s, d: xp.empty(s, d), size, dtype, device, requires_grad)
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A tensor filled with ``fill_value`` (dtype inferred from it, like PyTorch)."""
+    if dtype is None:
+        dtype = (np.bool_ if isinstance(fill_value, bool) else
+                 int64 if isinstance(fill_value, int) else get_default_dtype())
+    return _factory(lambda xp, s, d: xp.full(s, fill_value, d), (size,), dtype, device,
+                    requires_grad)
+
+
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Zeros with the shape (and by default dtype and device) of ``input``."""
+    return zeros(input.shape, dtype=dtype or input.dtype, device=device or input.device,
+                 requires_grad=requires_grad)
+
+
+def ones_like(input, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Ones with the shape of ``input``."""
+    return ones(input.shape, dtype=dtype or input.dtype, device=device or input.device,
+                requires_grad=requires_grad)
+
+
+def empty_like(input, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """An uninitialised tensor with the shape of ``input``."""
+    return empty(input.shape, dtype=dtype or input.dtype, device=device or input.device,
+                 requires_grad=requires_grad)
+
+
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """``fill_value`` everywhere, with the shape of ``input``."""
+    return full(input.shape, fill_value, dtype=dtype or input.dtype,
+                device=device or input.device, requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Values from ``start`` to ``end`` (exclusive) by ``step``."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        dtype = int64 if is_int else get_default_dtype()
+    xp = _backend.array_module_for(_backend.as_device(device))
+    return _make(xp.arange(start, end, step, dtype=as_dtype(dtype)), requires_grad)
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    xp = _backend.array_module_for(_backend.as_device(device))
+    return _make(xp.linspace(start, end, int(steps), dtype=as_dtype(dtype) or get_default_dtype()),
+                 requires_grad)
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """The identity matrix (n x m)."""
+    xp = _backend.array_module_for(_backend.as_device(device))
+    return _make(xp.eye(n, m, dtype=as_dtype(dtype) or get_default_dtype()), requires_grad)
+
+
+def _draw(draw, size, dtype, device, requires_grad, generator):
+    dtype = as_dtype(dtype) or get_default_dtype()
+    arr = draw(_random.rng(generator), sizes(size)).astype(dtype, copy=False)
+    if device is not None:
+        arr = _backend.to_device(arr, _backend.as_device(device))
+    return _make(arr, requires_grad)
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Uniform random values in [0, 1)."""
+    return _draw(lambda g, s: g.random(s, dtype=np.float64), size, dtype, device,
+                   requires_grad, generator)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Standard normal random values."""
+    return _draw(lambda g, s: g.standard_normal(s), size, dtype, device, requires_grad,
+                   generator)
+
+
+def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None,
+            requires_grad=False) -> Tensor:
+    """Random integers in [low, high) (``randint(high, size)`` also works)."""
+    if size is None:
+        low, high, size = 0, low, high
+    if high is None:
+        low, high = 0, low
+    arr = _random.rng(generator).integers(low, high, size=sizes((size,)))
+    arr = arr.astype(as_dtype(dtype) or int64)
+    if device is not None:
+        arr = _backend.to_device(arr, _backend.as_device(device))
+    return _make(arr, requires_grad)
+
+
+def randperm(n, *, generator=None, dtype=None, device=None) -> Tensor:
+    """A random permutation of 0 .. n-1."""
+    arr = _random.rng(generator).permutation(int(n)).astype(as_dtype(dtype) or int64)
+    if device is not None:
+        arr = _backend.to_device(arr, _backend.as_device(device))
+    return Tensor._wrap(arr)
+
+
+def rand_like(input, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Uniform random values with the shape of ``input``."""
+    return rand(input.shape, dtype=dtype or input.dtype, device=device or input.device,
+                requires_grad=requires_grad)
+
+
+def randn_like(input, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Normal random values with the shape of ``input``."""
+    return randn(input.shape, dtype=dtype or input.dtype, device=device or input.device,
+                 requires_grad=requires_grad)
+
+
+def randint_like(input, low, high=None, *, dtype=None, device=None) -> Tensor:
+    """Random integers with the shape of ``input``."""
+    return randint(low, high, input.shape, dtype=dtype or input.dtype,
+                   device=device or input.device)

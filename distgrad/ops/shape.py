@@ -1,0 +1,350 @@
+"""Shape operations: reshape/view, transpose/permute, expand, squeeze/unsqueeze, flatten,
+cat/stack, split/chunk/unbind, and dtype/device conversion.
+
+View operations share storage and the version counter with their input, as in PyTorch.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _backend
+from ..autograd.graph import Node
+from ..dtypes import as_dtype
+from ..tensor import Tensor, _from_node
+from ._util import _state, normalize_dims, sizes, unbroadcast
+
+_wrap = Tensor._wrap
+
+
+def _view_of(input: Tensor, out, node_cls=None, **attrs) -> Tensor:
+    """Result of a view op: shares the version counter and records its base."""
+    if _state.enabled and input._requires_grad and node_cls is not None:
+        node = node_cls((input,))
+        for k, v in attrs.items():
+            setattr(node, k, v)
+        t = _from_node(out, node)
+    else:
+        t = _wrap(out)
+    if out.base is not None:
+        t._version = input._version
+        t._base = input
+    return t
+
+
+class ViewBackward0(Node):
+    def backward(self, g):
+        return (g.reshape(self.shape),)
+
+    def graph_backward(self, g):
+        return (g.reshape(self.shape),)
+
+
+def reshape(input, *shape) -> Tensor:
+    """The same data with a new shape (a view when possible); one size may be -1."""
+    shape = sizes(shape)
+    try:
+        out = input._data.reshape(shape)
+    except ValueError:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {input._data.size}") from None
+    return _view_of(input, out, ViewBackward0, shape=input._data.shape)
+
+
+def view(input, *shape) -> Tensor:
+    """Like ``reshape`` but never copies (errors on non-contiguous input); ``view(dtype)`` is not
+    supported."""
+    if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int, Tensor)):
+        raise TypeError("view(dtype) is not supported; use .to(dtype)")
+    shape = sizes(shape)
+    data = input._data
+    if not data.flags.c_contiguous and data.size > 1:
+        raise RuntimeError(
+            "view size is not compatible with input tensor's size and stride (at least one "
+            "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
+    return reshape(input, shape)
+
+
+def flatten(input, start_dim=0, end_dim=-1) -> Tensor:
+    """Merge dims ``start_dim`` .. ``end_dim`` into one."""
+    shape = input._data.shape
+    if not shape:
+        return reshape(input, (1,))
+    s = start_dim % len(shape)
+    e = end_dim % len(shape)
+    new = shape[:s] + (int(np.prod(shape[s:e + 1])),) + shape[e + 1:]
+    return reshape(input, new)
+
+
+def unflatten(input, dim, sizes_) -> Tensor:
+    """Split dim ``dim`` into ``sizes_``."""
+    shape = input._data.shape
+    d = dim % len(shape)
+    return reshape(input, shape[:d] + tuple(sizes_) + shape[d + 1:])
+
+
+class PermuteBackward0(Node):
+    def backward(self, g):
+        return (g.transpose(self.inverse),)
+
+    def graph_backward(self, g):
+        return (g.permute(self.inverse),)
+
+
+def permute(input, *dims) -> Tensor:
+    """Reorder the dimensions."""
+    dims = sizes(dims)
+    nd = input._data.ndim
+    if len(dims) != nd:
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
+                           f"not match the length of the desired ordering of dimensions i.e. "
+                           f"input.dim() = {nd} is not equal to len(dims) = {len(dims)}")
+    dims = tuple(d % nd for d in dims)
+    inverse = tuple(np.argsort(dims))
+    return _view_of(input, input._data.transpose(dims), PermuteBackward0, inverse=inverse)
+
+
+def transpose(input, dim0, dim1) -> Tensor:
+    """Swap two dimensions."""
+    nd = input._data.ndim
+    if nd == 0:
+        return input
+    perm = list(range(nd))
+    d0, d1 = normalize_dims(dim0, nd)[0], normalize_dims(dim1, nd)[0]
+    perm[d0], perm[d1] = perm[d1], perm[d0]
+    return permute(input, perm)
+
+
+def t(input) -> Tensor:
+    """Transpose of a matrix (0-D and 1-D tensors are returned as is)."""
+    if input._data.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
+    return transpose(input, 0, 1) if input._data.ndim == 2 else input
+
+
+def T(input) -> Tensor:
+    """All dimensions reversed."""
+    return permute(input, tuple(range(input._data.ndim - 1, -1, -1)))
+
+
+class ExpandBackward0(Node):
+    def backward(self, g):
+        return (unbroadcast(g, self.shape),)
+
+    def graph_backward(self, g):
+        from .elementwise import sum_to
+        return (sum_to(g, self.shape),)
+
+
+def expand(input, *shape) -> Tensor:
+    """Broadcast to a larger shape without copying (-1 keeps a size)."""
+    shape = sizes(shape)
+    cur = input._data.shape
+    lead = len(shape) - len(cur)
+    if lead < 0:
+        raise RuntimeError(
+            f"expand(distgrad.Tensor{{{list(cur)}}}, size={list(shape)}): the number of sizes "
+            f"provided ({len(shape)}) must be greater or equal to the number of dimensions in the "
+            f"tensor ({len(cur)})")
+    target = tuple(cur[i - lead] if s == -1 else s for i, s in enumerate(shape))
+    for i, s in enumerate(cur):
+        if s != 1 and s != target[i + lead]:
+            raise RuntimeError(
+                f"The expanded size of the tensor ({target[i + lead]}) must match the existing size "
+                f"({s}) at non-singleton dimension {i + lead}.  Target sizes: {list(shape)}.  "
+                f"Tensor sizes: {list(cur)}")
+    out = input._xp().broadcast_to(input._data, target)
+    return _view_of(input, out, ExpandBackward0, shape=cur)
+
+
+def expand_as(input, other) -> Tensor:
+    return expand(input, other.shape)
+
+
+def broadcast_to(input, shape) -> Tensor:
+    return expand(input, shape)
+
+
+def squeeze(input, dim=None) -> Tensor:
+    """Remove dimensions of size 1 (all, or the given ones)."""
+    shape = input._data.shape
+    if dim is None:
+        new = tuple(s for s in shape if s != 1)
+    else:
+        axes = normalize_dims(dim, len(shape)) if shape else ()
+        new = tuple(s for i, s in enumerate(shape) if not (i in axes and s == 1))
+    return reshape(input, new)
+
+
+def unsqueeze(input, dim) -> Tensor:
+    """Insert a dimension of size 1 at ``dim``."""
+    shape = input._data.shape
+    nd = len(shape) + 1
+    if not -nd <= dim < nd:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], "
+                         f"but got {dim})")
+    d = dim % nd
+    return reshape(input, shape[:d] + (1,) + shape[d:])
+
+
+class CatBackward0(Node):
+    def backward(self, g):
+        xp = _backend.get_array_module(g)
+        pieces = xp.split(g, self.offsets, axis=self.dim)
+        return tuple(p if e is not None else None for p, e in zip(pieces, self.next_functions))
+
+    def graph_backward(self, g):
+        return tuple(g.narrow(self.dim, s, n) for s, n in zip((0,) + tuple(self.offsets), self.lengths))
+
+
+def cat(tensors, dim=0) -> Tensor:
+    """Concatenate tensors along an existing dimension."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+    nd = tensors[0]._data.ndim
+    d = normalize_dims(dim, nd)[0]
+    xp = tensors[0]._xp()
+    try:
+        out = xp.concatenate([t._data for t in tensors], axis=d)
+    except ValueError:
+        ref = tensors[0].shape
+        for i, t in enumerate(tensors):
+            if t.ndim != nd:
+                raise RuntimeError(f"Tensors must have same number of dimensions: got {nd} and {t.ndim}") from None
+            for j, (a, b) in enumerate(zip(ref, t.shape)):
+                if j != d and a != b:
+                    raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. Expected "
+                                       f"size {a} but got size {b} for tensor number {i} in the list.") from None
+        raise
+    if _state.enabled and any(t._requires_grad for t in tensors):
+        node = CatBackward0(tensors)
+        lengths = [t._data.shape[d] for t in tensors]
+        node.dim, node.lengths = d, lengths
+        node.offsets = list(np.cumsum(lengths)[:-1])
+        return _from_node(out, node)
+    return _wrap(out)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0) -> Tensor:
+    """Stack tensors of equal shape along a new dimension."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    shape = tensors[0].shape
+    for i, t in enumerate(tensors):
+        if t.shape != shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shape)} at "
+                               f"entry 0 and {list(t.shape)} at entry {i}")
+    return cat([unsqueeze(t, dim) for t in tensors], dim)
+
+
+def narrow(input, dim, start, length) -> Tensor:
+    """The slice ``start:start+length`` of dimension ``dim`` (a view)."""
+    d = normalize_dims(dim, input.ndim)[0]
+    key = (slice(None),) * d + (slice(start, start + length),)
+    return input[key]
+
+
+def split(input, split_size_or_sections, dim=0):
+    """Split into chunks of a given size, or into the given list of sizes (views)."""
+    d = normalize_dims(dim, input.ndim)[0]
+    n = input.shape[d]
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        lengths = [min(size, n - s) for s in range(0, n, size)] or [0]
+    else:
+        lengths = list(split_size_or_sections)
+        if sum(lengths) != n:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input "
+                               f"tensor's size at dimension {d}), but got split_sizes={lengths}")
+    out, start = [], 0
+    for length in lengths:
+        out.append(narrow(input, d, start, length))
+        start += length
+    return tuple(out)
+
+
+def chunk(input, chunks, dim=0):
+    """Split into ``chunks`` pieces of (nearly) equal size."""
+    n = input.shape[normalize_dims(dim, input.ndim)[0]]
+    size = -(-n // chunks)
+    return split(input, max(size, 1), dim)
+
+
+def unbind(input, dim=0):
+    """Slices along ``dim``, with that dimension removed."""
+    d = normalize_dims(dim, input.ndim)[0]
+    return tuple(input[(slice(None),) * d + (i,)] for i in range(input.shape[d]))
+
+
+class ToCopyBackward0(Node):
+    def backward(self, g):
+        return (_backend.to_device(g, self.device).astype(self.dtype, copy=False),)
+
+    def graph_backward(self, g):
+        return (g.to(device=self.device, dtype=self.dtype),)
+
+
+def to(input, *args, dtype=None, device=None, copy=False, non_blocking=False) -> Tensor:
+    """Convert to another dtype and/or device: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``,
+    ``to(other_tensor)``."""
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype, device = a.dtype, a.device
+        elif isinstance(a, (_backend.device,)) or (isinstance(a, str) and _looks_like_device(a)):
+            device = a
+        else:
+            dtype = a
+    dtype = as_dtype(dtype)
+    data = input._data
+    src_device = _backend.device_of(data)
+    target_device = _backend.as_device(device) if device is not None else src_device
+    same_dtype = dtype is None or dtype == data.dtype
+    if same_dtype and target_device == src_device and not copy:
+        return input
+    out = _backend.to_device(data, target_device)
+    if not same_dtype:
+        out = out.astype(dtype)
+    elif out is data:
+        out = data.copy()
+    if _state.enabled and input._requires_grad and out.dtype.kind == "f":
+        node = ToCopyBackward0((input,))
+        node.dtype, node.device = data.dtype, src_device
+        return _from_node(out, node)
+    return _wrap(out)
+
+
+def _looks_like_device(s: str) -> bool:
+    return s.split(":")[0] in ("cpu", "cuda")
+
+
+def contiguous(input) -> Tensor:
+    """A C-contiguous tensor with the same values (self if already contiguous)."""
+    if input._data.flags.c_contiguous:
+        return input
+    return clone(input)
+
+
+class CloneBackward0(Node):
+    def backward(self, g):
+        return (g,)
+
+    def graph_backward(self, g):
+        return (g,)
+
+
+def clone(input) -> Tensor:
+    """A copy with its own storage, differentiable."""
+    out = input._data.copy()
+    if _state.enabled and input._requires_grad:
+        return _from_node(out, CloneBackward0((input,)))
+    return _wrap(out)
+
+
+def flip(input, dims) -> Tensor:
+    """Reverse the order of elements along ``dims``."""
+    axes = normalize_dims(dims, input.ndim)
+    key = tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(input.ndim))
+    return clone(input[key])
