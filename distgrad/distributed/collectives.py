@@ -21,7 +21,7 @@ import numpy as np
 
 from . import faults as _faults
 from . import process_group as _pgm
-from .staging import _array, _from_host, _to_host, cuda_aware_mpi, is_host_array
+from .staging import _array, _bump_version, _from_host, _to_host, cuda_aware_mpi, is_host_array
 
 __all__ = [
     "ReduceOp", "Work", "all_reduce", "broadcast", "all_gather", "all_gather_into_tensor",
@@ -285,6 +285,27 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
         return None
     arr = tensor if type(tensor) is np.ndarray else _array(tensor)
     opname, avg = _reduce_op(op, arr.dtype, "all_reduce")
+    if arr is not tensor:
+        _bump_version(tensor)
+    state = _state
+    if not (async_op or avg or state.debug) and type(arr) is np.ndarray:
+        # fast path (small all_reduces are latency-bound): a contiguous, writable host array
+        # that MPI reduces as is; the same steps as _run without the closures
+        flags = arr.flags
+        if flags.c_contiguous and flags.writeable and arr.dtype != _F16:
+            pg._seq += 1
+            wd = state.watchdog
+            if wd is None:
+                backend.allreduce(arr, opname, False)
+            else:
+                inflight = wd.inflight
+                tid = _get_ident()
+                inflight[tid] = (pg, pg._seq, "all_reduce", _monotonic(), None)
+                try:
+                    backend.allreduce(arr, opname, False)
+                finally:
+                    del inflight[tid]
+            return None
     _check_writable(arr, "all_reduce")
     buf = _to_host(arr, dtype=_F32) if arr.dtype == _F16 else _to_host(arr)
     if buf is arr and not avg:  # the common case: nothing to do afterwards
@@ -309,6 +330,7 @@ def broadcast(tensor, src=0, group=None, async_op=False):
     is_root = root == pg._backend.rank
     if not is_root:
         _check_writable(arr, "broadcast")
+        _bump_version(tensor)
     buf = _to_host(arr, copy_in=is_root)
     finish = None if (is_root or buf is arr) else (lambda: _from_host(arr, buf))
     return _run(pg, "broadcast", lambda a: pg._backend.bcast(_wire(buf), root, a), finish,
@@ -326,6 +348,7 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     _check_list("all_gather", "tensor_list", outs, arr, pg._backend.size)
     for i, o in enumerate(outs):
         _check_writable(o, "all_gather", f"tensor_list[{i}]")
+        _bump_version(tensor_list[i])
     send = _to_host(arr)
     recv = _alloc(arr, (pg._backend.size,) + tuple(arr.shape), arr.dtype)
 
@@ -353,6 +376,7 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
                          f"{tuple(out.shape)}) but needs world size {n} x {arr.size} input "
                          f"elements (input shape {tuple(arr.shape)})")
     _check_writable(out, "all_gather_into_tensor", "output tensor")
+    _bump_version(output_tensor)
     send = _to_host(arr)
     recv = _to_host(out, copy_in=False)
     finish = None if recv is out else (lambda: _from_host(out, recv))
@@ -389,6 +413,7 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=Fal
     out = _array(output)
     ins = [_array(t) for t in input_list]
     _check_list("reduce_scatter", "input_list", ins, out, pg._backend.size, "the output")
+    _bump_version(output)
     return _reduce_scatter_common("reduce_scatter", pg, out, ins, out, op, async_op)
 
 
@@ -407,6 +432,7 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
         raise ValueError(f"reduce_scatter_tensor: input has {arr.size} elements (shape "
                          f"{tuple(arr.shape)}) but needs world size {n} x {out.size} output "
                          f"elements (output shape {tuple(out.shape)})")
+    _bump_version(output)
     return _reduce_scatter_common("reduce_scatter_tensor", pg, out, arr, arr, op, async_op)
 
 
@@ -423,6 +449,7 @@ def reduce(tensor, dst=0, op=ReduceOp.SUM, group=None, async_op=False):
     is_root = root == backend.rank
     if is_root:
         _check_writable(arr, "reduce")
+        _bump_version(tensor)
     buf = _to_host(arr, dtype=_F32) if arr.dtype == _F16 else _to_host(arr)
     if is_root and (avg or buf is not arr):
         def finish():
@@ -454,6 +481,7 @@ def gather(tensor, gather_list=None, dst=0, group=None, async_op=False):
         _check_list("gather", "gather_list", outs, arr, backend.size)
         for i, o in enumerate(outs):
             _check_writable(o, "gather", f"gather_list[{i}]")
+            _bump_version(gather_list[i])
         recv = _alloc(arr, (backend.size,) + tuple(arr.shape), arr.dtype)
 
         def finish():
@@ -477,6 +505,7 @@ def scatter(tensor, scatter_list=None, src=0, group=None, async_op=False):
     arr = _array(tensor)
     _check_dtype(arr, "scatter")
     _check_writable(arr, "scatter")
+    _bump_version(tensor)
     root = _root(pg, src, "scatter", "src")
     backend = pg._backend
     if root == backend.rank:

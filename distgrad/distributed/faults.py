@@ -79,14 +79,22 @@ def user_call_site(frame=None) -> str:
     return f"{f.f_code.co_filename}:{f.f_lineno} in {f.f_code.co_name}"
 
 
+_NOISE_FILES = (threading.__file__,)
+
+
+def _noise(filename: str) -> bool:
+    """Frames a report leaves out: distgrad.distributed itself, runpy (<frozen ...>), the
+    ``python -m mpi4py`` runner and the threading module."""
+    return (filename.startswith(_THIS_DIR + os.sep) or filename.startswith("<")
+            or filename in _NOISE_FILES
+            or (os.sep + "mpi4py" + os.sep) in filename)
+
+
 def _stack_text(frame, limit: int = 4) -> str:
-    """The last ``limit`` frames of a stack outside distgrad/distributed, one per line."""
+    """The last ``limit`` interesting frames of a stack, one ``file:line in func: code`` each."""
     if frame is None:
         return "<no stack>"
-    entries = [e for e in traceback.extract_stack(frame)
-               if not e.filename.startswith(_THIS_DIR + os.sep)
-               and not e.filename.startswith(os.path.dirname(threading.__file__) + os.sep)]
-    entries = entries[-limit:]
+    entries = [e for e in traceback.extract_stack(frame) if not _noise(e.filename)][-limit:]
     lines = []
     for e in entries:
         code = f": {e.line.strip()}" if e.line else ""
@@ -335,12 +343,12 @@ def _format_report(me, pg, seq, name, elapsed, limit, my_stack, others, replies,
         if rep["flights"]:
             f = rep["flights"][0]
             gdesc = "this group" if f["gid"] == pg.gid else f"group {f['gid']}"
-            details.append(f"rank {r}: has started {launched} collectives on this group; it is "
+            details.append(f"rank {r}: has started {launched} collective(s) on this group; it is "
                            f"waiting in {f['name']} (collective #{f['seq']} on {gdesc}) for "
                            f"{f['elapsed']:.1f} s, at:")
             details += ["    " + s for s in f["stack"].split("\n")]
         else:
-            details.append(f"rank {r}: has started {launched} collectives on this group and is "
+            details.append(f"rank {r}: has started {launched} collective(s) on this group and is "
                            f"not in any collective; it is at:")
             details += ["    " + s for s in rep["stack"].split("\n")]
     if not thread_multiple:

@@ -17,21 +17,35 @@ import os
 
 import numpy as np
 
-__all__ = ["_array", "_to_host", "_from_host", "is_host_array", "cuda_aware_mpi"]
+__all__ = ["_array", "_bump_version", "_to_host", "_from_host", "is_host_array", "cuda_aware_mpi"]
 
 
 def _array(t):
-    """The raw array behind ``t``: ``t.data`` for a distgrad Tensor, else ``t`` itself."""
+    """The raw array behind ``t``: a distgrad Tensor's array (``t._data``; ``t.data`` for
+    other tensor types, unwrapped until an array appears), or ``t`` itself for an array."""
     if type(t) is np.ndarray or isinstance(t, np.ndarray):
         return t
-    if hasattr(t, "__cuda_array_interface__"):  # a CuPy array (which also has .data)
-        return t
-    data = getattr(t, "data", None)
-    if data is not None and (isinstance(data, np.ndarray)
-                             or hasattr(data, "__cuda_array_interface__")):
-        return data
+    obj = t
+    for _ in range(3):
+        if hasattr(obj, "__cuda_array_interface__"):  # a CuPy array (which also has .data)
+            return obj
+        data = getattr(obj, "_data", None)
+        if data is None:
+            data = getattr(obj, "data", None)
+        if data is None or data is obj:
+            break
+        if isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
+            return data
+        obj = data
     raise TypeError(
         f"expected a distgrad.Tensor or an array (numpy/cupy), got {type(t).__name__}")
+
+
+def _bump_version(t) -> None:
+    """Count an in-place write on a distgrad Tensor (its autograd version counter)."""
+    version = getattr(t, "_version", None)
+    if type(version) is list:
+        version[0] += 1
 
 
 def is_host_array(arr) -> bool:

@@ -1,0 +1,19 @@
+"""Rank 1 sleeps while the other ranks all_reduce; DISTGRAD_TIMEOUT=2 must report rank 1 and
+abort. argv[1] == "exit": rank 1 leaves with sys.exit(3) instead (no -m mpi4py), so only the
+watchdog can end the job."""
+import sys
+import time
+
+import numpy as np
+
+import distgrad.distributed as dist
+
+dist.init_process_group()
+x = np.ones(1000, np.float32)
+dist.all_reduce(x)  # collective #1 succeeds
+if dist.get_rank() == 1:
+    if sys.argv[1:] == ["exit"]:
+        sys.exit(3)
+    time.sleep(60)
+dist.all_reduce(x)  # collective #2: rank 1 never arrives
+print(f"rank {dist.get_rank()} passed the stalled all_reduce", flush=True)
