@@ -28,7 +28,11 @@ E2E_JOB = None
 def _slurm_missing_reason():
     if shutil.which("sbatch") is None:
         return "sbatch is not on PATH (bring a cluster up: bash slurm/local-cluster.sh up)"
-    try:
+    try:  # scontrol ping answers at once; sinfo retries for ~10 s when slurmctld is down
+        r = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=15,
+                           stdin=subprocess.DEVNULL)
+        if r.returncode != 0:
+            return "slurmctld does not answer: " + (r.stdout.strip().splitlines() or ["?"])[0]
         r = subprocess.run(["sinfo", "-h", "-o", "%P %a %D %t"], capture_output=True, text=True,
                            timeout=15, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as e:
