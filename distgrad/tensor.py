@@ -6,6 +6,7 @@ module holds the state of a tensor and the autograd-facing API (``grad``, ``back
 from __future__ import annotations
 
 import warnings
+from collections import OrderedDict
 
 import numpy as np
 
@@ -145,7 +146,7 @@ class Tensor:
 
     def tolist(self):
         """The values as (nested) Python lists."""
-        return self.numpy().tolist() if self.device.type == "cpu" else self._data.get().tolist()
+        return _backend.to_device(self._data, _backend.CPU).tolist()
 
     def numpy(self, *, force: bool = False) -> np.ndarray:
         """The NumPy array behind this CPU tensor (shares memory)."""
@@ -326,7 +327,7 @@ class Tensor:
         if self.grad_fn is not None:
             return self.grad_fn._add_tensor_pre_hook(self._output_nr, hook)
         if self._hooks is None:
-            self._hooks = {}
+            self._hooks = OrderedDict()
         return _add_hook(self._hooks, hook)
 
     def register_post_accumulate_grad_hook(self, hook):
@@ -336,7 +337,7 @@ class Tensor:
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self._post_acc_hooks is None:
-            self._post_acc_hooks = {}
+            self._post_acc_hooks = OrderedDict()
         return _add_hook(self._post_acc_hooks, hook)
 
     # -- representation ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import threading
+from heapq import heappop, heappush
 
 from . import anomaly as _anomaly
 from . import grad_mode
@@ -112,7 +113,7 @@ def execute(root_edges, root_grads, *, retain_graph, create_graph, accumulate=Tr
     check_nan = _anomaly._enabled and _anomaly._check_nan
     try:
         while ready:
-            node = heapq.heappop(ready)[2]
+            node = heappop(ready)[2]
             grads = buffers.pop(node, None)
             if type(node) is AccumulateGrad:
                 _run_accumulate(node, grads, create_graph, accumulate, capture, captured,
@@ -159,11 +160,16 @@ def execute(root_edges, root_grads, *, retain_graph, create_graph, accumulate=Tr
                     continue
                 nxt = edge[0]
                 if g is not None:
-                    _accumulate_into(buffers, nxt, edge[1], g)
+                    if nxt.num_outputs == 1:
+                        prev = buffers.get(nxt)
+                        buffers[nxt] = g if prev is None else prev + g
+                    else:
+                        _accumulate_into(buffers, nxt, edge[1], g)
                 remaining = deps[nxt] - 1
                 deps[nxt] = remaining
                 if remaining == 0:
-                    heapq.heappush(ready, (_priority(nxt), nxt._seq, nxt))
+                    heappush(ready, (-_ACCUMULATE_FIRST if type(nxt) is AccumulateGrad else -nxt._seq,
+                                     nxt._seq, nxt))
     finally:
         grad_mode._set_mode(*previous_mode)
         _run_state.callbacks_stack.pop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import traceback
 import weakref
+from collections import OrderedDict
 
 from ..utils.hooks import RemovableHandle
 from . import anomaly as _anomaly
@@ -21,6 +22,13 @@ FREED_MESSAGE = (
     ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
     "graph a second time or if you need to access saved tensors after calling backward."
 )
+
+
+INFERENCE_MESSAGE = (
+    "Inference tensors cannot be saved for backward. Please do not use Tensors created in "
+    "inference mode in computation tracked by autograd. To work around this, you can make a clone "
+    "to get a normal tensor and use it in autograd, or use torch.no_grad() instead of "
+    "torch.inference_mode().")
 
 
 class Node:
@@ -39,13 +47,24 @@ class Node:
 
     def __init__(self, inputs=()):
         self._seq = next(_sequence)
-        self.next_functions = tuple([_edge(t) for t in inputs])
+        edges = []
+        for t in inputs:  # _edge(), inlined: this runs once per recorded op
+            if not t._requires_grad:
+                edges.append(None)
+            elif t.grad_fn is not None:
+                edges.append((t.grad_fn, t._output_nr))
+            else:
+                edges.append(_edge(t))
+        self.next_functions = tuple(edges)
         if _anomaly._enabled:
             self._creation_stack = "".join(traceback.format_stack()[:-2])
 
     # -- saving ------------------------------------------------------------------------------
     def save(self, *tensors):
         """Save tensors for backward, remembering their versions for the in-place check."""
+        for t in tensors:
+            if t._is_inference:
+                raise RuntimeError(INFERENCE_MESSAGE)
         self._saved = tensors
         self._saved_versions = tuple([(t._version[0], t.grad_fn) for t in tensors])
         if _saved_hooks.stack:
@@ -82,6 +101,12 @@ class Node:
             _raise_modified(t, version, self)
         return data
 
+    def saved_output_tensor(self):
+        """The saved output as a tensor produced by this node, for ``graph_backward``: gradients
+        that flow into it in a double-backward graph come back to this node."""
+        from ..tensor import _from_node
+        return _from_node(self.saved_output, self)
+
     def release(self):
         """Free the saved tensors (called after backward unless ``retain_graph=True``)."""
         if self._saved:
@@ -114,19 +139,19 @@ class Node:
         """Register ``fn(grad_inputs, grad_outputs)`` to run after this node; it may return new
         grad_inputs."""
         if self._post_hooks is None:
-            self._post_hooks = {}
+            self._post_hooks = OrderedDict()
         return _add_hook(self._post_hooks, fn)
 
     def register_prehook(self, fn):
         """Register ``fn(grad_outputs)`` to run before this node; it may return new grad_outputs."""
         if self._pre_hooks is None:
-            self._pre_hooks = {}
+            self._pre_hooks = OrderedDict()
         return _add_hook(self._pre_hooks, fn)
 
     def _add_tensor_pre_hook(self, output_nr, fn):
         if self._tensor_pre_hooks is None:
             self._tensor_pre_hooks = {}
-        return _add_hook(self._tensor_pre_hooks.setdefault(output_nr, {}), fn)
+        return _add_hook(self._tensor_pre_hooks.setdefault(output_nr, OrderedDict()), fn)
 
     def _retain_output(self, output_nr, tensor):
         if self._retained is None:

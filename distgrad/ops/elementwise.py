@@ -416,8 +416,7 @@ class ExpBackward0(_UnaryBackward):
         return self.saved_output
 
     def graph_backward(self, g):
-        (x,) = self.saved_tensors
-        return (g * exp(x),)
+        return (g * self.saved_output_tensor(),)
 
 
 class LogBackward0(_UnaryBackward):
@@ -435,8 +434,7 @@ class SqrtBackward0(_UnaryBackward):
         return 0.5 / self.saved_output
 
     def graph_backward(self, g):
-        (x,) = self.saved_tensors
-        return (g * 0.5 / sqrt(x),)
+        return (g * 0.5 / self.saved_output_tensor(),)
 
 
 class AbsBackward0(_UnaryBackward):
@@ -475,8 +473,7 @@ class TanhBackward0(_UnaryBackward):
         return 1 - y * y
 
     def graph_backward(self, g):
-        (x,) = self.saved_tensors
-        y = tanh(x)
+        y = self.saved_output_tensor()
         return (g * (1 - y * y),)
 
 
@@ -486,8 +483,7 @@ class SigmoidBackward0(_UnaryBackward):
         return y * (1 - y)
 
     def graph_backward(self, g):
-        (x,) = self.saved_tensors
-        y = sigmoid(x)
+        y = self.saved_output_tensor()
         return (g * y * (1 - y),)
 
 
@@ -496,57 +492,57 @@ class ReluBackward0(Node):
         return (g * (self.saved_output > 0),)
 
     def graph_backward(self, g):
-        (x,) = self.saved_tensors
-        return (g * (x > 0),)
+        return (g * (self.saved_output_tensor() > 0),)
 
 
-def _unary(input, forward, node_cls, save_output=True):
-    """Apply ``forward`` to the array; record ``node_cls`` saving the input (graph_backward
-    recomputes from it) and, if ``save_output``, the output (backward uses it)."""
+def _unary(input, forward, node_cls, save_output=False):
+    """Apply ``forward`` to the array and record ``node_cls``, saving either the output (for ops
+    whose derivative is a function of it) or the input."""
     out = forward(input._data)
     if _state.enabled and input._requires_grad:
         node = node_cls((input,))
-        node.save(input)
         result = _from_node(out, node)
         if save_output:
             node.save_output(result)
+        else:
+            node.save(input)
         return result
     return _wrap(out)
 
 
 def exp(input) -> Tensor:
     """Elementwise e**x."""
-    return _unary(input, input._xp().exp, ExpBackward0)
+    return _unary(input, input._xp().exp, ExpBackward0, save_output=True)
 
 
 def log(input) -> Tensor:
     """Natural logarithm."""
-    return _unary(input, input._xp().log, LogBackward0, save_output=False)
+    return _unary(input, input._xp().log, LogBackward0)
 
 
 def sqrt(input) -> Tensor:
     """Square root."""
-    return _unary(input, input._xp().sqrt, SqrtBackward0)
+    return _unary(input, input._xp().sqrt, SqrtBackward0, save_output=True)
 
 
 def abs(input) -> Tensor:
     """Absolute value (gradient sign(x), 0 at 0)."""
-    return _unary(input, input._xp().abs, AbsBackward0, save_output=False)
+    return _unary(input, input._xp().abs, AbsBackward0)
 
 
 def sin(input) -> Tensor:
     """Sine."""
-    return _unary(input, input._xp().sin, SinBackward0, save_output=False)
+    return _unary(input, input._xp().sin, SinBackward0)
 
 
 def cos(input) -> Tensor:
     """Cosine."""
-    return _unary(input, input._xp().cos, CosBackward0, save_output=False)
+    return _unary(input, input._xp().cos, CosBackward0)
 
 
 def tanh(input) -> Tensor:
     """Hyperbolic tangent."""
-    return _unary(input, input._xp().tanh, TanhBackward0)
+    return _unary(input, input._xp().tanh, TanhBackward0, save_output=True)
 
 
 def _sigmoid_array(x):
@@ -558,12 +554,13 @@ def _sigmoid_array(x):
 
 def sigmoid(input) -> Tensor:
     """Logistic sigmoid 1 / (1 + e**-x), computed stably."""
-    return _unary(input, _sigmoid_array, SigmoidBackward0)
+    return _unary(input, _sigmoid_array, SigmoidBackward0, save_output=True)
 
 
 def relu(input) -> Tensor:
     """max(x, 0)."""
-    return _unary(input, lambda x: _backend.get_array_module(x).maximum(x, 0), ReluBackward0)
+    return _unary(input, lambda x: _backend.get_array_module(x).maximum(x, 0), ReluBackward0,
+                  save_output=True)
 
 
 def sign(input) -> Tensor:
