@@ -153,6 +153,8 @@ def run_slurm(a: argparse.Namespace) -> int:
     if not slurm_mod.have_sbatch():
         raise LaunchError("--slurm needs sbatch, which is not on PATH (is this a Slurm login "
                           "node? use --dry-run to see the job script)")
+    if a.output and "%" not in str(Path(a.output).parent):
+        Path(a.output).parent.mkdir(parents=True, exist_ok=True)  # Slurm does not create it
     job_id = slurm_mod.submit(text)
     print(f"Submitted batch job {job_id}", flush=True)
     if not a.wait:

@@ -15,19 +15,23 @@ import threading
 from .mpi import TAG_HYDRA, TAG_NONE, TAG_OPENMPI, TAG_SRUN
 
 RS, US = b"\x1e", b"\x1f"  # the hydra marker: RS rank US chunk
+MAX_LINE = 1 << 16  # a longer unfinished line is passed on in pieces
+_MARK = re.compile(rb"\x1e(\d{1,15})\x1f")
+_MARK_MAX = 18  # the longest marker
 
 
 def split_segments(buf: bytes) -> tuple[list, bytes]:
     """Split ``buf`` after every '\\n' or '\\r'; returns (complete segments, unfinished rest).
     A segment keeps its terminator; a lone '\\r' segment (tqdm's redraw) is dropped."""
-    out, start = [], 0
-    for i, c in enumerate(buf):
-        if c == 10 or c == 13:
-            seg = buf[start:i + 1]
-            if seg != b"\r":
-                out.append(seg)
-            start = i + 1
-    return out, buf[start:]
+    if b"\r" not in buf:  # the common case, fast
+        *lines, rest = buf.split(b"\n")
+        return [ln + b"\n" for ln in lines], rest
+    segs = _SEGMENT.findall(buf)
+    rest = buf[sum(map(len, segs)):]
+    return [s for s in segs if s != b"\r"], rest
+
+
+_SEGMENT = re.compile(rb"[^\r\n]*[\r\n]")
 
 
 class HydraDemux:
@@ -43,35 +47,30 @@ class HydraDemux:
         self._buf: dict = collections.defaultdict(bytes)
 
     def _take(self, rank, data: bytes, out: list):
-        segs, self._buf[rank] = split_segments(self._buf[rank] + data)
+        buf = self._buf[rank] + data
+        if b"\n" not in data and b"\r" not in data and len(buf) <= MAX_LINE:
+            self._buf[rank] = buf
+            return
+        segs, rest = split_segments(buf)
+        if len(rest) > MAX_LINE:
+            segs, rest = segs + [rest], b""
+        self._buf[rank] = rest
         out.extend((rank, s) for s in segs)
 
     def feed(self, data: bytes) -> list:
         """Consume bytes; return the complete ``(rank, line)`` pairs (rank None: untagged)."""
         data, self._pending = self._pending + data, b""
+        i = data.rfind(RS)
+        if i >= 0 and len(data) - i < _MARK_MAX and US not in data[i:]:
+            data, self._pending = data[:i], data[i:]  # a marker cut by the read: wait for the rest
+        parts = _MARK.split(data)
         out: list = []
-        while data:
-            i = data.find(RS)
-            if i < 0:
-                self._take(self._rank, data, out)
-                break
-            if i:
-                self._take(self._rank, data[:i], out)
-            j = data.find(US, i + 1, i + 16)
-            if j < 0:
-                if len(data) - i < 16:  # marker cut by the read: wait for the rest
-                    self._pending = data[i:]
-                    break
-                self._take(self._rank, data[i:i + 1], out)  # a stray RS byte
-                data = data[i + 1:]
-                continue
-            num = data[i + 1:j]
-            if num.isdigit():
-                self._rank = int(num)
-                data = data[j + 1:]
-            else:
-                self._take(self._rank, data[i:j + 1], out)
-                data = data[j + 1:]
+        if parts[0]:
+            self._take(self._rank, parts[0], out)
+        for k in range(1, len(parts), 2):
+            self._rank = int(parts[k])
+            if parts[k + 1]:
+                self._take(self._rank, parts[k + 1], out)
         return out
 
     def flush(self) -> list:
@@ -111,7 +110,11 @@ class LineDemux:
     def feed(self, data: bytes) -> list:
         """Consume bytes; return the complete ``(rank, line)`` pairs (rank None: untagged)."""
         *lines, self._buf = (self._buf + data).split(b"\n")
-        return [self._parse(ln + b"\n") for ln in lines]
+        out = [self._parse(ln + b"\n") for ln in lines]
+        if len(self._buf) > MAX_LINE:
+            out.append(self._parse(self._buf))
+            self._buf = b""
+        return out
 
     def flush(self) -> list:
         """At end of stream: the unfinished last line, if any."""
@@ -130,6 +133,8 @@ def format_line(rank, line: bytes, tagged: bool = True) -> bytes:
     if rank is None or not tagged:
         return line
     prefix = b"[rank %d] " % rank
+    if b"\r" not in line:
+        return prefix + line if line != b"\n" else line
     parts = line.split(b"\r")
     return b"\r".join(prefix + p if p not in (b"", b"\n") else p for p in parts)
 
@@ -156,10 +161,13 @@ class Relay:
                 self.hidden[rank].append(line)
             else:
                 chunks.append(format_line(rank, line, tagged=not self.rank0_only))
-        if chunks:
+        if chunks and self.dest is not None:
             with self.lock:
-                self.dest.write(b"".join(chunks))
-                self.dest.flush()
+                try:
+                    self.dest.write(b"".join(chunks))
+                    self.dest.flush()
+                except (OSError, ValueError):  # e.g. a closed pipe: keep draining, drop output
+                    self.dest = None
 
     def feed(self, data: bytes):
         """Relay a chunk of raw launcher output."""
@@ -170,10 +178,14 @@ class Relay:
         self._emit(self.demux.flush())
 
     def pump(self, fd: int):
-        """Read ``fd`` until end of file, relaying everything (run it in a thread)."""
+        """Read ``fd`` until end of file, relaying everything (run it in a thread). The pipe is
+        drained even when the destination is gone, so the launcher never blocks on it."""
         try:
             while True:
-                data = os.read(fd, 65536)
+                try:
+                    data = os.read(fd, 65536)
+                except InterruptedError:
+                    continue
                 if not data:
                     break
                 self.feed(data)
