@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..tensor import Tensor, _from_node
 from . import grad_mode
-from .graph import Node
+from .graph import NO_INPUT, Node
 
 
 class FunctionCtx:
@@ -87,7 +87,7 @@ class Function:
         tensor_args = [a for a in args if isinstance(a, Tensor)]
         record = grad_mode.is_grad_enabled() and any(t._requires_grad for t in tensor_args)
         # Edges for every positional argument, None for non-tensors, so backward's results line up.
-        node = BackwardCFunction(cls, [a if isinstance(a, Tensor) else _NO_GRAD for a in args])
+        node = BackwardCFunction(cls, [a if isinstance(a, Tensor) else NO_INPUT for a in args])
         node.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
         with grad_mode.no_grad():
             outputs = cls.forward(node, *args)
@@ -117,13 +117,6 @@ class Function:
             t._output_nr = i
             results.append(t)
         return results[0] if single else tuple(results)
-
-
-class _NoGradInput:
-    _requires_grad = False
-
-
-_NO_GRAD = _NoGradInput()
 
 
 class once_differentiable:  # pragma: no cover - compatibility shim

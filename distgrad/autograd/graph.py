@@ -31,6 +31,15 @@ INFERENCE_MESSAGE = (
     "torch.inference_mode().")
 
 
+class _NoInput:
+    """Stands for a non-tensor operand (e.g. the 2 in ``x * 2``): an input slot with no edge."""
+
+    _requires_grad = False
+
+
+NO_INPUT = _NoInput()
+
+
 class Node:
     """A node of the backward graph, created by an operation on tensors that require grad."""
 

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .. import _backend
-from ..autograd.graph import Node
+from ..autograd.graph import NO_INPUT, Node
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor, _from_node
 from ._util import _state, broadcast_error, check_same_device, unbroadcast
@@ -126,10 +126,10 @@ class AddScalarBackward(Node):
         return "AddBackward0"
 
     def backward(self, g):
-        return (g,)
+        return g, None
 
     def graph_backward(self, g):
-        return (g,)
+        return g, None
 
 
 class MulScalarBackward(Node):
@@ -139,10 +139,10 @@ class MulScalarBackward(Node):
         return "MulBackward0"
 
     def backward(self, g):
-        return (g * self.scalar,)
+        return g * self.scalar, None
 
     def graph_backward(self, g):
-        return (g * self.scalar,)
+        return g * self.scalar, None
 
 
 class SubScalarBackward(AddScalarBackward):
@@ -150,11 +150,12 @@ class SubScalarBackward(AddScalarBackward):
         return "SubBackward0"
 
 
-class NegBackward0(MulScalarBackward):
-    scalar = -1
+class NegBackward0(Node):
+    def backward(self, g):
+        return (-g,)
 
-    def name(self):
-        return "NegBackward0"
+    def graph_backward(self, g):
+        return (-g,)
 
 
 class RDivScalarBackward(Node):
@@ -242,7 +243,7 @@ def add(input, other, *, alpha=1) -> Tensor:
         return _wrap(out)
     out = _scalar_result_dtype(input._data + other, input._data, other)
     if _state.enabled and input._requires_grad:
-        return _from_node(out, AddScalarBackward((input,)))
+        return _from_node(out, AddScalarBackward((input, NO_INPUT)))
     return _wrap(out)
 
 
@@ -262,7 +263,7 @@ def sub(input, other, *, alpha=1) -> Tensor:
         return _wrap(out)
     out = _scalar_result_dtype(input._data - other, input._data, other)
     if _state.enabled and input._requires_grad:
-        return _from_node(out, SubScalarBackward((input,)))
+        return _from_node(out, SubScalarBackward((input, NO_INPUT)))
     return _wrap(out)
 
 
@@ -290,7 +291,7 @@ def mul(input, other) -> Tensor:
         return _wrap(out)
     out = _scalar_result_dtype(input._data * other, input._data, other)
     if _state.enabled and input._requires_grad:
-        node = MulScalarBackward((input,))
+        node = MulScalarBackward((input, NO_INPUT))
         node.scalar = other
         return _from_node(out, node)
     return _wrap(out)
@@ -320,7 +321,7 @@ def div(input, other, *, rounding_mode=None) -> Tensor:
     if out.dtype.kind == "f" and out.dtype is not input._data.dtype and input.dtype.kind != "f":
         out = out.astype(get_default_dtype())
     if _state.enabled and input._requires_grad:
-        node = MulScalarBackward((input,))
+        node = MulScalarBackward((input, NO_INPUT))
         node.scalar = 1.0 / other
         return _from_node(out, node)
     return _wrap(out)
@@ -397,7 +398,7 @@ def remainder(input, other) -> Tensor:
     b = other._data if isinstance(other, Tensor) else other
     out = input._data % b
     if _state.enabled and input._requires_grad:
-        return _from_node(out, AddScalarBackward((input,)))
+        return _from_node(out, AddScalarBackward((input, NO_INPUT)))
     return _wrap(out)
 
 
@@ -769,7 +770,7 @@ def _rounding(fn_name):
     def rounding(input) -> Tensor:
         out = getattr(input._xp(), fn_name)(input._data)
         if _state.enabled and input._requires_grad:
-            node = MulScalarBackward((input,))
+            node = MulScalarBackward((input, NO_INPUT))
             node.scalar = 0.0
             return _from_node(out, node)
         return _wrap(out)
