@@ -428,6 +428,8 @@ def test_real_run_rank0_only(script, tmp_path):
 @needs_mpi
 def test_real_run_more_ranks_than_cores(script):
     n = max(3, (os.cpu_count() or 1) + 1)
+    if n > 9:
+        pytest.skip(f"oversubscribing needs {n} ranks here; only run on small machines")
     r = launcher("-n", str(n), "--rank0-only", str(script))
     assert r.returncode == 0, r.output
     assert f"WORLD size={n} rank=0 sum={n * (n + 1) // 2}" in r.stdout
