@@ -604,3 +604,17 @@ def test_backward_inputs_limits_accumulation():
     b = dg.ones(2, requires_grad=True)
     (a * b).sum().backward(inputs=[a])
     assert a.grad.tolist() == [1.0, 1.0] and b.grad is None
+
+
+def test_accumulated_grads_never_alias():
+    a = dg.randn(3, requires_grad=True)
+    b = dg.randn(3, requires_grad=True)
+    (a + b).sum().backward()
+    assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
+    kept = []
+    c = dg.randn(3, requires_grad=True)
+    c.register_hook(lambda g: kept.append(g))
+    (c * 2).sum().backward()
+    assert not np.shares_memory(kept[0].numpy(), c.grad.numpy())
+    c.grad.add_(1)
+    assert kept[0].tolist() == [2.0, 2.0, 2.0]

@@ -8,6 +8,7 @@ depends only on the graph, so it is identical on every rank.
 from __future__ import annotations
 
 import heapq
+import sys
 import threading
 from heapq import heappop, heappush
 
@@ -114,11 +115,13 @@ def execute(root_edges, root_grads, *, retain_graph, create_graph, accumulate=Tr
     try:
         while ready:
             node = heappop(ready)[2]
-            grads = buffers.pop(node, None)
             if type(node) is AccumulateGrad:
-                _run_accumulate(node, grads, create_graph, accumulate, capture, captured,
-                                accumulate_only, Tensor)
+                # The buffer is passed without a local reference, so _run_accumulate can tell
+                # from the reference count whether it may keep the array as .grad.
+                _run_accumulate(node, buffers.pop(node, None), create_graph, accumulate, capture,
+                                captured, accumulate_only, Tensor)
                 continue
+            grads = buffers.pop(node, None)
             if grads is None:
                 grad_inputs = (None,) * len(node.next_functions)
             else:
@@ -170,6 +173,7 @@ def execute(root_edges, root_grads, *, retain_graph, create_graph, accumulate=Tr
                 if remaining == 0:
                     heappush(ready, (-_ACCUMULATE_FIRST if type(nxt) is AccumulateGrad else -nxt._seq,
                                      nxt._seq, nxt))
+            grads = grad_inputs = g = None  # drop references: see _owned()
     finally:
         grad_mode._set_mode(*previous_mode)
         _run_state.callbacks_stack.pop()
@@ -226,7 +230,7 @@ def _run_accumulate(node, grad, create_graph, accumulate, capture, captured, acc
             grad = grad.astype(t._data.dtype)
         current = t._grad
         if current is None:
-            t._grad = Tensor._wrap(grad.copy())
+            t._grad = Tensor._wrap(grad if _owned(grad) else grad.copy())
         elif current._requires_grad:
             t._grad = Tensor._wrap(current._data + grad)
         else:
@@ -235,6 +239,17 @@ def _run_accumulate(node, grad, create_graph, accumulate, capture, captured, acc
         with grad_mode.set_grad_enabled(create_graph):
             for hook in list(t._post_acc_hooks.values()):
                 hook(t)
+
+
+def _owned(grad) -> bool:
+    """True when nothing but the caller holds ``grad`` (a fresh, contiguous, writable array), so
+    it can become ``.grad`` without a copy. Two references: the caller's argument and
+    getrefcount's own."""
+    return (sys.getrefcount(grad) <= _CALLER_REFS + 1 and grad.base is None
+            and grad.flags.c_contiguous and grad.flags.writeable)
+
+
+_CALLER_REFS = 2  # _run_accumulate's parameter and this function's parameter
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
