@@ -87,6 +87,32 @@ def test_train_sbatch_gives_one_world_of_two(tmp_path):
     assert "srun --mpi=pmi2" in text or "srun --mpi=pmix" in text
 
 
+CVD_SCRIPT = """\
+import os
+from mpi4py import MPI
+c = MPI.COMM_WORLD
+print(f"WORLD size={c.Get_size()} rank={c.Get_rank()} gpu={os.environ.get('CUDA_VISIBLE_DEVICES')}")
+"""
+
+
+def test_train_sbatch_binds_one_gpu_per_task(tmp_path):
+    gres = run(["sinfo", "-h", "-o", "%G"], timeout=30).stdout.split()
+    if any("gpu" in g for g in gres):
+        pytest.skip("the cluster has GPUs: Slurm sets CUDA_VISIBLE_DEVICES itself")
+    # No GPUs here: pretend the node has two (ids 3 and 5) through the exported environment.
+    script = write_script(tmp_path, "cvd.py", CVD_SCRIPT)
+    out = tmp_path / "out-%j.txt"
+    r = run(["sbatch", "--parsable", "--ntasks=2", f"--output={out}",
+             REPO / "slurm" / "train.sbatch", script],
+            env=job_env(SLURM_GPUS_ON_NODE="2", CUDA_VISIBLE_DEVICES="3,5"))
+    assert r.returncode == 0, r.output
+    job_id = r.stdout.strip().split(";")[0]
+    info = wait_job(job_id)
+    text = Path(str(out).replace("%j", job_id)).read_text()
+    assert info.get("ExitCode") == "0:0", (info, text)
+    assert "WORLD size=2 rank=0 gpu=3" in text and "WORLD size=2 rank=1 gpu=5" in text, text
+
+
 def test_distgrad_run_slurm_wait(tmp_path):
     if E2E_JOB is None:
         script, args = write_script(tmp_path, "hello.py", ALLREDUCE_SCRIPT), []
