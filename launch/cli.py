@@ -171,6 +171,11 @@ def choose_launcher(a: argparse.Namespace, env: dict) -> str:
     """'srun' inside a Slurm allocation (auto), else 'mpiexec'; or what --launcher says."""
     if a.launcher != "auto":
         return a.launcher
+    if env.get("SLURM_STEP_ID"):
+        raise LaunchError("distgrad-run is itself running as a task of an srun step "
+                          "(SLURM_STEP_ID is set), so every task would start its own ranks; "
+                          "call distgrad-run once, outside srun (it runs srun itself), or run "
+                          "`srun python -m mpi4py script.py` (or pass --launcher explicitly)")
     return "srun" if env.get("SLURM_JOB_ID") and shutil.which("srun") else "mpiexec"
 
 

@@ -155,6 +155,7 @@ def test_srun_command_mpich_and_openmpi():
 
 def _fake_slurm(monkeypatch, flavour):
     monkeypatch.setenv("SLURM_JOB_ID", "42")
+    monkeypatch.delenv("SLURM_STEP_ID", raising=False)
     monkeypatch.delenv("DISTGRAD_SRUN_MPI", raising=False)
     monkeypatch.setattr(cli.shutil, "which", lambda name, *a, **k: f"/usr/bin/{name}")
     monkeypatch.setattr(mpi, "detect_library_flavour", lambda python: flavour)
@@ -181,8 +182,16 @@ def test_srun_mpi_override_and_launcher_choice(monkeypatch, capsys, script):
     assert "--hostfile/--hosts" in capsys.readouterr().err
 
 
+def test_refuses_to_nest_inside_an_srun_step(monkeypatch, capsys, script):
+    _fake_slurm(monkeypatch, mpi.MPICH)
+    monkeypatch.setenv("SLURM_STEP_ID", "0")
+    assert cli.main(["-n", "2", "--dry-run", str(script)]) == 2
+    assert "SLURM_STEP_ID" in capsys.readouterr().err
+
+
 def test_outside_allocation_uses_mpiexec(monkeypatch, capsys, script):
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    monkeypatch.delenv("SLURM_STEP_ID", raising=False)
     monkeypatch.setattr(mpi, "detect_mpiexec", lambda path: mpi.MpiexecInfo(path, mpi.MPICH, (5,)))
     monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: object())
     assert cli.main(["-n", "3", "--dry-run", "--mpiexec", "/x/mpiexec", str(script), "a b"]) == 0
@@ -211,6 +220,7 @@ def test_error_slurm_option_without_slurm(script):
 
 def test_error_no_mpi(monkeypatch, capsys, script):
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    monkeypatch.delenv("SLURM_STEP_ID", raising=False)
     monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: None)
     assert cli.main(["-n", "2", str(script)]) == 2
     err = capsys.readouterr().err
