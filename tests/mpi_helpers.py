@@ -114,7 +114,7 @@ def clean_env(env=None, keep_distgrad=False) -> dict:
 def _script_path(script, workdir) -> str:
     if isinstance(script, Path) or (isinstance(script, str) and "\n" not in script
                                     and script.endswith(".py") and os.path.exists(script)):
-        return str(script)
+        return str(Path(script).resolve())  # the job runs in another directory
     path = Path(workdir) / "job.py"
     path.write_text(textwrap.dedent(script).lstrip("\n"))
     return str(path)

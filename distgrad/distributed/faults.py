@@ -112,8 +112,11 @@ def install_excepthook(rank: int) -> None:
     if _hook_state["hook"] is not None:
         return
     prev = sys.excepthook
+    pid = os.getpid()
 
     def distgrad_excepthook(etype, value, tb):
+        if os.getpid() != pid:  # a forked child (e.g. a data worker) is not an MPI rank
+            return (prev or sys.__excepthook__)(etype, value, tb)
         code = 1
         try:
             if issubclass(etype, KeyboardInterrupt):
@@ -152,7 +155,10 @@ def _flush() -> None:
             pass
 
 
-def _abort(code: int) -> None:
+def _abort(code: int, linger: float = 0.3) -> None:
+    # give the launcher's I/O forwarding a moment to pass on what this rank just wrote:
+    # Hydra tears the job down at once on MPI_Abort and can drop the last lines otherwise
+    time.sleep(linger)
     try:
         from mpi4py import MPI
 

@@ -291,3 +291,8 @@ dist.barrier()
 print(f"OK rank {rank}", flush=True)
 dist.destroy_process_group()
 assert not dist.is_initialized()
+dist.init_process_group("mpi")  # again, after destroy
+a = np.ones(2)
+dist.all_reduce(a)
+assert (a == n).all() and dist.get_rank() == rank
+dist.destroy_process_group()

@@ -15,5 +15,8 @@ if dist.get_rank() == 1:
     if sys.argv[1:] == ["exit"]:
         sys.exit(3)
     time.sleep(60)
-dist.all_reduce(x)  # collective #2: rank 1 never arrives
+if dist.get_rank() == 0:  # collective #2: rank 1 never arrives (rank 0 waits on a Work)
+    dist.all_reduce(x, async_op=True).wait()
+else:
+    dist.all_reduce(x)
 print(f"rank {dist.get_rank()} passed the stalled all_reduce", flush=True)

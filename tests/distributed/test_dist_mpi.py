@@ -1,0 +1,78 @@
+"""Multi-process tests: real `mpiexec -n 2/3` jobs, each bounded by a timeout.
+
+The job scripts live in ``jobs/``; each asserts inside the ranks. Run one by hand with e.g.
+``PYTHONPATH=. mpiexec -n 3 python -m mpi4py tests/distributed/jobs/collectives.py``.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from mpi_helpers import assert_ok_lines, run_mpi
+
+pytestmark = pytest.mark.mpi
+
+JOBS = Path(__file__).resolve().parent / "jobs"
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_collectives_every_op_and_dtype(n):
+    res = run_mpi(n, JOBS / "collectives.py", timeout=120)
+    assert_ok_lines(res, n)
+    # print0: once; logger: INFO on rank 0 only, WARNING on every rank, with the rank prefix
+    assert res.stdout.count("PRINT0 once") == 1, res.stdout
+    assert res.stderr.count("INFO jobtest: INFO only rank 0") == 1, res.stderr
+    assert "[rank 0] INFO jobtest: INFO only rank 0" in res.stderr
+    for r in range(n):
+        assert f"[rank {r}] WARNING jobtest: WARN from {r}" in res.stderr, res.stderr
+
+
+def test_collectives_with_debug_checks():
+    """DISTGRAD_DEBUG=1 adds a descriptor allgather before each collective: no false alarms."""
+    res = run_mpi(3, JOBS / "collectives.py", timeout=120, env={"DISTGRAD_DEBUG": "1"})
+    assert_ok_lines(res, 3)
+
+
+def test_debug_mode_mismatch_raises_on_every_rank():
+    res = run_mpi(3, JOBS / "debug_mismatch.py", timeout=60, env={"DISTGRAD_DEBUG": "1"})
+    assert_ok_lines(res, 3, marker="OK rank")
+    for r in range(3):
+        assert f"OK rank {r}: 4 mismatches caught" in res.stdout
+    assert "ranks called mismatched collectives" in res.stdout
+    assert "rank 2: all_reduce(shape=(5,), dtype=float32, op=SUM) at " in res.stdout
+    assert "debug_mismatch.py:" in res.stdout
+
+
+def test_uncaught_exception_aborts_job_without_mpi4py_runner():
+    """Rank 1 raises while rank 0 waits in a barrier; launched as plain `python script.py`."""
+    res = run_mpi(2, JOBS / "crash.py", timeout=60, mpi4py_runner=False)
+    assert res.returncode != 0, res.output
+    assert res.elapsed < 20, f"took {res.elapsed:.1f} s"
+    assert "[rank 1] RuntimeError: boom on purpose" in res.stderr, res.output
+    assert "[rank 1] Traceback" in res.stderr
+    assert "passed the barrier" not in res.stdout
+
+
+def test_watchdog_names_the_missing_rank_and_collective():
+    res = run_mpi(3, JOBS / "watchdog.py", timeout=60, env={"DISTGRAD_TIMEOUT": "2"})
+    assert res.returncode != 0, res.output
+    assert res.elapsed < 30, f"took {res.elapsed:.1f} s"
+    err = res.stderr
+    assert "distgrad watchdog: all_reduce (collective #2 on the default group)" in err, err
+    assert "ranks that have not arrived: [1]" in err, err
+    assert "rank 1: has started 1 collective(s) on this group and is not in any collective" in err
+    assert "watchdog.py:17 in <module>: time.sleep(60)" in err, err  # where rank 1 is
+    assert "watchdog.py:19 in <module>: dist.all_reduce(x, async_op=True).wait()" in err
+    assert "ranks that arrived: [0, 2]" in err, err
+    assert "passed the stalled all_reduce" not in res.stdout
+    # one report (from the lowest waiting rank), not one per waiting rank
+    assert err.count("distgrad watchdog: all_reduce") == 1, err
+
+
+def test_watchdog_ends_job_after_sys_exit_on_one_rank():
+    """Without `-m mpi4py`, sys.exit(3) on rank 1 is not an exception: the watchdog ends it."""
+    res = run_mpi(2, JOBS / "watchdog.py", "exit", timeout=60, mpi4py_runner=False,
+                  env={"DISTGRAD_TIMEOUT": "1.5"})
+    assert res.returncode != 0, res.output
+    assert "ranks that have not arrived: [1]" in res.stderr, res.output
+    assert "ranks that did not answer" in res.stderr
