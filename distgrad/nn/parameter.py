@@ -1,0 +1,83 @@
+"""``Parameter``: a leaf tensor that a ``Module`` registers as one of its parameters."""
+from __future__ import annotations
+
+from ..tensor import Tensor
+
+__all__ = ["Parameter", "Buffer", "is_lazy"]
+
+
+class Parameter(Tensor):
+    """A tensor that is a module parameter (PyTorch's ``torch.nn.Parameter``).
+
+    ``Parameter(data)`` shares ``data``'s storage (and version counter) and is always a leaf,
+    even when ``data`` has history. Assigning a ``Parameter`` as a ``Module`` attribute registers
+    it in the module's ``_parameters``. Operations on a parameter return plain tensors.
+    """
+
+    def __new__(cls, data=None, requires_grad=True):
+        if data is None:
+            from ..ops.creation import empty
+            data = empty(0)
+        elif not isinstance(data, Tensor):
+            raise TypeError(f"Parameter expects a Tensor as data, got {type(data).__name__}")
+        p = object.__new__(cls)
+        p._data = data._data
+        p._version = data._version
+        if requires_grad:
+            p.requires_grad_(True)
+        return p
+
+    def __init__(self, data=None, requires_grad=True):  # state is set up by __new__
+        pass
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+    __str__ = __repr__
+
+    def __deepcopy__(self, memo):
+        if id(self) in memo:
+            return memo[id(self)]
+        result = type(self)(Tensor._wrap(self._data.copy()), self._requires_grad)
+        memo[id(self)] = result
+        if self._grad is not None:
+            result._grad = Tensor._wrap(self._grad._data.copy())
+        extra = {k: v for k, v in self.__dict__.items() if k not in _TENSOR_STATE}
+        if extra:
+            import copy
+            result.__dict__.update(copy.deepcopy(extra, memo))
+        return result
+
+    def __reduce_ex__(self, protocol):
+        return Tensor.__reduce_ex__(self, protocol)
+
+
+# Per-instance tensor state that ``__deepcopy__`` rebuilds instead of copying.
+_TENSOR_STATE = frozenset({"_data", "_version", "_requires_grad", "_grad", "grad_fn", "_output_nr",
+                           "_hooks", "_post_acc_hooks", "_acc_node", "_base", "_view_key",
+                           "_is_inference"})
+
+
+class Buffer(Tensor):
+    """A tensor that, assigned as a ``Module`` attribute, is registered as a buffer
+    (``torch.nn.Buffer``). ``persistent=False`` leaves it out of ``state_dict``."""
+
+    def __new__(cls, data=None, *, persistent=True):
+        if data is None:
+            from ..ops.creation import empty
+            data = empty(0)
+        elif not isinstance(data, Tensor):
+            raise TypeError(f"Buffer expects a Tensor as data, got {type(data).__name__}")
+        b = object.__new__(cls)
+        b._data = data._data
+        b._version = data._version
+        b.persistent = persistent
+        return b
+
+    def __init__(self, data=None, *, persistent=True):
+        pass
+
+
+def is_lazy(param) -> bool:
+    """Always False: distgrad has no lazy (uninitialised) parameters."""
+    return False
