@@ -1,0 +1,15 @@
+"""Optimizers and learning-rate schedulers (PyTorch's ``torch.optim``).
+
+``distgrad.optim.SGD``, ``Adam``, ``AdamW``, ``RMSprop``, ``Adagrad`` follow PyTorch's update
+formulas exactly; ``Optimizer`` is their base class; ``distgrad.optim.lr_scheduler`` holds the
+schedulers.
+"""
+from . import lr_scheduler
+from .adagrad import Adagrad
+from .adam import Adam
+from .adamw import AdamW
+from .optimizer import Optimizer
+from .rmsprop import RMSprop
+from .sgd import SGD
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "lr_scheduler"]
