@@ -122,7 +122,8 @@ class DataLoader:
                              "exclusive with drop_last")
 
         if sampler is None and not isinstance(dataset, IterableDataset):
-            sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+            sampler = (RandomSampler(dataset, generator=generator) if shuffle
+                       else SequentialSampler(dataset))
         if batch_size is not None and batch_sampler is None and sampler is not None:
             batch_sampler = BatchSampler(sampler, batch_size, drop_last)
 
@@ -135,7 +136,8 @@ class DataLoader:
         self.pin_memory = pin_memory
         self.generator = generator
         if collate_fn is None:
-            collate_fn = default_convert if batch_size is None and batch_sampler is None else default_collate
+            auto_batching = batch_size is not None or batch_sampler is not None
+            collate_fn = default_collate if auto_batching else default_convert
         self.collate_fn = collate_fn
 
     def __iter__(self):
