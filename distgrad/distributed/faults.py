@@ -215,14 +215,17 @@ class Watchdog:
             self._thread.join(timeout=5.0)
 
     def _run(self):
+        errors = 0
         while not self._stop.wait(self.interval):
             try:
                 self._serve()
                 self._check()
-            except Exception:  # never die silently: a dead watchdog is a hang later
-                sys.stderr.write(f"[rank {self.rank}] distgrad watchdog error:\n"
-                                 + traceback.format_exc())
-                _flush()
+            except Exception:  # keep watching, and say why (a few times, not forever)
+                errors += 1
+                if errors <= 3:
+                    sys.stderr.write(f"[rank {self.rank}] distgrad watchdog error:\n"
+                                     + traceback.format_exc())
+                    _flush()
 
     def _check(self):
         now = time.monotonic()

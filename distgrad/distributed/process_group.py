@@ -40,6 +40,7 @@ class ProcessGroup:
         self.world_ranks = tuple(world_ranks)
         self.backend_name = backend_name
         self._seq = 0  # collectives started on this group by this rank
+        self._destroyed = False
         self._group_rank_of = {g: i for i, g in enumerate(self.world_ranks)}
 
     @property
@@ -241,6 +242,7 @@ def destroy_process_group(group=None) -> None:
             if group._backend is not None:
                 group._backend.free()
                 group._backend = None
+            group._destroyed = True
             _state.groups.pop(group.gid, None)
             return
         if _default is None:
@@ -260,6 +262,7 @@ def destroy_process_group(group=None) -> None:
             if pg._backend is not None:
                 pg._backend.free()
                 pg._backend = None
+            pg._destroyed = True
         _state.groups.clear()
         _state.default = _default = None
 
@@ -275,6 +278,8 @@ def _resolve(group) -> ProcessGroup:
                         f"{type(group).__name__}")
     if _default is None:
         raise RuntimeError(_NOT_INITIALIZED)
+    if group._destroyed:
+        raise RuntimeError(f"{group!r} has been destroyed (destroy_process_group)")
     return group
 
 

@@ -253,6 +253,7 @@ a = np.full(3, 1.0)
 dist.all_reduce(a, group=everyone)
 assert (a == n).all()
 dist.destroy_process_group(g)
+raises(RuntimeError, lambda: dist.all_reduce(np.ones(1), group=g), "destroyed")
 
 # ---- BLAS threads: each rank got its share of the cores
 from threadpoolctl import threadpool_info  # noqa: E402
