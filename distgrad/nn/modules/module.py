@@ -249,7 +249,12 @@ class BackwardHook:
             return args, None
         new_tensors = BackwardHookFunction.apply(callback, *tensors)
         arg_list = list(args)
-        for idx, val in zip(tensors_idx, new_tensors):
+        for idx, old, val in zip(tensors_idx, tensors, new_tensors):
+            if val is not old:
+                # A view of ``old``: in-place changes would bypass the hook node (PyTorch
+                # forbids them too), so make them raise like changes of any view.
+                val._version = old._version
+                val._base = old
             arg_list[idx] = val
         return tuple(arg_list), tensors_idx
 
@@ -471,7 +476,7 @@ class Module:
         non-tensors). It fires when the gradients with respect to the inputs are computed; if no
         input requires grad it fires with the output gradients (with a warning); if no output
         requires grad it does not fire. The module's forward sees identity views of its inputs
-        and the caller gets identity views of the outputs.
+        and the caller gets identity views of the outputs; modifying those in place raises.
         """
         if self._is_full_backward_hook is False:
             raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on "
