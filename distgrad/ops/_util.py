@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import grad_mode as _grad_mode
+from ..dtypes import get_default_dtype
 from ..tensor import Tensor
 
 _state = _grad_mode._state
@@ -27,13 +28,80 @@ def unbroadcast(g, shape):
     return g
 
 
+def promote_types(a, b):
+    """PyTorch's ``promote_types`` for two dtypes: a float wins over any int/bool (so int64 with
+    float16 gives float16, where NumPy gives float64); otherwise NumPy's rule (which matches)."""
+    if a == b:
+        return a
+    fa, fb = a.kind == "f", b.kind == "f"
+    if fa != fb:
+        return a if fa else b
+    return np.promote_types(a, b)
+
+
+def _combine_categories(higher, lower):
+    # c10 ``combine_categories``: a lower-priority operand (0-d tensor) only matters when it is of
+    # a higher category (bool < integer < float) than the higher-priority ones.
+    if higher is None:
+        return lower
+    if lower is None or higher.kind == "f":
+        return higher
+    if higher.kind == "b" or lower.kind == "f":
+        return promote_types(higher, lower)
+    return higher
+
+
+def result_type(*arrays):
+    """The dtype PyTorch gives an op on these arrays: tensors with dimensions decide the type;
+    0-d tensors only promote the category (float32 tensor + float64 0-d tensor -> float32,
+    int32 tensor + float64 0-d tensor -> float64)."""
+    dim = zero = None
+    for arr in arrays:
+        dt = arr.dtype
+        if arr.ndim:
+            dim = dt if dim is None else promote_types(dim, dt)
+        else:
+            zero = dt if zero is None else promote_types(zero, dt)
+    return _combine_categories(dim, zero)
+
+
+def fix_dtype(out, a, b, true_divide=False):
+    """``out`` (NumPy's result of a binary op on arrays ``a`` and ``b``) cast to PyTorch's result
+    dtype. Called only when the dtypes differ (or for true division), off the fast path."""
+    dt = result_type(a, b)
+    if true_divide and dt.kind != "f":
+        dt = get_default_dtype()
+    if out.dtype != dt and out.dtype.kind != "b":
+        return out.astype(dt)
+    return out
+
+
+def scalar_value(value):
+    """A NumPy scalar (``np.float64(2)``) as the Python number PyTorch treats it as."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+TORCH_DTYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+                     "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                     "bool": "Bool"}
+
+
+def torch_type_name(dtype) -> str:
+    """PyTorch's scalar type name (``Float``, ``Long`` ...) used in its error messages."""
+    return TORCH_DTYPE_NAMES.get(np.dtype(dtype).name, np.dtype(dtype).name)
+
+
 def sizes(args) -> tuple:
     """Sizes given as varargs or one tuple/list: ``f(2, 3)`` and ``f((2, 3))`` both give (2, 3)."""
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         args = args[0]
     if len(args) == 1 and isinstance(args[0], Tensor):
         args = args[0].tolist()
-    return tuple(int(s) for s in args)
+        if not isinstance(args, list):
+            args = [args]
+    return tuple([int(s) for s in args])
 
 
 def normalize_dims(dim, ndim):
@@ -41,7 +109,13 @@ def normalize_dims(dim, ndim):
     if dim is None:
         return None
     if isinstance(dim, (tuple, list)):
-        return tuple(sorted(_wrap_dim(d, ndim) for d in dim))
+        if not dim:  # PyTorch: an empty dim list reduces over all dimensions
+            return None
+        axes = tuple(sorted([_wrap_dim(d, ndim) for d in dim]))
+        for i in range(1, len(axes)):
+            if axes[i] == axes[i - 1]:
+                raise RuntimeError(f"dim {axes[i]} appears multiple times in the list of dims")
+        return axes
     return (_wrap_dim(dim, ndim),)
 
 
