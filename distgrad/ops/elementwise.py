@@ -14,7 +14,8 @@ from .. import _backend
 from ..autograd.graph import NO_INPUT, Node
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor, _from_node
-from ._util import _state, broadcast_error, check_same_device, unbroadcast
+from ._util import (_state, broadcast_error, check_same_device, fix_dtype, result_type,
+                    scalar_value, torch_type_name, unbroadcast)
 
 _wrap = Tensor._wrap
 
@@ -23,22 +24,35 @@ def _tensor_arg(value, like: Tensor) -> Tensor:
     """A Python number or array as a tensor next to ``like``."""
     if isinstance(value, Tensor):
         return value
+    value = scalar_value(value)
     if isinstance(value, (bool, int, float)):
-        dtype = like._data.dtype if like._data.dtype.kind == "f" or isinstance(value, (bool, int)) \
-            else get_default_dtype()
+        dtype = like._data.dtype
+        if type(value) is float and dtype.kind != "f":
+            dtype = get_default_dtype()
+        elif type(value) is int and dtype.kind == "b":
+            dtype = np.dtype(np.int64)
         return _wrap(like._xp().asarray(value, dtype=dtype))
     return _wrap(like._xp().asarray(value))
 
 
 def _fix_dtype(out, a, b):
-    """Match PyTorch's promotion where NumPy's differs: int/float mixes stay in the float type."""
-    dt = out.dtype
-    if dt.kind == "f" and dt is not a.dtype and dt is not b.dtype:
-        for src in (a, b):
-            if src.dtype.kind == "f":
-                return out.astype(src.dtype)
-        return out.astype(get_default_dtype())
-    return out
+    """Match PyTorch's promotion where NumPy's differs (int/float mixes stay in the float type; a
+    0-d tensor does not raise the dtype of a tensor of the same category)."""
+    return fix_dtype(out, a, b)
+
+
+_PY_NUMBERS = (int, float)
+
+
+def _coerce(value, like: Tensor):
+    """A non-Tensor operand other than a plain int/float: NumPy scalars become Python numbers
+    (PyTorch treats them as scalars), arrays become tensors."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray) or (_backend._cupy is not None
+                                         and isinstance(value, _backend._cupy.ndarray)):
+        return _wrap(like._xp().asarray(value))
+    return value
 
 
 def _scalar_result_dtype(out, a, scalar):
@@ -54,6 +68,10 @@ def _binary(arrays_op, a, b):
         raise broadcast_error(a._data.shape, b._data.shape) from None
     except TypeError:
         check_same_device(a, b)
+        if arrays_op is np.subtract and a._data.dtype.kind == "b" and b._data.dtype.kind == "b":
+            raise RuntimeError(
+                "Subtraction, the `-` operator, with two bool tensors is not supported. Use the "
+                "`^` or `logical_xor()` operator instead.") from None
         raise
 
 
@@ -179,46 +197,122 @@ class PowBackward0(Node):
         p = self.exponent
         if p == 2:
             return (g * 2 * x._data,)
+        if p == 0:  # PyTorch: exactly zero (no 0 * inf at x = 0)
+            return (g * 0,)
         return (g * p * x._data ** (p - 1),)
 
     def graph_backward(self, g):
         (x,) = self.saved_tensors
         p = self.exponent
+        if p == 0:
+            return (g * 0,)
+        if p == 2:
+            return (g * 2 * x,)
         return (g * p * x ** (p - 1),)
 
 
 class PowBackward1(Node):
     """Backward of ``a ** b`` for two tensors."""
 
+    # PyTorch's formulas: d/da = b * a**(b-1), set to 0 where b == 0; d/db = a**b * log(a),
+    # set to 0 where a == 0 and b >= 0 (NaN for a < 0, like log).
     def backward(self, g):
         a, b = self.saved_tensors
         na, nb = self.next_functions
         ad, bd = a._data, b._data
         xp = _backend.get_array_module(ad)
         ga = gb = None
-        if na:
-            ga = unbroadcast(g * bd * ad ** (bd - 1), ad.shape)
-        if nb:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                log_a = xp.where(ad > 0, xp.log(xp.where(ad > 0, ad, 1)), 0)
-            gb = unbroadcast(g * ad ** bd * log_a, bd.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if na:
+                d = bd * ad ** (bd - 1)
+                ga = unbroadcast(g * xp.where(bd == 0, 0, d).astype(d.dtype, copy=False),
+                                 ad.shape)
+            if nb:
+                d = ad ** bd * xp.log(ad)
+                d = xp.where((ad == 0) & (bd >= 0), 0, d).astype(d.dtype, copy=False)
+                gb = unbroadcast(g * d, bd.shape)
         return ga, gb
 
     def graph_backward(self, g):
         a, b = self.saved_tensors
-        return sum_to(g * b * a ** (b - 1), a.shape), sum_to(g * a ** b * log(a), b.shape)
+        na, nb = self.next_functions
+        ga = gb = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if na:
+                ga = sum_to(where(b == 0, 0.0, g * b * a ** (b - 1)), a.shape)
+            if nb:
+                gb = sum_to(where((a == 0) & (b >= 0), 0.0, g * a ** b * log(a)), b.shape)
+        return ga, gb
+
+
+def _log_scalar(c):
+    """log of a Python number like ``std::log``: -inf at 0, NaN below."""
+    return math.log(c) if c > 0 else (-math.inf if c == 0 else math.nan)
 
 
 class RPowScalarBackward(Node):
-    """Backward of ``scalar ** x``."""
+    """Backward of ``scalar ** x`` (at base 0 the gradient is 0 where x >= 0, like PyTorch)."""
 
     def backward(self, g):
         (x,) = self.saved_tensors
-        return (g * self.scalar ** x._data * math.log(self.scalar),)
+        xd = x._data
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            d = self.scalar ** xd * _log_scalar(self.scalar)
+            if self.scalar == 0:
+                d = _backend.get_array_module(xd).where(xd >= 0, 0, d).astype(d.dtype, copy=False)
+        return (g * d,)
 
     def graph_backward(self, g):
         (x,) = self.saved_tensors
-        return (g * self.scalar ** x * math.log(self.scalar),)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            d = self.scalar ** x * _log_scalar(self.scalar)
+            if self.scalar == 0:
+                d = where(x >= 0, 0.0, d)
+        return (g * d,)
+
+
+class ZeroGradBackward(Node):
+    """Backward of piecewise-constant ops (floor/trunc division): a zero gradient."""
+
+    def __init__(self, inputs, name="DivBackward1"):
+        super().__init__(inputs)
+        self._name = name
+        self.shapes = tuple([t._data.shape for t in inputs])
+
+    def name(self):
+        return self._name
+
+    def backward(self, g):
+        xp = _backend.get_array_module(g)
+        return tuple([None if e is None else xp.zeros(s, dtype=g.dtype)
+                      for e, s in zip(self.next_functions, self.shapes)])
+
+    def graph_backward(self, g):
+        return tuple([None if e is None else sum_to(g * 0, s)
+                      for e, s in zip(self.next_functions, self.shapes)])
+
+
+class RemainderBackward0(Node):
+    """Backward of ``a % b``: 1 for ``a``; ``-floor(a / b)`` for ``b``."""
+
+    def backward(self, g):
+        na, nb = self.next_functions
+        ga = gb = None
+        if na:
+            ga = unbroadcast(g, self.shapes[0])
+        if nb:
+            a, b = self.saved_tensors
+            xp = _backend.get_array_module(g)
+            gb = unbroadcast(-g * xp.floor(a._data / b._data), self.shapes[1])
+        return ga, gb
+
+    def graph_backward(self, g):
+        na, nb = self.next_functions
+        gb = None
+        if nb:
+            a, b = self.saved_tensors
+            gb = sum_to(-g * div(a, b, rounding_mode="floor"), self.shapes[1])
+        return sum_to(g, self.shapes[0]), gb
 
 
 def _as_input(input, other):
@@ -232,6 +326,8 @@ def add(input, other, *, alpha=1) -> Tensor:
     input = _as_input(input, other)
     if alpha != 1:
         other = other * alpha
+    if type(other) not in _PY_NUMBERS and not isinstance(other, Tensor):
+        other = _coerce(other, input)
     if isinstance(other, Tensor):
         out = _binary(np.add, input, other)
         if other._data.dtype is not input._data.dtype:
@@ -252,6 +348,8 @@ def sub(input, other, *, alpha=1) -> Tensor:
     input = _as_input(input, other)
     if alpha != 1:
         other = other * alpha
+    if type(other) not in _PY_NUMBERS and not isinstance(other, Tensor):
+        other = _coerce(other, input)
     if isinstance(other, Tensor):
         out = _binary(np.subtract, input, other)
         if other._data.dtype is not input._data.dtype:
@@ -269,8 +367,13 @@ def sub(input, other, *, alpha=1) -> Tensor:
 
 def rsub(input, other) -> Tensor:
     """``other - input`` (for ``2.0 - x``)."""
+    if type(other) not in _PY_NUMBERS and not isinstance(other, Tensor):
+        other = _coerce(other, input)
     if isinstance(other, Tensor):
         return sub(other, input)
+    if input._data.dtype.kind == "b" and type(other) is bool:
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                           "Use the `^` or `logical_xor()` operator instead.")
     out = _scalar_result_dtype(other - input._data, input._data, other)
     if _state.enabled and input._requires_grad:
         return _from_node(out, NegBackward0((input,)))
@@ -280,6 +383,8 @@ def rsub(input, other) -> Tensor:
 def mul(input, other) -> Tensor:
     """Elementwise product with broadcasting."""
     input = _as_input(input, other)
+    if type(other) not in _PY_NUMBERS and not isinstance(other, Tensor):
+        other = _coerce(other, input)
     if isinstance(other, Tensor):
         out = _binary(np.multiply, input, other)
         if other._data.dtype is not input._data.dtype:
@@ -300,18 +405,14 @@ def mul(input, other) -> Tensor:
 def div(input, other, *, rounding_mode=None) -> Tensor:
     """Elementwise true division (or ``rounding_mode='floor'|'trunc'``, not differentiable)."""
     input = _as_input(input, other)
+    if type(other) not in _PY_NUMBERS and not isinstance(other, Tensor):
+        other = _coerce(other, input)
     if rounding_mode is not None:
-        b = other._data if isinstance(other, Tensor) else other
-        xp = input._xp()
-        q = input._data / b
-        out = xp.floor(q) if rounding_mode == "floor" else xp.trunc(q)
-        if input.dtype.kind in "iu" and (not isinstance(other, Tensor) or other.dtype.kind in "iu"):
-            out = out.astype(input.dtype)
-        return _wrap(out)
+        return _rounded_div(input, other, rounding_mode)
     if isinstance(other, Tensor):
         out = _binary(np.true_divide, input, other)
-        if out.dtype is not input._data.dtype:
-            out = _fix_dtype(out, input._data, other._data)
+        if out.dtype is not input._data.dtype or out.dtype is not other._data.dtype:
+            out = fix_dtype(out, input._data, other._data, true_divide=True)
         if _state.enabled and (input._requires_grad or other._requires_grad):
             node = DivBackward0((input, other))
             node.save(input, other)
@@ -327,8 +428,50 @@ def div(input, other, *, rounding_mode=None) -> Tensor:
     return _wrap(out)
 
 
+def _rounded_div(input, other, rounding_mode):
+    """``div(..., rounding_mode='floor'|'trunc')`` and ``//``: PyTorch's dtype, zero gradient."""
+    if rounding_mode not in ("floor", "trunc"):
+        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
+                         f"found '{rounding_mode}'")
+    xp = input._xp()
+    a = input._data
+    if isinstance(other, Tensor):
+        b = other._data
+        check_same_device(input, other)
+        dt = result_type(a, b)
+    else:
+        b = other
+        dt = a.dtype
+        if type(other) is float and a.dtype.kind != "f":
+            dt = get_default_dtype()
+        elif type(other) is int and a.dtype.kind == "b":
+            dt = np.dtype(np.int64)
+    if dt.kind == "b":
+        dt = np.dtype(np.int64)
+    try:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if dt.kind in "iu":
+                q = xp.floor_divide(a, b)
+                if rounding_mode == "trunc":  # round toward zero: undo floor's step down
+                    q = q + ((q < 0) & (q * b != a))
+                out = q
+            else:
+                q = xp.true_divide(a, b)
+                out = xp.floor(q) if rounding_mode == "floor" else xp.trunc(q)
+    except ValueError:
+        raise broadcast_error(a.shape, xp.shape(b)) from None
+    out = out.astype(dt, copy=False)
+    other_rg = isinstance(other, Tensor) and other._requires_grad
+    if _state.enabled and (input._requires_grad or other_rg) and dt.kind == "f":
+        inputs = (input, other) if isinstance(other, Tensor) else (input,)
+        return _from_node(out, ZeroGradBackward(inputs, "DivBackward1"))
+    return _wrap(out)
+
+
 def rdiv(input, other) -> Tensor:
     """``other / input`` (for ``1 / x``)."""
+    if type(other) not in _PY_NUMBERS and not isinstance(other, Tensor):
+        other = _coerce(other, input)
     if isinstance(other, Tensor):
         return div(other, input)
     out = other / input._data
@@ -346,6 +489,8 @@ def pow(input, exponent) -> Tensor:
     """``input ** exponent`` (number or tensor exponent)."""
     if not isinstance(input, Tensor):
         return rpow(exponent, input)
+    if type(exponent) not in _PY_NUMBERS and not isinstance(exponent, Tensor):
+        exponent = _coerce(exponent, input)
     if isinstance(exponent, Tensor):
         out = _binary(np.power, input, exponent)
         if exponent._data.dtype is not input._data.dtype:
@@ -368,6 +513,8 @@ def pow(input, exponent) -> Tensor:
 
 def rpow(input, other) -> Tensor:
     """``other ** input`` for a number ``other``."""
+    if type(other) not in _PY_NUMBERS and not isinstance(other, Tensor):
+        other = _coerce(other, input)
     if isinstance(other, Tensor):
         return pow(other, input)
     out = _scalar_result_dtype(other ** input._data, input._data, other)
@@ -381,6 +528,10 @@ def rpow(input, other) -> Tensor:
 
 def neg(input) -> Tensor:
     """``-input``."""
+    if input._data.dtype.kind == "b":
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you "
+                           "are trying to invert a mask, use the `~` or `logical_not()` operator "
+                           "instead.")
     out = -input._data
     if _state.enabled and input._requires_grad:
         return _from_node(out, NegBackward0((input,)))
@@ -388,18 +539,46 @@ def neg(input) -> Tensor:
 
 
 def floor_divide(input, other) -> Tensor:
-    """``input // other`` (not differentiable)."""
-    b = other._data if isinstance(other, Tensor) else other
-    return _wrap(input._data // b)
+    """``input // other`` (PyTorch's dtype; the gradient is zero)."""
+    input = _as_input(input, other)
+    if type(other) not in _PY_NUMBERS and not isinstance(other, Tensor):
+        other = _coerce(other, input)
+    return _rounded_div(input, other, "floor")
+
+
+def rfloordiv(input, other) -> Tensor:
+    """``other // input`` for a number ``other``."""
+    return floor_divide(_as_input(other, input), input)
 
 
 def remainder(input, other) -> Tensor:
-    """``input % other`` with Python's sign convention (gradient 1 w.r.t. ``input``)."""
-    b = other._data if isinstance(other, Tensor) else other
-    out = input._data % b
+    """``input % other`` with Python's sign convention (gradient 1 w.r.t. ``input``,
+    ``-floor(input / other)`` w.r.t. a tensor ``other``)."""
+    input = _as_input(input, other)
+    if type(other) not in _PY_NUMBERS and not isinstance(other, Tensor):
+        other = _coerce(other, input)
+    a = input._data
+    if isinstance(other, Tensor):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = _binary(np.remainder, input, other)
+        if other._data.dtype is not a.dtype:
+            out = fix_dtype(out, a, other._data)
+        if _state.enabled and (input._requires_grad or other._requires_grad):
+            node = RemainderBackward0((input, other))
+            node.save(input, other)
+            node.shapes = (a.shape, other._data.shape)
+            return _from_node(out, node)
+        return _wrap(out)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = _scalar_result_dtype(a % other, a, other)
     if _state.enabled and input._requires_grad:
         return _from_node(out, AddScalarBackward((input, NO_INPUT)))
     return _wrap(out)
+
+
+def rremainder(input, other) -> Tensor:
+    """``other % input`` for a number ``other``."""
+    return remainder(_as_input(other, input), input)
 
 
 # --------------------------------------------------------------------------------------------
@@ -597,6 +776,44 @@ class GeluBackward0(Node):
             d = cdf + xd * pdf
         return (g * d.astype(xd.dtype, copy=False),)
 
+    def graph_backward(self, g):
+        (x,) = self.saved_tensors
+        if self.approximate == "tanh":
+            k = math.sqrt(2 / math.pi)
+            t = tanh(k * (x + 0.044715 * x ** 3))
+            d = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x)
+            return (g * d,)
+        return (g * _gelu_derivative(x),)
+
+
+class GeluDerivativeBackward(Node):
+    """Backward of gelu'(x) = Phi(x) + x phi(x) (exact gelu): gelu''(x) = phi(x) (2 - x**2)."""
+
+    def backward(self, g):
+        (x,) = self.saved_tensors
+        xd = x._data
+        xp = _backend.get_array_module(xd)
+        pdf = xp.exp(-0.5 * xd * xd) / math.sqrt(2 * math.pi)
+        return (g * (pdf * (2 - xd * xd)).astype(xd.dtype, copy=False),)
+
+    def graph_backward(self, g):
+        (x,) = self.saved_tensors
+        pdf = exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
+        return (g * pdf * (2 - x * x),)
+
+
+def _gelu_derivative(x: Tensor) -> Tensor:
+    """gelu'(x) for the exact gelu as a differentiable tensor (used by double backward)."""
+    xd = x._data
+    xp = x._xp()
+    d = (0.5 * (1 + _erf(xd / math.sqrt(2))) +
+         xd * xp.exp(-0.5 * xd * xd) / math.sqrt(2 * math.pi)).astype(xd.dtype, copy=False)
+    if _state.enabled and x._requires_grad:
+        node = GeluDerivativeBackward((x,))
+        node.save(x)
+        return _from_node(d, node)
+    return _wrap(d)
+
 
 def gelu(input, approximate: str = "none") -> Tensor:
     """Gaussian error linear unit (exact with erf, or ``approximate='tanh'``)."""
@@ -618,12 +835,28 @@ def gelu(input, approximate: str = "none") -> Tensor:
     return _wrap(out)
 
 
-class ClampBackward0(Node):
+class ClampBackward1(Node):
+    """Backward of ``clamp`` with number bounds: the gradient passes where min <= x <= max."""
+
     def backward(self, g):
         return (g * self.mask,)
 
     def graph_backward(self, g):
         return (g * _wrap(self.mask),)
+
+
+class ClampBackward0(Node):
+    """Backward of ``clamp`` with tensor bounds (PyTorch's ``clamp_backward_min_max``): x gets
+    the gradient where min <= x <= max, min where x < min (and min < max), max where x > max
+    (or max < min)."""
+
+    def backward(self, g):
+        return tuple([None if e is None or m is None else unbroadcast(g * m, s)
+                      for e, m, s in zip(self.next_functions, self.masks, self.shapes)])
+
+    def graph_backward(self, g):
+        return tuple([None if e is None or m is None else sum_to(g * _wrap(m), s)
+                      for e, m, s in zip(self.next_functions, self.masks, self.shapes)])
 
 
 def clamp(input, min=None, max=None) -> Tensor:
@@ -632,38 +865,85 @@ def clamp(input, min=None, max=None) -> Tensor:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     xd = input._data
     xp = input._xp()
-    lo = min._data if isinstance(min, Tensor) else min
-    hi = max._data if isinstance(max, Tensor) else max
+    min, max = scalar_value(min), scalar_value(max)
+    min_t = isinstance(min, Tensor)
+    max_t = isinstance(max, Tensor)
+    lo = min._data if min_t else min
+    hi = max._data if max_t else max
+    dt = xd.dtype
+    if min_t or max_t:
+        dt = result_type(xd, *[t for t in (lo, hi) if t is not None and not isinstance(t, (int, float))])
+    if dt.kind != "f" and (type(lo) is float or type(hi) is float):
+        dt = get_default_dtype()
     out = xd
-    mask = None
-    if lo is not None:
-        out = xp.maximum(out, lo)
-        mask = xd >= lo
-    if hi is not None:
-        out = xp.minimum(out, hi)
-        mask = (xd <= hi) if mask is None else (mask & (xd <= hi))
-    out = out.astype(xd.dtype, copy=False)
-    if _state.enabled and input._requires_grad:
-        node = ClampBackward0((input,))
+    try:
+        if lo is not None:
+            out = xp.maximum(out, lo)
+        if hi is not None:
+            out = xp.minimum(out, hi)
+    except ValueError:
+        bound = lo if lo is not None and np.shape(lo) != xd.shape else hi
+        raise broadcast_error(xd.shape, np.shape(bound)) from None
+    out = out.astype(dt, copy=False)
+    rg = (input._requires_grad or (min_t and min._requires_grad) or
+          (max_t and max._requires_grad))
+    if not (_state.enabled and rg):
+        return _wrap(out)
+    if not (min_t or max_t):
+        mask = None
+        if lo is not None:
+            mask = xd >= lo
+        if hi is not None:
+            mask = (xd <= hi) if mask is None else (mask & (xd <= hi))
+        node = ClampBackward1((input,))
         node.mask = mask
         return _from_node(out, node)
-    return _wrap(out)
+    inputs = (input, min if min_t else NO_INPUT, max if max_t else NO_INPUT)
+    node = ClampBackward0(inputs)
+    if lo is not None and hi is not None:
+        m_x = (xd >= lo) & (xd <= hi)
+        m_lo = (xd < lo) & (lo < hi) if min_t else None
+        m_hi = ((xd > hi) | (hi < lo)) if max_t else None
+    elif lo is not None:
+        m_x, m_lo, m_hi = xd >= lo, xd < lo, None
+    else:
+        m_x, m_lo, m_hi = xd <= hi, None, xd > hi
+    node.masks = (m_x, m_lo, m_hi)
+    node.shapes = (xd.shape, np.shape(lo) if min_t else (), np.shape(hi) if max_t else ())
+    return _from_node(out, node)
 
 
 class MaximumBackward0(Node):
+    """Backward of ``maximum``: the larger input gets the gradient; ties split it equally."""
+
+    def _weights(self, ad, bd, dtype):
+        wins = (ad < bd) if self.minimum else (ad > bd)
+        return wins.astype(dtype) + (ad == bd) * dtype.type(0.5)
+
+    minimum = False
+
     def backward(self, g):
         a, b = self.saved_tensors
         ad, bd = a._data, b._data
         na, nb = self.next_functions
-        wa = (ad > bd) + 0.5 * (ad == bd)
+        wa = self._weights(ad, bd, g.dtype)
         return (unbroadcast(g * wa, ad.shape) if na else None,
                 unbroadcast(g * (1 - wa), bd.shape) if nb else None)
 
+    def graph_backward(self, g):
+        a, b = self.saved_tensors
+        wa = self._weights(a._data, b._data, g.dtype)
+        return sum_to(g * _wrap(wa), a.shape), sum_to(g * _wrap(1 - wa), b.shape)
+
 
 def _extremum(input, other, choose, sign):
+    if not isinstance(input, Tensor):
+        input = _tensor_arg(input, other)
     if not isinstance(other, Tensor):
         other = _tensor_arg(other, input)
     out = _binary(choose, input, other)
+    if input._data.dtype is not other._data.dtype:
+        out = fix_dtype(out, input._data, other._data)
     if _state.enabled and (input._requires_grad or other._requires_grad):
         node = MaximumBackward0((input, other)) if sign > 0 else MinimumBackward0((input, other))
         node.save(input, other)
@@ -671,14 +951,10 @@ def _extremum(input, other, choose, sign):
     return _wrap(out)
 
 
-class MinimumBackward0(Node):
-    def backward(self, g):
-        a, b = self.saved_tensors
-        ad, bd = a._data, b._data
-        na, nb = self.next_functions
-        wa = (ad < bd) + 0.5 * (ad == bd)
-        return (unbroadcast(g * wa, ad.shape) if na else None,
-                unbroadcast(g * (1 - wa), bd.shape) if nb else None)
+class MinimumBackward0(MaximumBackward0):
+    """Backward of ``minimum``."""
+
+    minimum = True
 
 
 def maximum(input, other) -> Tensor:
@@ -707,17 +983,35 @@ class WhereBackward0(Node):
 
 def where(condition, input, other) -> Tensor:
     """``input`` where ``condition`` holds, else ``other`` (numbers or tensors, broadcast)."""
-    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
+    if isinstance(condition, Tensor):
+        cond = condition._data
+        if cond.dtype.kind != "b":
+            raise RuntimeError("where expected condition to be a boolean tensor, but got a tensor "
+                               f"with dtype {torch_type_name(cond.dtype)}")
+    elif getattr(condition, "dtype", None) == np.bool_:
+        cond = condition
+    else:
+        cond = np.asarray(condition, dtype=bool)
     like = input if isinstance(input, Tensor) else other if isinstance(other, Tensor) else None
-    if like is None:
-        return _wrap(np.where(cond, input, other))
+    if like is None:  # two numbers: PyTorch's scalar dtypes (float32 for floats)
+        like = _wrap(np.asarray(scalar_value(input)))
+        if like._data.dtype.kind == "f" or isinstance(scalar_value(other), float):
+            like = _wrap(like._data.astype(get_default_dtype()))
+        elif like._data.dtype.kind in "iu":
+            like = _wrap(like._data.astype(np.int64))
+        if type(cond) is not np.ndarray:
+            like = _wrap(_backend.to_device(like._data, _backend.device_of(cond)))
     a = _tensor_arg(input, like)
     b = _tensor_arg(other, like)
     try:
         out = like._xp().where(cond, a._data, b._data)
     except ValueError:
-        raise broadcast_error(a.shape, b.shape) from None
-    if out.dtype is not a._data.dtype and out.dtype is not b._data.dtype:
+        try:
+            shape_ab = np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise broadcast_error(a.shape, b.shape) from None
+        raise broadcast_error(np.shape(cond), shape_ab) from None
+    if a._data.dtype is not b._data.dtype:
         out = _fix_dtype(out, a._data, b._data)
     if _state.enabled and (a._requires_grad or b._requires_grad):
         node = WhereBackward0((a, b))
