@@ -10,7 +10,7 @@ from .. import _backend
 from ..autograd.graph import Node
 from ..dtypes import int64
 from ..tensor import Tensor, _from_node
-from ._util import _state, normalize_dims
+from ._util import _state, normalize_dims, torch_type_name
 
 _wrap = Tensor._wrap
 
@@ -75,7 +75,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
     if data.dtype.kind != "f" and dtype is None:
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point or "
-            f"complex dtype. Got: {data.dtype.name.capitalize()}")
+            f"complex dtype. Got: {torch_type_name(data.dtype)}")
     axes = _reduce_args(input, dim, keepdim)
     out = data.mean(axis=axes, keepdims=keepdim, dtype=dtype)
     if _state.enabled and input._requires_grad:
@@ -87,9 +87,18 @@ def mean(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
 
 
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None) -> Tensor:
-    """Variance (Bessel-corrected by default, like PyTorch)."""
+    """Variance (Bessel-corrected by default, like PyTorch); ``var(x, False)`` is the
+    ``var(input, unbiased)`` overload."""
+    if isinstance(dim, bool):
+        if unbiased is not None:
+            raise TypeError("var(): the unbiased flag was given twice")
+        dim, unbiased = None, dim
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
+    elif unbiased is not None:
+        raise RuntimeError("var(): cannot specify both unbiased and correction")
+    if input._data.dtype.kind != "f":
+        raise RuntimeError("std and var only support floating point and complex dtypes")
     axes = _reduce_args(input, dim, keepdim)
     centered = input - mean(input, dim=axes, keepdim=True)
     n = input._data.size // builtins.max(1, _count_out(input._data.shape, axes))
@@ -122,6 +131,20 @@ class ExtremumBackward(Node):
         g = g if axes is None or keepdim else xp.expand_dims(g, axes)
         return ((mask * (g / count)).astype(xd.dtype, copy=False),)
 
+    def graph_backward(self, g):
+        (x,) = self.saved_tensors
+        xd = x._data
+        out = self.saved_output
+        axes, keepdim = self.axes, self.keepdim
+        xp = _backend.get_array_module(xd)
+        o = out if axes is None or keepdim else xp.expand_dims(out, axes)
+        mask = xd == o
+        weight = (mask / mask.sum(axis=axes, keepdims=True)).astype(xd.dtype, copy=False)
+        if axes is not None and not keepdim:
+            for a in axes:
+                g = g.unsqueeze(a)
+        return (g * _wrap(weight),)
+
 
 class IndexedExtremumBackward(Node):
     """Gradient of ``max(dim)``/``min(dim)``: flows only to the returned index."""
@@ -137,6 +160,16 @@ class IndexedExtremumBackward(Node):
         xp.put_along_axis(out, idx, g, axis=dim)
         return (out,)
 
+    def graph_backward(self, g):
+        xp = _backend.get_array_module(g._data)
+        idx = self.indices
+        if not self.keepdim:
+            g = g.unsqueeze(self.dim)
+            idx = xp.expand_dims(idx, self.dim)
+        onehot = xp.zeros(self.shape, dtype=g._data.dtype)
+        xp.put_along_axis(onehot, idx, 1, axis=self.dim)
+        return (g * _wrap(onehot),)
+
 
 def _extremum(input, dim, keepdim, reduce_fn, arg_fn):
     data = input._data
@@ -148,10 +181,14 @@ def _extremum(input, dim, keepdim, reduce_fn, arg_fn):
         return _extremum_result(input, out, None, False)
     if isinstance(dim, Tensor):  # max(a, b) with two tensors is maximum
         raise TypeError("use distgrad.maximum/minimum for two tensors")
+    if not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"max(): argument 'dim' must be int, not {type(dim).__name__}")
     axis = normalize_dims(dim, data.ndim)[0] if data.ndim else None
     if axis is None:
-        return values_indices(_extremum_result(input, reduce_fn(data), None, False),
-                              _wrap(np.zeros((), dtype=int64)))
+        if not -1 <= dim <= 0:
+            normalize_dims(dim, 0)
+        values = _extremum_result(input, reduce_fn(data), None, False)
+        return values_indices(values, _wrap(input._xp().zeros((), dtype=int64)))
     idx = arg_fn(data, axis=axis, keepdims=True)
     xp = input._xp()
     values = xp.take_along_axis(data, idx, axis=axis)
@@ -208,14 +245,26 @@ def amin(input, dim=(), keepdim=False) -> Tensor:
     return _extremum_result(input, input._data.min(axis=axes, keepdims=keepdim), axes, keepdim)
 
 
+def _arg_extremum(input, dim, keepdim, name):
+    data = input._data
+    if data.size == 0:
+        raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+    if dim is not None:
+        dim = normalize_dims(dim, data.ndim)[0]
+        if data.ndim == 0:
+            dim = None
+    out = getattr(data, name)(axis=dim, keepdims=keepdim)
+    return _wrap(input._xp().asarray(out).astype(int64, copy=False))
+
+
 def argmax(input, dim=None, keepdim=False) -> Tensor:
     """Index of the maximum (of the flattened tensor when ``dim`` is None)."""
-    return _wrap(input._xp().asarray(input._data.argmax(axis=dim, keepdims=keepdim)).astype(int64))
+    return _arg_extremum(input, dim, keepdim, "argmax")
 
 
 def argmin(input, dim=None, keepdim=False) -> Tensor:
     """Index of the minimum."""
-    return _wrap(input._xp().asarray(input._data.argmin(axis=dim, keepdims=keepdim)).astype(int64))
+    return _arg_extremum(input, dim, keepdim, "argmin")
 
 
 def logsumexp(input, dim, keepdim=False) -> Tensor:
@@ -227,14 +276,18 @@ def logsumexp(input, dim, keepdim=False) -> Tensor:
 
 
 def prod(input, dim=None, keepdim=False) -> Tensor:
-    """Product of elements (gradient out / x: exact when no element is zero)."""
+    """Product of elements (the gradient is exact with zeros too)."""
     data = input._data
-    out = data.prod(axis=dim, keepdims=keepdim)
+    axes = _reduce_args(input, dim, keepdim)
+    if axes is not None and len(axes) != 1:
+        raise TypeError("prod(): argument 'dim' must be int")
+    out = data.prod(axis=axes, keepdims=keepdim,
+                    dtype=int64 if data.dtype.kind in "biu" else None)
     if not (_state.enabled and input._requires_grad):
         return _wrap(out)
     node = ProdBackward0((input,))
     node.save(input)
-    node.axes = normalize_dims(dim, data.ndim)
+    node.axes = axes
     node.keepdim = keepdim
     result = _from_node(out, node)
     node.save_output(result)
@@ -251,4 +304,19 @@ class ProdBackward0(Node):
         if axes is not None and not self.keepdim:
             out = xp.expand_dims(out, axes)
             g = xp.expand_dims(g, axes)
-        return (g * out / xd,)
+        if xp.all(xd != 0):
+            return (g * out / xd,)
+        # With zeros, out / x is undefined: use the product of the other elements, from
+        # exclusive cumulative products from both ends.
+        axis = None if axes is None else axes[0]
+        flat = xd.reshape(-1) if axis is None else xd
+        ax = 0 if axis is None else axis
+        ones_shape = list(flat.shape)
+        ones_shape[ax] = 1
+        one = xp.ones(ones_shape, dtype=xd.dtype)
+        left = xp.concatenate([one, xp.cumprod(flat, axis=ax)], axis=ax)
+        right = xp.flip(xp.cumprod(xp.flip(flat, ax), axis=ax), ax)
+        right = xp.concatenate([right, one], axis=ax)
+        n = flat.shape[ax]
+        others = xp.take(left, xp.arange(n), axis=ax) * xp.take(right, xp.arange(1, n + 1), axis=ax)
+        return (g * others.reshape(xd.shape),)
