@@ -11,7 +11,7 @@ from .. import _backend
 from ..autograd.graph import Node
 from ..dtypes import as_dtype
 from ..tensor import Tensor, _from_node
-from ._util import _state, normalize_dims, sizes, unbroadcast
+from ._util import _state, normalize_dims, result_type, sizes, unbroadcast
 
 _wrap = Tensor._wrap
 
@@ -45,31 +45,61 @@ def reshape(input, *shape) -> Tensor:
     try:
         out = input._data.reshape(shape)
     except ValueError:
-        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {input._data.size}") from None
+        _check_shape(shape, input._data.size)
+        raise
     return _view_of(input, out, ViewBackward0, shape=input._data.shape)
 
 
+def _check_shape(shape, size):
+    """Raise PyTorch's error for a target ``shape`` that does not fit ``size`` elements."""
+    if sum(1 for s in shape if s == -1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    for s in shape:
+        if s < -1:
+            raise RuntimeError(f"invalid shape dimension {s}")
+    known = int(np.prod([s for s in shape if s != -1]))
+    if (-1 in shape and (known == 0 or size % known)) or (-1 not in shape and known != size):
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {size}")
+
+
+VIEW_MESSAGE = ("view size is not compatible with input tensor's size and stride (at least one "
+                "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
+
+
 def view(input, *shape) -> Tensor:
-    """Like ``reshape`` but never copies (errors on non-contiguous input); ``view(dtype)`` is not
-    supported."""
-    if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int, Tensor)):
+    """Like ``reshape`` but never copies: errors when the strides do not allow it (a transposed
+    tensor flattened, say); ``view(dtype)`` is not supported."""
+    if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int, np.integer, Tensor)):
         raise TypeError("view(dtype) is not supported; use .to(dtype)")
     shape = sizes(shape)
     data = input._data
-    if not data.flags.c_contiguous and data.size > 1:
-        raise RuntimeError(
-            "view size is not compatible with input tensor's size and stride (at least one "
-            "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
-    return reshape(input, shape)
+    if data.flags.c_contiguous or data.size <= 1:
+        return reshape(input, shape)
+    _check_shape(shape, data.size)
+    try:
+        out = data.reshape(shape, copy=False)
+    except TypeError:  # NumPy < 2.1 / CuPy: no copy argument
+        out = data.view()
+        try:
+            out.shape = shape
+        except AttributeError:
+            raise RuntimeError(VIEW_MESSAGE) from None
+    except ValueError:
+        raise RuntimeError(VIEW_MESSAGE) from None
+    return _view_of(input, out, ViewBackward0, shape=data.shape)
 
 
 def flatten(input, start_dim=0, end_dim=-1) -> Tensor:
     """Merge dims ``start_dim`` .. ``end_dim`` into one."""
     shape = input._data.shape
+    s = normalize_dims(start_dim, len(shape))[0]
+    e = normalize_dims(end_dim, len(shape))[0]
     if not shape:
         return reshape(input, (1,))
-    s = start_dim % len(shape)
-    e = end_dim % len(shape)
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if s == e:
+        return input
     new = shape[:s] + (int(np.prod(shape[s:e + 1])),) + shape[e + 1:]
     return reshape(input, new)
 
@@ -97,8 +127,10 @@ def permute(input, *dims) -> Tensor:
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
                            f"not match the length of the desired ordering of dimensions i.e. "
                            f"input.dim() = {nd} is not equal to len(dims) = {len(dims)}")
-    dims = tuple(d % nd for d in dims)
-    inverse = tuple(np.argsort(dims))
+    dims = tuple([d % nd if -nd <= d < nd else normalize_dims(d, nd) for d in dims])
+    if len(set(dims)) != nd:
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    inverse = tuple([int(i) for i in np.argsort(dims)])
     return _view_of(input, input._data.transpose(dims), PermuteBackward0, inverse=inverse)
 
 
@@ -144,6 +176,10 @@ def expand(input, *shape) -> Tensor:
             f"expand(distgrad.Tensor{{{list(cur)}}}, size={list(shape)}): the number of sizes "
             f"provided ({len(shape)}) must be greater or equal to the number of dimensions in the "
             f"tensor ({len(cur)})")
+    for i in range(lead):
+        if shape[i] < 0:
+            raise RuntimeError(f"The expanded size of the tensor ({shape[i]}) isn't allowed in a "
+                               f"leading, non-existing dimension {i}")
     target = tuple(cur[i - lead] if s == -1 else s for i, s in enumerate(shape))
     for i, s in enumerate(cur):
         if s != 1 and s != target[i + lead]:
@@ -169,7 +205,9 @@ def squeeze(input, dim=None) -> Tensor:
     if dim is None:
         new = tuple(s for s in shape if s != 1)
     else:
-        axes = normalize_dims(dim, len(shape)) if shape else ()
+        axes = normalize_dims(dim, len(shape)) or ()
+        if not shape:
+            axes = ()
         new = tuple(s for i, s in enumerate(shape) if not (i in axes and s == 1))
     return reshape(input, new)
 
@@ -199,12 +237,16 @@ def cat(tensors, dim=0) -> Tensor:
     """Concatenate tensors along an existing dimension."""
     tensors = list(tensors)
     if not tensors:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     nd = tensors[0]._data.ndim
+    for i, t in enumerate(tensors):
+        if t._data.ndim == 0:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
     d = normalize_dims(dim, nd)[0]
     xp = tensors[0]._xp()
+    arrays = [t._data for t in tensors]
     try:
-        out = xp.concatenate([t._data for t in tensors], axis=d)
+        out = xp.concatenate(arrays, axis=d)
     except ValueError:
         ref = tensors[0].shape
         for i, t in enumerate(tensors):
@@ -215,6 +257,13 @@ def cat(tensors, dim=0) -> Tensor:
                     raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. Expected "
                                        f"size {a} but got size {b} for tensor number {i} in the list.") from None
         raise
+    dt = arrays[0].dtype
+    for a in arrays:
+        if a.dtype is not dt:
+            dt = result_type(*arrays)
+            if out.dtype != dt:
+                out = out.astype(dt)
+            break
     if _state.enabled and any(t._requires_grad for t in tensors):
         node = CatBackward0(tensors)
         lengths = [t._data.shape[d] for t in tensors]
@@ -345,6 +394,6 @@ def clone(input) -> Tensor:
 
 def flip(input, dims) -> Tensor:
     """Reverse the order of elements along ``dims``."""
-    axes = normalize_dims(dims, input.ndim)
+    axes = normalize_dims(dims, input.ndim) or ()
     key = tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(input.ndim))
     return clone(input[key])
