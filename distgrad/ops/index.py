@@ -2,12 +2,14 @@
 the out-of-place ``index_put`` behind ``x[key] = value``."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from .. import _backend
 from ..autograd.graph import Node
 from ..tensor import Tensor, _from_node
-from ._util import _state, unbroadcast
+from ._util import _state, normalize_dims, unbroadcast
 
 _wrap = Tensor._wrap
 
@@ -34,6 +36,26 @@ def convert_key(key):
                      f"Variables are valid indices (got {type(key).__name__})")
 
 
+def _index_error(exc, key, shape) -> IndexError:
+    """NumPy's indexing error in PyTorch's words."""
+    msg = str(exc)
+    if msg.startswith("too many indices"):
+        return IndexError(f"too many indices for tensor of dimension {len(shape)}")
+    m = re.match(r"boolean index did not match indexed array along (?:axis|dimension) (\d+)", msg)
+    if m:
+        axis = int(m.group(1))
+        parts = key if isinstance(key, tuple) else (key,)
+        pos = 0  # dimensions of the tensor consumed by the key parts before the mask
+        for k in parts:
+            if getattr(k, "dtype", None) is not None and k.dtype.kind == "b":
+                return IndexError(f"The shape of the mask {list(k.shape)} at index {axis - pos} "
+                                  "does not match the shape of the indexed tensor "
+                                  f"{list(shape)} at index {axis}")
+            if k is not None:
+                pos += 1
+    return IndexError(msg.replace("axis", "dimension"))
+
+
 class IndexBackward0(Node):
     def backward(self, g):
         xp = _backend.get_array_module(g)
@@ -57,7 +79,7 @@ def getitem(input, key) -> Tensor:
     try:
         out = data[key]
     except IndexError as exc:
-        raise IndexError(str(exc).replace("axis", "dimension")) from None
+        raise _index_error(exc, key, data.shape) from None
     if isinstance(out, np.generic):
         out = np.asarray(out)
     if _state.enabled and input._requires_grad:
@@ -99,6 +121,12 @@ class IndexPutAccumulateBackward0(Node):
         return (g if ns else None,
                 unbroadcast(g[self.key], self.value_shape) if nv else None)
 
+    def graph_backward(self, g):
+        from .elementwise import sum_to
+        ns, nv = self.next_functions
+        return (g if ns else None,
+                sum_to(getitem(g, self.key), self.value_shape) if nv else None)
+
 
 def index_put(input, key, value, accumulate=False) -> Tensor:
     """Out-of-place ``input[key] = value`` (or ``+=`` for repeated indices with ``accumulate``)."""
@@ -132,7 +160,7 @@ def masked_fill(input, mask, value) -> Tensor:
 
 def index_select(input, dim, index) -> Tensor:
     """Select entries along ``dim`` by an integer tensor."""
-    d = dim % input.ndim
+    d = normalize_dims(dim, input.ndim)[0]
     return getitem(input, (slice(None),) * d + (index,))
 
 
@@ -147,10 +175,18 @@ class GatherBackward0(Node):
         xp.add.at(out, tuple(grids), g)
         return (out,)
 
+    def graph_backward(self, g):
+        from .creation import zeros
+        xp = _backend.get_array_module(g._data)
+        grids = list(xp.indices(self.index.shape, sparse=True))
+        grids[self.dim] = self.index
+        base = zeros(self.shape, dtype=g.dtype, device=g.device)
+        return (index_put(base, tuple(grids), g, accumulate=True),)
+
 
 def gather(input, dim, index) -> Tensor:
     """``out[i][j] = input[i][index[i][j]]`` along ``dim``."""
-    d = dim % input.ndim
+    d = normalize_dims(dim, input.ndim)[0]
     idx = index._data
     out = input._xp().take_along_axis(input._data, idx, axis=d)
     if _state.enabled and input._requires_grad:

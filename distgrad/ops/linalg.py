@@ -2,10 +2,12 @@
 ``mv``, ``outer``."""
 from __future__ import annotations
 
+import numpy as np
+
 from .. import _backend
 from ..autograd.graph import Node
 from ..tensor import Tensor, _from_node
-from ._util import _state, check_same_device, unbroadcast
+from ._util import _state, broadcast_error, check_same_device, torch_type_name, unbroadcast
 
 _wrap = Tensor._wrap
 
@@ -78,7 +80,7 @@ def matmul(input, other) -> Tensor:
         check_same_device(input, other)
         raise
     if ad.dtype is not bd.dtype and ad.dtype != bd.dtype:
-        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {ad.dtype} != {bd.dtype}")
+        raise RuntimeError(_dtype_error(ad, bd))
     if _state.enabled and (input._requires_grad or other._requires_grad):
         cls = MmBackward0 if ad.ndim == 2 and bd.ndim == 2 else MatmulBackward0
         node = cls((input, other))
@@ -87,11 +89,54 @@ def matmul(input, other) -> Tensor:
     return _wrap(out)
 
 
+_C10_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
+              "int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
+              "uint8": "unsigned char", "bool": "bool"}
+
+
+def _dtype_error(ad, bd):
+    """PyTorch's message for operands of different dtypes (it depends on the kernel)."""
+    if ad.ndim == 1 and bd.ndim == 1:
+        return (f"dot : expected both vectors to have same dtype, but found "
+                f"{torch_type_name(ad.dtype)} and {torch_type_name(bd.dtype)}")
+    if ad.ndim <= 2 and bd.ndim <= 2:
+        return (f"expected m1 and m2 to have the same dtype, but got: "
+                f"{_C10_NAMES.get(ad.dtype.name, ad.dtype.name)} != "
+                f"{_C10_NAMES.get(bd.dtype.name, bd.dtype.name)}")
+    return (f"expected scalar type {torch_type_name(ad.dtype)} but found "
+            f"{torch_type_name(bd.dtype)}")
+
+
+def _prod(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
 def _matmul_error(sa, sb):
-    if len(sa) == 2 and len(sb) == 2:
-        return (f"mat1 and mat2 shapes cannot be multiplied ({sa[0]}x{sa[1]} and "
+    """PyTorch's message for matmul operands whose shapes do not fit (by operand ranks)."""
+    na, nb = len(sa), len(sb)
+    if na == 0 or nb == 0:
+        return f"both arguments to matmul need to be at least 1D, but they are {na}D and {nb}D"
+    if na == 1 and nb == 1:
+        return (f"inconsistent tensor size, expected tensor [{sa[0]}] and src [{sb[0]}] to have "
+                f"the same number of elements, but got {sa[0]} and {sb[0]} elements respectively")
+    if nb == 1:  # matrix (batches folded into rows) times vector
+        rows = _prod(sa[:-1])
+        return f"size mismatch, got input ({rows}), mat ({rows}x{sa[-1]}), vec ({sb[0]})"
+    if nb == 2:  # batches of the first operand folded into rows
+        rows = _prod(sa[:-1])
+        return (f"mat1 and mat2 shapes cannot be multiplied ({rows}x{sa[-1]} and "
                 f"{sb[0]}x{sb[1]})")
-    return f"matmul: shapes {tuple(sa)} and {tuple(sb)} are not aligned"
+    batch_a, batch_b = tuple(sa[:-2]), tuple(sb[:-2])
+    try:
+        batch = np.broadcast_shapes(batch_a, batch_b)
+    except ValueError:
+        return str(broadcast_error(batch_a, batch_b))
+    n = _prod(batch)
+    return (f"Expected size for first two dimensions of batch2 tensor to be: [{n}, {sa[-1]}] "
+            f"but got: [{n}, {sb[-2]}].")
 
 
 def mm(input, mat2) -> Tensor:
