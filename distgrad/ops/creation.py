@@ -7,7 +7,7 @@ from .. import _backend
 from .. import random as _random
 from ..dtypes import as_dtype, get_default_dtype, int64
 from ..tensor import Tensor
-from ._util import sizes
+from ._util import sizes, torch_type_name
 
 
 def _infer_dtype(arr: np.ndarray):
@@ -21,19 +21,33 @@ def _infer_dtype(arr: np.ndarray):
 
 
 def _to_array(data, dtype=None, device=None):
-    """Convert Python data, arrays or tensors to a new array (the data of ``tensor(data)``)."""
+    """Convert Python data, arrays or tensors to a new array (the data of ``tensor(data)``).
+
+    Python numbers get PyTorch's default dtypes (float32, int64, bool); NumPy arrays and scalars
+    and tensors keep theirs.
+    """
     dtype = as_dtype(dtype)
     if isinstance(data, Tensor):
         arr = data._data.copy()
-    elif isinstance(data, np.ndarray):
-        arr = data.copy()
+    elif isinstance(data, (np.ndarray, np.generic)):
+        arr = np.array(data)
     elif _backend._cupy is not None and isinstance(data, _backend._cupy.ndarray):
         arr = data.copy()
     else:
-        arr = np.array(_unwrap_nested(data))
+        typed = []
+        try:
+            arr = np.array(_unwrap_nested(data, typed))
+        except ValueError:
+            _check_ragged(data)
+            raise
         if arr.dtype == object:
+            _check_ragged(data)
             raise TypeError(f"can't convert {type(data).__name__} of mixed or ragged values to a tensor")
-        if dtype is None:
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"can't convert np.ndarray of type {arr.dtype}. The only supported "
+                            "types are: float64, float32, float16, int64, int32, int16, int8, "
+                            "uint8, and bool.")
+        if dtype is None and not typed:
             dtype = _infer_dtype(arr)
     if dtype is not None and arr.dtype != dtype:
         arr = arr.astype(dtype)
@@ -42,26 +56,50 @@ def _to_array(data, dtype=None, device=None):
     return arr
 
 
-def _unwrap_nested(data):
+def _unwrap_nested(data, typed):
+    """Nested lists with tensors replaced by arrays; ``typed`` collects a flag when an element has
+    a dtype of its own (a tensor or NumPy value), which then decides the result's dtype."""
     if isinstance(data, Tensor):
+        typed.append(True)
         return data._data if type(data._data) is np.ndarray else _backend.to_device(data._data, _backend.CPU)
     if isinstance(data, (list, tuple)):
-        return [_unwrap_nested(d) for d in data]
+        return [_unwrap_nested(d, typed) for d in data]
+    if isinstance(data, (np.ndarray, np.generic)):
+        typed.append(True)
     return data
+
+
+def _check_ragged(data, dim=0):
+    """Raise PyTorch's error for nested sequences of unequal lengths."""
+    if not isinstance(data, (list, tuple)) or not data:
+        return
+    first = data[0]
+    n = len(first) if isinstance(first, (list, tuple)) else None
+    for d in data:
+        m = len(d) if isinstance(d, (list, tuple)) else None
+        if m != n:
+            if n is None or m is None:
+                raise TypeError(f"can't convert a mix of sequences and numbers at dim {dim + 1} "
+                                "to a tensor")
+            raise ValueError(f"expected sequence of length {n} at dim {dim + 1} (got {m})")
+        _check_ragged(d, dim + 1)
+
+
+GRAD_DTYPE_MESSAGE = "Only Tensors of floating point and complex dtype can require gradients"
 
 
 def _make(arr, requires_grad=False) -> Tensor:
     t = Tensor._wrap(arr)
     if requires_grad:
-        t.requires_grad_(True)
+        if arr.dtype.kind != "f":
+            raise RuntimeError(GRAD_DTYPE_MESSAGE)
+        t._requires_grad = True
     return t
 
 
 def tensor(data, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A new tensor holding a copy of ``data`` (numbers, nested lists, arrays, tensors)."""
     arr = _to_array(data, dtype, device)
-    if requires_grad and arr.dtype.kind != "f":
-        raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
     return _make(arr, requires_grad)
 
 
@@ -85,8 +123,14 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return Tensor._wrap(array)
 
 
+def _dtype_or(dtype, default):
+    """``dtype`` as a NumPy dtype, or ``default`` when it is None (never ``dtype or default``:
+    old NumPy dtypes are falsy)."""
+    return default if dtype is None else as_dtype(dtype)
+
+
 def _factory(fill, size, dtype, device, requires_grad, default=None):
-    dtype = as_dtype(dtype) or default or get_default_dtype()
+    dtype = _dtype_or(dtype, default if default is not None else get_default_dtype())
     xp = _backend.array_module_for(_backend.as_device(device))
     return _make(fill(xp, sizes(size), dtype), requires_grad)
 
@@ -117,25 +161,25 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> T
 
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Zeros with the shape (and by default dtype and device) of ``input``."""
-    return zeros(input.shape, dtype=dtype or input.dtype, device=device or input.device,
+    return zeros(input.shape, dtype=_dtype_or(dtype, input.dtype), device=device or input.device,
                  requires_grad=requires_grad)
 
 
 def ones_like(input, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Ones with the shape of ``input``."""
-    return ones(input.shape, dtype=dtype or input.dtype, device=device or input.device,
+    return ones(input.shape, dtype=_dtype_or(dtype, input.dtype), device=device or input.device,
                 requires_grad=requires_grad)
 
 
 def empty_like(input, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """An uninitialised tensor with the shape of ``input``."""
-    return empty(input.shape, dtype=dtype or input.dtype, device=device or input.device,
+    return empty(input.shape, dtype=_dtype_or(dtype, input.dtype), device=device or input.device,
                  requires_grad=requires_grad)
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """``fill_value`` everywhere, with the shape of ``input``."""
-    return full(input.shape, fill_value, dtype=dtype or input.dtype,
+    return full(input.shape, fill_value, dtype=_dtype_or(dtype, input.dtype),
                 device=device or input.device, requires_grad=requires_grad)
 
 
@@ -153,18 +197,20 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
     xp = _backend.array_module_for(_backend.as_device(device))
-    return _make(xp.linspace(start, end, int(steps), dtype=as_dtype(dtype) or get_default_dtype()),
+    return _make(xp.linspace(start, end, int(steps), dtype=_dtype_or(dtype, get_default_dtype())),
                  requires_grad)
 
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """The identity matrix (n x m)."""
     xp = _backend.array_module_for(_backend.as_device(device))
-    return _make(xp.eye(n, m, dtype=as_dtype(dtype) or get_default_dtype()), requires_grad)
+    return _make(xp.eye(n, m, dtype=_dtype_or(dtype, get_default_dtype())), requires_grad)
 
 
-def _draw(draw, size, dtype, device, requires_grad, generator):
-    dtype = as_dtype(dtype) or get_default_dtype()
+def _draw(draw, size, dtype, device, requires_grad, generator, kernel):
+    dtype = _dtype_or(dtype, get_default_dtype())
+    if dtype.kind != "f":
+        raise RuntimeError(f"\"{kernel}\" not implemented for '{torch_type_name(dtype)}'")
     arr = draw(_random.rng(generator), sizes(size)).astype(dtype, copy=False)
     if device is not None:
         arr = _backend.to_device(arr, _backend.as_device(device))
@@ -174,13 +220,13 @@ def _draw(draw, size, dtype, device, requires_grad, generator):
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Uniform random values in [0, 1)."""
     return _draw(lambda g, s: g.random(s, dtype=np.float64), size, dtype, device,
-                   requires_grad, generator)
+                 requires_grad, generator, "check_uniform_bounds")
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Standard normal random values."""
     return _draw(lambda g, s: g.standard_normal(s), size, dtype, device, requires_grad,
-                   generator)
+                 generator, "normal_kernel_cpu")
 
 
 def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None,
@@ -191,7 +237,7 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, device=Non
     if high is None:
         low, high = 0, low
     arr = _random.rng(generator).integers(low, high, size=sizes((size,)))
-    arr = arr.astype(as_dtype(dtype) or int64)
+    arr = arr.astype(_dtype_or(dtype, int64))
     if device is not None:
         arr = _backend.to_device(arr, _backend.as_device(device))
     return _make(arr, requires_grad)
@@ -199,7 +245,7 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, device=Non
 
 def randperm(n, *, generator=None, dtype=None, device=None) -> Tensor:
     """A random permutation of 0 .. n-1."""
-    arr = _random.rng(generator).permutation(int(n)).astype(as_dtype(dtype) or int64)
+    arr = _random.rng(generator).permutation(int(n)).astype(_dtype_or(dtype, int64))
     if device is not None:
         arr = _backend.to_device(arr, _backend.as_device(device))
     return Tensor._wrap(arr)
@@ -207,17 +253,17 @@ def randperm(n, *, generator=None, dtype=None, device=None) -> Tensor:
 
 def rand_like(input, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Uniform random values with the shape of ``input``."""
-    return rand(input.shape, dtype=dtype or input.dtype, device=device or input.device,
+    return rand(input.shape, dtype=_dtype_or(dtype, input.dtype), device=device or input.device,
                 requires_grad=requires_grad)
 
 
 def randn_like(input, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Normal random values with the shape of ``input``."""
-    return randn(input.shape, dtype=dtype or input.dtype, device=device or input.device,
+    return randn(input.shape, dtype=_dtype_or(dtype, input.dtype), device=device or input.device,
                  requires_grad=requires_grad)
 
 
 def randint_like(input, low, high=None, *, dtype=None, device=None) -> Tensor:
     """Random integers with the shape of ``input``."""
-    return randint(low, high, input.shape, dtype=dtype or input.dtype,
+    return randint(low, high, input.shape, dtype=_dtype_or(dtype, input.dtype),
                    device=device or input.device)
