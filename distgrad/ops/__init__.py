@@ -89,8 +89,8 @@ def _install_methods():
         "__add__": add, "__radd__": _reflected(add), "__sub__": sub, "__rsub__": rsub,
         "__mul__": mul, "__rmul__": _reflected(mul), "__truediv__": div,
         "__rtruediv__": elementwise.rdiv, "__floordiv__": floor_divide,
-        "__rfloordiv__": lambda self, other: Tensor._wrap(other // self._data),
-        "__mod__": remainder, "__rmod__": lambda self, other: Tensor._wrap(other % self._data),
+        "__rfloordiv__": elementwise.rfloordiv,
+        "__mod__": remainder, "__rmod__": elementwise.rremainder,
         "__pow__": pow, "__rpow__": elementwise.rpow, "__matmul__": matmul,
         "__rmatmul__": lambda self, other: matmul(as_tensor(other), self),
         "__neg__": neg, "__pos__": lambda self: self, "__abs__": abs,
@@ -100,6 +100,9 @@ def _install_methods():
         "__rand__": elementwise.bitwise_and, "__ror__": elementwise.bitwise_or,
         "__iadd__": _iop(add), "__isub__": _iop(sub), "__imul__": _iop(mul),
         "__itruediv__": _iop(div), "__ipow__": _iop(pow),
+        "__ifloordiv__": _iop(floor_divide), "__imod__": _iop(remainder),
+        "__iand__": _iop(elementwise.bitwise_and), "__ior__": _iop(elementwise.bitwise_or),
+        "__ixor__": _iop(elementwise.bitwise_xor), "__rxor__": elementwise.bitwise_xor,
         # conversions
         "float": lambda self: shape.to(self, "float32"),
         "double": lambda self: shape.to(self, "float64"),
@@ -118,7 +121,7 @@ def _install_methods():
     }
     for name in ("add", "sub", "mul", "div", "pow", "clamp", "clip", "neg", "abs", "exp", "log",
                  "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "floor", "ceil", "round",
-                 "trunc", "remainder", "masked_fill", "maximum", "minimum"):
+                 "trunc", "remainder", "masked_fill", "maximum", "minimum", "floor_divide"):
         methods[name + "_"] = _inplace_of(methods[name])
     for name, fn in methods.items():
         setattr(T, name, fn)
