@@ -300,7 +300,7 @@ def test_repr_like_pytorch(torch):
     assert "    betas: (0.9, 0.999)" in repr(optim.Adam([w])).splitlines()
 
 
-# -- errors ------------------------------------------------------------------------------------------
+# -- errors ----------------------------------------------------------------------------------------
 def _leaf():
     return dg.tensor([1.0, 2.0], requires_grad=True)
 
@@ -358,28 +358,28 @@ def test_type_errors_and_duplicates():
         Custom([w])
 
 
-# -- state_dict ---------------------------------------------------------------------------------------
-SAVEABLE = (dg.Tensor, bool, int, float, str)
+# -- state_dict ------------------------------------------------------------------------------------
+SAVEABLE = (dg.Tensor, bool, int, float, str, type(None))
 
 
 def assert_saveable(obj, path="state_dict"):
-    """Only tensors, numbers, strings, lists and dicts (what distgrad.save stores)."""
+    """Only tensors, numbers, strings, None, lists, tuples and dicts (what distgrad.save stores)."""
     if isinstance(obj, dict):
         for k, v in obj.items():
             assert isinstance(k, (str, int)), f"{path}: key {k!r}"
             assert_saveable(v, f"{path}[{k!r}]")
-    elif isinstance(obj, list):
+    elif isinstance(obj, (list, tuple)):
         for i, v in enumerate(obj):
             assert_saveable(v, f"{path}[{i}]")
     else:
         assert isinstance(obj, SAVEABLE), f"{path}: {type(obj).__name__} {obj!r}"
 
 
-def _through_save(sd, tmp_path):
-    """Round trip through distgrad.save/load when the engine has them (no-op otherwise)."""
+def through_save(sd, tmp_path):
+    """Round trip through distgrad.save/load (when the engine has them)."""
     if hasattr(dg, "save") and hasattr(dg, "load"):
-        dg.save(sd, tmp_path / "optim.dg")
-        return dg.load(tmp_path / "optim.dg")
+        dg.save(sd, tmp_path / "state.dg")
+        return dg.load(tmp_path / "state.dg")
     return sd
 
 
@@ -398,7 +398,7 @@ def test_state_dict_round_trip_is_bit_exact(name, tmp_path):
     assert sorted(sd) == ["param_groups", "state"]
     assert [g["params"] for g in sd["param_groups"]] == [[0, 1], [2, 3]]
     assert sorted(sd["state"]) == ([0, 1, 2, 3] if name != "sgd" else [])
-    sd = _through_save(sd, tmp_path)
+    sd = through_save(sd, tmp_path)
 
     copies = [dg.tensor(_np(p), requires_grad=True) for p in params]
     opt2 = make(optim, [{"params": copies[:2]}, {"params": copies[2:]}])
@@ -436,16 +436,15 @@ def test_state_dict_layout_matches_pytorch(torch):
     for g, tg in zip(sd["param_groups"], tsd["param_groups"]):
         assert g["params"] == tg["params"]
         for key, value in g.items():
-            expected = tg[key]
-            assert value == (list(expected) if isinstance(expected, tuple) else expected)
+            assert value == tg[key]
     # A state dict that PyTorch wrote loads too (tensors converted, 'step' a float).
     fresh = _make_params(dg, arrays)
     opt2 = make(optim, [{"params": fresh[:3]}, {"params": fresh[3:]}])
     converted = {
         "state": {i: {k: (dg.tensor(v.numpy()) if k != "step" else v.item()) for k, v in s.items()}
                   for i, s in tsd["state"].items()},
-        "param_groups": tsd["param_groups"],
-    }
+        "param_groups": [dict(g, betas=list(g["betas"])) for g in tsd["param_groups"]],
+    }                                            # betas as a list, as JSON would give it
     opt2.load_state_dict(converted)
     assert opt2.param_groups[0]["betas"] == (0.9, 0.999)
     assert opt2.state[fresh[0]]["step"] == 3.0

@@ -3,8 +3,8 @@
 A scheduler changes ``group["lr"]`` of its optimizer's param groups each time ``step()`` is
 called (after ``optimizer.step()``). Creating one records ``initial_lr`` in every group and
 performs the initial step (epoch 0). ``state_dict()`` holds everything but the optimizer (and
-LambdaLR's functions) as numbers, strings, lists and dicts, so it can be written with
-``distgrad.save``; ``load_state_dict`` restores it.
+LambdaLR's functions), as numbers, strings, None, lists and dicts, so ``distgrad.save`` writes it;
+``load_state_dict`` restores it.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from bisect import bisect_right
 from collections import Counter
 from functools import wraps
 
-from .optimizer import Optimizer, _plain
+from .optimizer import Optimizer, _copy_containers
 
 __all__ = ["LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR",
            "CosineAnnealingLR", "LinearLR", "SequentialLR", "ReduceLROnPlateau"]
@@ -85,11 +85,12 @@ class LRScheduler:
 
     def state_dict(self) -> dict:
         """Every attribute but the optimizer."""
-        return {key: _plain(value) for key, value in self.__dict__.items() if key != "optimizer"}
+        return {key: _copy_containers(value) for key, value in self.__dict__.items()
+                if key != "optimizer"}
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore the attributes saved by ``state_dict()``."""
-        self.__dict__.update({key: _plain(value) for key, value in state_dict.items()})
+        self.__dict__.update({key: _copy_containers(value) for key, value in state_dict.items()})
 
     def get_last_lr(self) -> list:
         """The learning rates set by the latest step, one per param group."""
@@ -157,21 +158,20 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def state_dict(self) -> dict:
-        """The state without the functions; the attributes of callable objects (not plain
-        functions) are kept under ``"lr_lambdas"``."""
-        state = {key: _plain(value) for key, value in self.__dict__.items()
+        """The state without the functions: ``"lr_lambdas"`` holds None for a function (or
+        lambda) and a copy of the attributes of a callable object, as in PyTorch."""
+        state = {key: _copy_containers(value) for key, value in self.__dict__.items()
                  if key not in ("optimizer", "lr_lambdas")}
-        if not all(isinstance(fn, types.FunctionType) for fn in self.lr_lambdas):
-            state["lr_lambdas"] = [{} if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
-                                   for fn in self.lr_lambdas]
+        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
+                               for fn in self.lr_lambdas]
         return state
 
     def load_state_dict(self, state_dict: dict) -> None:
         state_dict = dict(state_dict)
         lr_lambdas = state_dict.pop("lr_lambdas", None) or []
-        self.__dict__.update(state_dict)
+        super().load_state_dict(state_dict)
         for fn, saved in zip(self.lr_lambdas, lr_lambdas):
-            if saved:
+            if saved is not None:
                 fn.__dict__.update(saved)
 
     def get_lr(self) -> list:
@@ -208,13 +208,9 @@ class MultiStepLR(LRScheduler):
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def state_dict(self) -> dict:
-        state = super().state_dict()
-        state["milestones"] = dict(self.milestones)
-        return state
-
     def load_state_dict(self, state_dict: dict) -> None:
         super().load_state_dict(state_dict)
+        # A checkpoint gives the Counter back as a plain dict (possibly with string keys).
         self.milestones = Counter({int(k): v for k, v in dict(self.milestones).items()})
 
     def get_lr(self) -> list:
@@ -266,7 +262,8 @@ class CosineAnnealingLR(LRScheduler):
                     * (1 + math.cos(self.last_epoch * math.pi / self.T_max)) / 2
                     for base_lr in self.base_lrs]
         if (self.last_epoch - 1 - self.T_max) % (2 * self.T_max) == 0:
-            return [group["lr"] + (base_lr - self.eta_min) * (1 - math.cos(math.pi / self.T_max)) / 2
+            return [group["lr"]
+                    + (base_lr - self.eta_min) * (1 - math.cos(math.pi / self.T_max)) / 2
                     for base_lr, group in zip(self.base_lrs, groups)]
         return [(1 + math.cos(math.pi * self.last_epoch / self.T_max))
                 / (1 + math.cos(math.pi * (self.last_epoch - 1) / self.T_max))
@@ -368,7 +365,7 @@ class SequentialLR(LRScheduler):
 
     def state_dict(self) -> dict:
         """The state, with the wrapped schedulers' states under ``"_schedulers"``."""
-        state = {key: _plain(value) for key, value in self.__dict__.items()
+        state = {key: _copy_containers(value) for key, value in self.__dict__.items()
                  if key not in ("optimizer", "_schedulers")}
         state["_schedulers"] = [s.state_dict() for s in self._schedulers]
         return state
@@ -376,7 +373,7 @@ class SequentialLR(LRScheduler):
     def load_state_dict(self, state_dict: dict) -> None:
         state_dict = dict(state_dict)
         schedulers = state_dict.pop("_schedulers")
-        self.__dict__.update(state_dict)
+        super().load_state_dict(state_dict)
         for scheduler, saved in zip(self._schedulers, schedulers):
             scheduler.load_state_dict(saved)
 
@@ -475,13 +472,6 @@ class ReduceLROnPlateau(LRScheduler):
         self.mode = mode
         self.threshold = threshold
         self.threshold_mode = threshold_mode
-
-    def state_dict(self) -> dict:
-        """Every attribute but the optimizer (``default_min_lr`` only when set)."""
-        state = super().state_dict()
-        if state.get("default_min_lr") is None:
-            state.pop("default_min_lr", None)
-        return state
 
     def load_state_dict(self, state_dict: dict) -> None:
         super().load_state_dict(state_dict)

@@ -10,12 +10,12 @@ identity) and ``defaults``. Subclasses implement ``step``; updates work on the r
     {"state": {0: {"step": 3.0, "exp_avg": tensor(...), ...}, ...},
      "param_groups": [{"lr": 0.01, ..., "params": [0, 1, ...]}, ...]}
 
-where parameters are replaced by their position in the concatenated groups. Its values are
-tensors, numbers, strings, lists and dicts only (tuples such as Adam's ``betas`` are written as
-lists and turned back into tuples on load), so it can be written with ``distgrad.save``. Like
-PyTorch, the state tensors in it are the optimizer's own buffers, not copies: save (or copy) it
-before the next ``step``. ``load_state_dict`` copies every tensor onto the parameter's device and
-dtype, so a resumed run continues bit for bit.
+where parameters are replaced by their position in the concatenated groups. It holds only
+tensors, numbers, strings, tuples, lists and dicts, so ``distgrad.save`` writes it (a tuple such as
+Adam's ``betas`` that comes back as a list, e.g. from JSON, is turned back into a tuple on load).
+Like PyTorch, the state tensors in it are the optimizer's own buffers, not copies: save (or copy)
+it before the next ``step``. ``load_state_dict`` copies every tensor onto the parameter's device
+and dtype, so a resumed run continues bit for bit.
 """
 from __future__ import annotations
 
@@ -50,12 +50,13 @@ def _typename(obj) -> str:
     return cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _plain(value):
-    """A copy of a param-group value that ``distgrad.save`` can store (tuples become lists)."""
+def _copy_containers(value):
+    """``value`` with its lists, tuples and dicts copied (recursively, same types); the leaves
+    (numbers, strings, tensors) are shared."""
     if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
+        return type(value)(_copy_containers(v) for v in value)
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return type(value)({k: _copy_containers(v) for k, v in value.items()})
     return value
 
 
@@ -103,9 +104,9 @@ class Optimizer:
         if isinstance(params, Tensor):
             params = [params]
         elif isinstance(params, set):
-            raise TypeError("optimizer parameters need to be organized in ordered collections, but "
-                            "the ordering of tensors in sets will change between runs. Please use a "
-                            "list instead.")
+            raise TypeError("optimizer parameters need to be organized in ordered collections, "
+                            "but the ordering of tensors in sets will change between runs. Please "
+                            "use a list instead.")
         else:
             params = list(params)
 
@@ -191,7 +192,7 @@ class Optimizer:
         start = 0
         param_groups = []
         for group in self.param_groups:
-            packed = {k: _plain(v) for k, v in group.items() if k != "params"}
+            packed = {k: _copy_containers(v) for k, v in group.items() if k != "params"}
             for i, p in enumerate(group["params"], start):
                 mapping.setdefault(id(p), i)
             packed["params"] = [mapping[id(p)] for p in group["params"]]
@@ -214,9 +215,9 @@ class Optimizer:
                           chain.from_iterable(g["params"] for g in groups)))
 
         def cast(param, value, key=None):
+            if key == "step" and not isinstance(value, (dict, list, tuple)):
+                return float(value.item() if hasattr(value, "item") else value)  # e.g. PyTorch's
             if isinstance(value, (Tensor, np.ndarray)) or hasattr(value, "__cuda_array_interface__"):
-                if key == "step":
-                    return float(value.item() if isinstance(value, Tensor) else value)
                 return _copy_to_param(value, param)
             if isinstance(value, dict):
                 return {k: cast(param, v, k) for k, v in value.items()}
