@@ -24,9 +24,9 @@ process (a world of one installs nothing, so ``pdb`` and plain tracebacks work):
    * prints one report naming the ranks that have not arrived, what each of them is doing
      and where, then calls ``MPI_Abort``.
 
-   When several ranks time out in the same collective, the one with the lowest rank reports;
-   a rank that receives a query about the collective it is stuck in postpones its own report
-   (the querier is about to abort the job). A rank whose watchdog cannot answer (the process
+   When several ranks time out in the same collective, one report is written: a rank that
+   receives a query about the collective it is stuck in postpones its own report (the querier
+   is about to abort the job); when two ranks query each other at once, the lower rank reports. A rank whose watchdog cannot answer (the process
    has exited, or it is stuck in C code that holds the GIL) is reported as "did not answer".
 
 3. **Debug checks** (:func:`debug_check`, ``DISTGRAD_DEBUG=1``). Before each collective the
@@ -218,7 +218,8 @@ class Watchdog:
         errors = 0
         while not self._stop.wait(self.interval):
             try:
-                self._serve()
+                if self.thread_multiple:  # below MPI_THREAD_MULTIPLE only Abort is risked
+                    self._serve()
                 self._check()
             except Exception:  # keep watching, and say why (a few times, not forever)
                 errors += 1
