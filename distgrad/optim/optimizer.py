@@ -60,6 +60,11 @@ def _copy_containers(value):
     return value
 
 
+def _is_array(value) -> bool:
+    """A tensor, or a NumPy/CuPy array."""
+    return isinstance(value, (Tensor, np.ndarray)) or hasattr(value, "__cuda_array_interface__")
+
+
 def _copy_to_param(value, param: Tensor) -> Tensor:
     """A new tensor with ``value``'s contents on ``param``'s device (and dtype, if floating)."""
     data = value._data if isinstance(value, Tensor) else value
@@ -216,8 +221,8 @@ class Optimizer:
 
         def cast(param, value, key=None):
             if key == "step" and not isinstance(value, (dict, list, tuple)):
-                return float(value.item() if hasattr(value, "item") else value)  # e.g. PyTorch's
-            if isinstance(value, (Tensor, np.ndarray)) or hasattr(value, "__cuda_array_interface__"):
+                return float(value.item() if hasattr(value, "item") else value)
+            if _is_array(value):
                 return _copy_to_param(value, param)
             if isinstance(value, dict):
                 return {k: cast(param, v, k) for k, v in value.items()}
