@@ -2,7 +2,7 @@
 
 Usage in a test::
 
-    from tests.mpi_helpers import run_mpi, run_python   # or: from mpi_helpers import ...
+    from mpi_helpers import assert_ok_lines, run_mpi   # tests/ is on sys.path under pytest
 
     def test_something(tmp_path):
         res = run_mpi(2, '''
@@ -18,8 +18,13 @@ Usage in a test::
   ``<mpiexec> -n N <sys.executable> -m mpi4py <script> args...``. ``mpi4py_runner=False``
   leaves out ``-m mpi4py`` (for testing distgrad's own abort-on-exception hook).
 * The child environment is this process's, minus the variables of any outer launcher (PMI,
-  PMIx, Open MPI, Slurm step), with the repository root prepended to ``PYTHONPATH`` and
-  ``PYTHONUNBUFFERED=1``. ``env`` entries override it; a value of None removes the variable.
+  PMIx, Open MPI, Slurm step) and minus ``DISTGRAD_TIMEOUT``/``DISTGRAD_DEBUG``/
+  ``DISTGRAD_CUDA_AWARE_MPI`` (pass them in ``env``), with the repository root prepended to
+  ``PYTHONPATH`` and ``PYTHONUNBUFFERED=1``. ``env`` entries override it; a value of None
+  removes the variable.
+* Job scripts can be files (e.g. ``tests/distributed/jobs/*.py``, runnable by hand) or source
+  text; assert inside the ranks and print one ``OK rank r`` line per rank at the end
+  (:func:`assert_ok_lines`). Test many things per launch: each launch costs ~0.5-1 s.
 * The job runs in its own session; on timeout the whole process group (mpiexec, its proxies
   and the ranks) is killed and :class:`MPITimeout` (an AssertionError carrying the output so
   far) is raised. Nothing is left running.

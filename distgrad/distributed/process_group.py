@@ -89,12 +89,8 @@ def is_available() -> bool:
 
 
 def is_mpi_available() -> bool:
-    """True when mpi4py and an MPI library can be loaded (imports mpi4py: only call if needed)."""
-    try:
-        from mpi4py import MPI  # noqa: F401
-    except Exception:
-        return False
-    return True
+    """True when mpi4py is installed (checked without importing it, which would start MPI)."""
+    return _mpi4py_importable()
 
 
 def is_initialized() -> bool:

@@ -76,3 +76,30 @@ def test_watchdog_ends_job_after_sys_exit_on_one_rank():
     assert res.returncode != 0, res.output
     assert "ranks that have not arrived: [1]" in res.stderr, res.output
     assert "ranks that did not answer" in res.stderr
+
+
+def test_run_mpi_timeout_kills_the_whole_job():
+    """The helper itself: a job past its timeout is killed (mpiexec, proxies, ranks) and
+    reported with its output; nothing is left running."""
+    import os
+    import uuid
+
+    from mpi_helpers import MPITimeout
+
+    marker = f"distgrad-marker-{uuid.uuid4().hex}"
+    with pytest.raises(MPITimeout) as e:
+        run_mpi(2, """
+            import sys, time
+            print("started", sys.argv[1], flush=True)
+            time.sleep(60)
+        """, marker, timeout=4)
+    assert "timed out after 4 s" in str(e.value) and "started" in e.value.stdout
+    left = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if marker.encode() in f.read():
+                    left.append(pid)
+        except OSError:
+            pass
+    assert not left, f"processes left running: {left}"
