@@ -494,3 +494,32 @@ def test_no_warnings_in_a_normal_step():
             opt.zero_grad()
             (w * w).sum().backward()
             opt.step()
+
+
+@pytest.mark.torch
+def test_nn_module_with_named_parameters_matches_pytorch(torch):
+    """model.named_parameters() of an nn model; float64 weights copied from PyTorch's."""
+    nn = pytest.importorskip("distgrad.nn")
+    arrays = _init_arrays(6)
+    torch.manual_seed(0)
+    tmodel = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(),
+                                 torch.nn.Linear(5, 2)).double()
+    model = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 2))
+    for p, tp in zip(model.parameters(), tmodel.parameters()):
+        p.data = dg.tensor(tp.detach().numpy().copy())
+    opt = optim.AdamW(model.named_parameters(), lr=0.01, amsgrad=True)
+    topt = torch.optim.AdamW(tmodel.named_parameters(), lr=0.01, amsgrad=True)
+    assert opt.param_groups[0]["param_names"] == topt.param_groups[0]["param_names"]
+
+    def forward(lib, layers, x):  # the layers' maths, written out (independent of nn's forward)
+        return lib.tanh(x @ layers[0].weight.T + layers[0].bias) @ layers[2].weight.T + layers[2].bias
+
+    for _ in range(20):
+        for lib, net, o in ((dg, model, opt), (torch, tmodel, topt)):
+            o.zero_grad()
+            y = forward(lib, net, lib.tensor(arrays["x"]))
+            ((y - lib.tensor(arrays["t"])) ** 2).mean().backward()
+            o.step()
+    for p, tp in zip(model.parameters(), tmodel.parameters()):
+        assert p.dtype == np.float64
+        _assert_close(p, tp)
