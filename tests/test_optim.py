@@ -512,7 +512,8 @@ def test_nn_module_with_named_parameters_matches_pytorch(torch):
     assert opt.param_groups[0]["param_names"] == topt.param_groups[0]["param_names"]
 
     def forward(lib, layers, x):  # the layers' maths, written out (independent of nn's forward)
-        return lib.tanh(x @ layers[0].weight.T + layers[0].bias) @ layers[2].weight.T + layers[2].bias
+        hidden = lib.tanh(x @ layers[0].weight.T + layers[0].bias)
+        return hidden @ layers[2].weight.T + layers[2].bias
 
     for _ in range(20):
         for lib, net, o in ((dg, model, opt), (torch, tmodel, topt)):
