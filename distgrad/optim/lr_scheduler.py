@@ -36,8 +36,10 @@ def _patch_optimizer_step(optimizer) -> None:
     """Wrap ``optimizer.step`` so that schedulers can tell whether it ran before their step."""
     if getattr(optimizer.step, "_wrapped_by_lr_sched", False):
         return
+    func = getattr(optimizer.step, "__func__", None)
+    if func is None:  # replaced by the user: LRScheduler.step warns about it
+        return
     opt_ref = weakref.ref(optimizer)
-    func = optimizer.step.__func__
 
     @wraps(func)
     def wrapper(*args, **kwargs):
