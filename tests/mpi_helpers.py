@@ -145,8 +145,45 @@ def _run(cmd, timeout, env, cwd):
     return res
 
 
+def _descendants(pid):
+    """Pids of all processes below ``pid`` (Hydra's proxies may put ranks in other process
+    groups, so killing the process group alone can leave ranks running)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
 def _kill_session(proc):
-    """Kill the job's process group (mpiexec, proxies, ranks), by the id we started."""
+    """End the job: SIGTERM to its process group (mpiexec then stops its ranks), then SIGKILL
+    to whatever is left of the processes it started (by the pids recorded before)."""
+    pids = _descendants(proc.pid) if os.path.isdir("/proc") else []
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=3)
+    except subprocess.TimeoutExpired:
+        pass
+    for target in [proc.pid] + pids:
+        try:
+            os.kill(target, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
