@@ -32,6 +32,7 @@ from .collectives import (
     reduce_scatter_tensor,
     scatter,
 )
+from .checkpoint import save_checkpoint
 from .faults import CollectiveMismatchError
 from .logging import get_logger, print0
 from .process_group import (
@@ -62,5 +63,5 @@ __all__ = [
     "ReduceOp", "Work", "all_reduce", "broadcast", "all_gather", "all_gather_into_tensor",
     "reduce_scatter", "reduce_scatter_tensor", "reduce", "gather", "scatter", "barrier",
     "broadcast_object_list", "all_gather_object",
-    "CollectiveMismatchError", "print0", "get_logger",
+    "CollectiveMismatchError", "print0", "get_logger", "save_checkpoint",
 ]

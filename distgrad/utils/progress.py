@@ -16,9 +16,10 @@ from tqdm import tqdm
 
 
 def _default_disable() -> bool:
-    """Whether progress output is hidden when ``disable`` is None (the one place where the
-    distributed layer makes it ``rank != 0``)."""
-    return False
+    """Whether progress output is hidden when ``disable`` is None: on every rank but rank 0 of
+    an initialised process group."""
+    from ..distributed import get_rank, is_initialized
+    return is_initialized() and get_rank() != 0
 
 
 def _is_terminal(file) -> bool:
