@@ -1,0 +1,71 @@
+"""``distgrad.nn.functional``: PyTorch's ``torch.nn.functional`` on distgrad tensors.
+
+Every function takes and returns ``Tensor``s with PyTorch's signature; the heavy ones (linear,
+conv2d, pooling, softmax/log_softmax, the losses, normalisation, embedding, dropout) are single
+autograd nodes with hand-written backward formulas on raw arrays (see ``distgrad/ops/nn/``).
+This module imports nothing from ``distgrad.nn.modules``.
+"""
+from __future__ import annotations
+
+from ..ops import elementwise as _elementwise
+from ..ops import shape as _shape
+from ..ops.nn import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,  # noqa: F401
+                      adaptive_max_pool2d, avg_pool1d, avg_pool2d, batch_norm, bilinear,
+                      binary_cross_entropy, binary_cross_entropy_with_logits, celu, conv1d,
+                      conv2d, cosine_embedding_loss, cosine_similarity, cross_entropy, dropout,
+                      dropout1d, dropout2d, dropout3d, elu, embedding, gaussian_nll_loss, glu,
+                      group_norm, hardshrink, hardsigmoid, hardswish, hardtanh,
+                      hinge_embedding_loss, huber_loss, instance_norm, kl_div, l1_loss,
+                      layer_norm, leaky_relu, linear, local_response_norm, log_softmax,
+                      logsigmoid, lp_pool2d, margin_ranking_loss, max_pool1d, max_pool2d,
+                      max_pool2d_with_indices, max_unpool2d, mish, mse_loss,
+                      multilabel_soft_margin_loss, nll_loss, normalize, one_hot, pad,
+                      pairwise_distance, pdist, poisson_nll_loss, prelu, relu6, rms_norm, rrelu,
+                      selu, silu, smooth_l1_loss, soft_margin_loss, softmax, softmin, softplus,
+                      softshrink, softsign, tanhshrink, threshold, triplet_margin_loss)
+from ..ops.nn.pooling import MaxPoolResult  # noqa: F401
+
+flatten = _shape.flatten
+unflatten = _shape.unflatten
+
+
+def relu(input, inplace=False):
+    """``max(x, 0)``."""
+    if inplace:
+        return input.relu_()
+    return _elementwise.relu(input)
+
+
+def relu_(input):
+    return input.relu_()
+
+
+def gelu(input, approximate="none"):
+    """Gaussian error linear unit (exact, or ``approximate='tanh'``)."""
+    return _elementwise.gelu(input, approximate=approximate)
+
+
+def tanh(input):
+    """Hyperbolic tangent."""
+    return _elementwise.tanh(input)
+
+
+def sigmoid(input):
+    """Logistic sigmoid."""
+    return _elementwise.sigmoid(input)
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Identity outside training (training mode is not implemented)."""
+    if training and p > 0:
+        raise NotImplementedError("alpha_dropout in training mode is not implemented")
+    return input
+
+
+feature_alpha_dropout = alpha_dropout
+logsigmoid = logsigmoid
+hardtanh_ = lambda input, min_val=-1.0, max_val=1.0: hardtanh(input, min_val, max_val, True)  # noqa: E731
+elu_ = lambda input, alpha=1.0: elu(input, alpha, True)  # noqa: E731
+leaky_relu_ = lambda input, negative_slope=0.01: leaky_relu(input, negative_slope, True)  # noqa: E731
+
+__all__ = [name for name in dir() if not name.startswith("_") and name != "annotations"]

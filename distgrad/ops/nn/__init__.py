@@ -1,0 +1,21 @@
+"""Neural-network operations (the implementation of ``distgrad.nn.functional``): each is a
+forward on raw arrays plus one fused backward node."""
+from .activation import (celu, dropout, dropout1d, dropout2d, dropout3d, elu, glu, hardshrink,
+                         hardsigmoid, hardswish, hardtanh, leaky_relu, log_softmax, logsigmoid,
+                         mish, prelu, relu6, rrelu, selu, silu, softmax, softmin, softplus,
+                         softshrink, softsign, tanhshrink, threshold)
+from .conv import conv1d, conv2d
+from .distance import cosine_similarity, normalize, pairwise_distance, pdist, vector_norm
+from .embedding import embedding, one_hot
+from .linear import bilinear, linear
+from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits,
+                   cosine_embedding_loss, cross_entropy, gaussian_nll_loss,
+                   hinge_embedding_loss, huber_loss, kl_div, l1_loss, margin_ranking_loss,
+                   mse_loss, multilabel_soft_margin_loss, nll_loss, poisson_nll_loss,
+                   smooth_l1_loss, soft_margin_loss, triplet_margin_loss)
+from .normalization import (batch_norm, group_norm, instance_norm, layer_norm,
+                            local_response_norm, rms_norm)
+from .padding import pad
+from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,
+                      adaptive_max_pool2d, avg_pool1d, avg_pool2d, lp_pool2d, max_pool1d,
+                      max_pool2d, max_pool2d_with_indices, max_unpool2d)

@@ -1,0 +1,670 @@
+"""Losses, each one fused node: cross_entropy (class indices or probabilities, weights,
+ignore_index, label smoothing), nll_loss, mse/l1/smooth_l1/huber, binary_cross_entropy (with
+and without logits), kl_div, and a few margin losses composed of engine ops."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ...autograd.graph import Node
+from ...tensor import Tensor, _from_node
+from .._util import _state, unbroadcast
+from .activation import log_softmax_array
+from ._util import check_reduction, check_tensor, size_str, xp_of
+
+_wrap = Tensor._wrap
+
+
+def _nan_mean(loss):
+    if loss.size == 0:
+        return xp_of(loss).asarray(np.nan, dtype=loss.dtype)
+    return loss.mean()
+
+
+# --------------------------------------------------------------------------------------------
+# cross entropy and nll
+# --------------------------------------------------------------------------------------------
+def _class_layout(x, name):
+    """``x`` as ``(M, C)`` rows (class dim last) and a function mapping rows back."""
+    xp = xp_of(x)
+    if x.ndim == 1:
+        return x.reshape(1, -1), lambda r: r.reshape(x.shape)
+    if x.ndim == 2:
+        return x, lambda r: r
+    C = x.shape[1]
+    moved = xp.moveaxis(x, 1, -1)
+    moved_shape = moved.shape
+
+    def back(r):
+        return xp.moveaxis(r.reshape(moved_shape), -1, 1)
+    return moved.reshape(-1, C), back
+
+
+def _check_index_target(input_shape, target, fn):
+    td = target._data
+    if td.dtype.kind not in "iu":
+        if td.dtype.kind == "b":
+            raise RuntimeError(f"Expected floating point type for target with class probabilities, "
+                               f"got Bool")
+        raise RuntimeError(f"expected scalar type Long but found {str(td.dtype).capitalize()}")
+    if len(input_shape) == 1:
+        if td.ndim != 0:
+            raise RuntimeError(f"0D or 1D target tensor expected, multi-target not supported")
+        return
+    if len(input_shape) == 2:
+        if td.ndim != 1:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        if td.shape[0] != input_shape[0]:
+            raise ValueError(f"Expected input batch_size ({input_shape[0]}) to match target "
+                             f"batch_size ({td.shape[0]}).")
+        return
+    expected = (input_shape[0],) + tuple(input_shape[2:])
+    if tuple(td.shape) != expected:
+        raise RuntimeError(f"Expected target size {list(expected)}, got {list(td.shape)}")
+
+
+def _check_weight(weight, C):
+    if weight is None:
+        return None
+    wd = weight._data
+    if wd.ndim != 1 or wd.shape[0] != C:
+        raise RuntimeError(f"weight tensor should be defined either for all {C} classes or no "
+                           f"classes but got weight tensor of shape: {list(wd.shape)}")
+    return wd
+
+
+def _targets(t, C, ignore_index):
+    """Flat targets, the valid mask (None when all are valid) and safe (in-range) targets."""
+    xp = xp_of(t)
+    t = t.reshape(-1)
+    valid = t != ignore_index
+    all_valid = bool(valid.all()) if t.size else True
+    tv = t if all_valid else t[valid]
+    if tv.size:
+        lo, hi = int(tv.min()), int(tv.max())
+        if lo < 0 or hi >= C:
+            bad = lo if lo < 0 else hi
+            raise IndexError(f"Target {bad} is out of bounds.")
+    if all_valid:
+        return t, None, t
+    return t, valid, xp.where(valid, t, 0)
+
+
+class CrossEntropyLossBackward0(Node):
+    """Gradient of cross entropy w.r.t. the logits: ``(softmax * sum(q) - q) * scale`` where
+    ``q`` is the (weighted, smoothed) target distribution of each row."""
+
+    def backward(self, g):
+        logp = self.logp
+        if logp is None:
+            from ...autograd.graph import FREED_MESSAGE
+            raise RuntimeError(FREED_MESSAGE)
+        xp = xp_of(logp)
+        M, C = logp.shape
+        eps, red = self.label_smoothing, self.reduction
+        # per-row scale of the incoming gradient
+        if red == "none":
+            s = g.reshape(-1)
+        elif red == "mean":
+            s = g / self.denom
+        else:
+            s = g
+        grad = xp.exp(logp)
+        if self.probs is not None:
+            q = self.probs                       # (M, C): smoothed, weighted target rows
+            qsum = q.sum(axis=1, keepdims=True)
+            grad *= qsum
+            grad -= q
+        else:
+            t, valid, wt, w = self.safe_t, self.valid, self.wt, self.weight
+            rows = xp.arange(M)
+            if w is None and eps == 0.0 and valid is None:
+                grad[rows, t] -= 1
+            else:
+                # q = (1-eps) * wt_i * onehot + (eps/C) * valid_i * w
+                a = (1 - eps) * wt
+                if eps:
+                    vmask = (valid if valid is not None else xp.ones(M, dtype=bool)).astype(grad.dtype)
+                    wsum = C if w is None else w.sum()
+                    a = a + (eps / C) * wsum * vmask
+                    grad *= a[:, None]
+                    wrow = (w if w is not None else xp.ones(C, dtype=grad.dtype))
+                    grad -= (eps / C) * vmask[:, None] * wrow[None, :]
+                else:
+                    grad *= a[:, None]
+                grad[rows, t] -= (1 - eps) * wt
+        if red == "none":
+            grad *= s[:, None]
+        else:
+            grad *= s
+        gx = self.back(grad)
+        if len(self.next_functions) == 2 and self.next_functions[1] is not None:
+            # gradient w.r.t. probability targets: -(1-eps) * w_c * logp * scale
+            gt = -(1 - eps) * logp
+            if self.weight is not None:
+                gt = gt * self.weight
+            gt = gt * (s[:, None] if red == "none" else s)
+            return gx, self.back(gt)
+        return (gx,) if len(self.next_functions) == 1 else (gx, None)
+
+    def release(self):
+        super().release()
+        self.logp = None
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,
+                  reduce=None, reduction="mean", label_smoothing=0.0) -> Tensor:
+    """Cross entropy of logits ``input`` ``(N, C)``, ``(N, C, d1, ...)`` or ``(C,)`` against class
+    indices ``(N, d1, ...)`` or class probabilities (same shape as ``input``); one fused node."""
+    check_tensor(input, "input", "cross_entropy")
+    check_tensor(target, "target", "cross_entropy")
+    reduction = check_reduction(reduction, size_average, reduce)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    xd, td = input._data, target._data
+    if xd.dtype.kind != "f":
+        raise RuntimeError(f'"log_softmax_lastdim_kernel_impl" not implemented for '
+                           f"'{str(xd.dtype).capitalize()}'")
+    if xd.ndim == 0:
+        raise RuntimeError("cross_entropy: input must have at least one dimension")
+    C = xd.shape[0] if xd.ndim == 1 else xd.shape[1]
+    wd = _check_weight(weight, C)
+    x2, back = _class_layout(xd, "cross_entropy")
+    M = x2.shape[0]
+    logp = log_softmax_array(x2, 1)
+    eps = float(label_smoothing)
+    probs = None
+    safe_t = valid = wt = None
+    if td.dtype.kind == "f":
+        if td.shape != xd.shape:
+            raise RuntimeError(f"Expected target size {list(xd.shape)}, got {list(td.shape)}"
+                               if xd.ndim > 2 or td.ndim == xd.ndim else
+                               f"Expected input batch_size ({xd.shape[0]}) to match target "
+                               f"batch_size ({td.shape[0] if td.ndim else 0}).")
+        if td.dtype != xd.dtype:
+            raise RuntimeError(f"expected scalar type {str(xd.dtype).capitalize()} but found "
+                               f"{str(td.dtype).capitalize()}")
+        t2, _ = _class_layout(td, "cross_entropy")
+        probs = t2 * (1 - eps) + eps / C if eps else t2
+        if wd is not None:
+            probs = probs * wd
+        per_row = -(logp * probs).sum(axis=1)
+        denom = M
+    else:
+        _check_index_target(xd.shape, target, "cross_entropy")
+        t, valid, safe_t = _targets(td, C, ignore_index)
+        rows = xp_of(xd).arange(M)
+        picked = logp[rows, safe_t]
+        if wd is None:
+            wt = (valid.astype(xd.dtype) if valid is not None
+                  else xp_of(xd).ones(M, dtype=xd.dtype))
+        else:
+            wt = wd[safe_t]
+            if valid is not None:
+                wt = wt * valid
+        per_row = -picked * wt
+        if eps:
+            smooth = -(logp.sum(axis=1) if wd is None else logp @ wd)
+            if valid is not None:
+                smooth = smooth * valid
+            per_row = (1 - eps) * per_row + (eps / C) * smooth
+        denom = wt.sum() if (wd is not None or valid is not None) else M
+    if reduction == "none":
+        out = per_row.reshape(td.shape if probs is None else
+                              (xd.shape[:1] + xd.shape[2:] if xd.ndim > 1 else ()))
+    elif reduction == "sum":
+        out = per_row.sum()
+    else:
+        out = per_row.sum() / denom if M else per_row.sum() * np.nan
+    if out.dtype != xd.dtype:
+        out = out.astype(xd.dtype)
+    target_grad = probs is not None and target._requires_grad
+    if _state.enabled and (input._requires_grad or target_grad):
+        node = CrossEntropyLossBackward0((input, target) if target_grad else (input,))
+        node.logp, node.back, node.reduction = logp, back, reduction
+        node.label_smoothing, node.probs, node.weight = eps, probs, wd
+        node.safe_t, node.valid, node.wt, node.denom = safe_t, valid, wt, denom
+        return _from_node(out, node)
+    return _wrap(out)
+
+
+class NllLossBackward0(Node):
+    def backward(self, g):
+        xp = xp_of(g)
+        M, C = self.rows_shape
+        grad = xp.zeros((M, C), dtype=g.dtype)
+        if self.reduction == "none":
+            s = g.reshape(-1)
+        elif self.reduction == "mean":
+            s = g / self.denom
+        else:
+            s = g
+        grad[xp.arange(M), self.safe_t] = -self.wt * s
+        return (self.back(grad),)
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+             reduction="mean") -> Tensor:
+    """Negative log likelihood of log-probabilities ``input`` ``(N, C)``/``(N, C, d...)``/``(C,)``
+    at class indices ``target``."""
+    check_tensor(input, "input", "nll_loss")
+    check_tensor(target, "target", "nll_loss")
+    reduction = check_reduction(reduction, size_average, reduce)
+    xd, td = input._data, target._data
+    if xd.ndim == 0:
+        raise ValueError("Expected 1 or more dimensions (got 0)")
+    C = xd.shape[0] if xd.ndim == 1 else xd.shape[1]
+    if xd.ndim >= 2 and td.ndim >= 1 and td.shape[0] != xd.shape[0]:
+        raise ValueError(f"Expected input batch_size ({xd.shape[0]}) to match target batch_size "
+                         f"({td.shape[0]}).")
+    _check_index_target(xd.shape, target, "nll_loss")
+    wd = _check_weight(weight, C)
+    x2, back = _class_layout(xd, "nll_loss")
+    M = x2.shape[0]
+    xp = xp_of(xd)
+    t, valid, safe_t = _targets(td, C, ignore_index)
+    if wd is None:
+        wt = valid.astype(xd.dtype) if valid is not None else xp.ones(M, dtype=xd.dtype)
+    else:
+        wt = wd[safe_t]
+        if valid is not None:
+            wt = wt * valid
+    per_row = -x2[xp.arange(M), safe_t] * wt
+    denom = wt.sum() if (wd is not None or valid is not None) else M
+    if reduction == "none":
+        out = per_row.reshape(td.shape)
+    elif reduction == "sum":
+        out = per_row.sum()
+    else:
+        out = per_row.sum() / denom if M else per_row.sum() * np.nan
+    if out.dtype != xd.dtype:
+        out = out.astype(xd.dtype)
+    if _state.enabled and input._requires_grad:
+        node = NllLossBackward0((input,))
+        node.rows_shape, node.back, node.reduction = (M, C), back, reduction
+        node.safe_t, node.wt, node.denom = safe_t, wt, denom
+        return _from_node(out, node)
+    return _wrap(out)
+
+
+# --------------------------------------------------------------------------------------------
+# regression losses
+# --------------------------------------------------------------------------------------------
+def _warn_size(input, target, stacklevel=4):
+    if target.shape != input.shape:
+        warnings.warn(f"Using a target size ({size_str(target.shape)}) that is different to the "
+                      f"input size ({size_str(input.shape)}). This will likely lead to incorrect "
+                      "results due to broadcasting. Please ensure they have the same size.",
+                      UserWarning, stacklevel=stacklevel)
+
+
+class PointwiseLossBackward(Node):
+    """Backward of ``reduce(f(input - target))``: ``d = f'(diff)`` goes to input, ``-d`` to
+    target, reduced to their shapes."""
+
+    def backward(self, g):
+        d = self.derivative(self.diff)
+        if self.reduction == "none":
+            d *= g
+        else:
+            d *= (g / self.count) if self.reduction == "mean" else g
+        ni, nt = self.next_functions
+        gi = unbroadcast(d, self.shapes[0]) if ni is not None else None
+        gt = unbroadcast(-d, self.shapes[1]) if nt is not None else None
+        return gi, gt
+
+    def name(self):
+        return self.op_name
+
+    def release(self):
+        super().release()
+        self.diff = None
+
+
+def _pointwise_loss(input, target, reduction, value_fn, derivative, op_name):
+    xd, td = input._data, target._data
+    try:
+        diff = xd - td
+    except ValueError:
+        from .._util import broadcast_error
+        raise broadcast_error(xd.shape, td.shape) from None
+    loss = value_fn(diff)
+    if reduction == "none":
+        out = loss
+    elif reduction == "sum":
+        out = loss.sum()
+    else:
+        out = _nan_mean(loss)
+    if _state.enabled and (input._requires_grad or target._requires_grad):
+        node = PointwiseLossBackward((input, target))
+        node.diff, node.derivative, node.reduction = diff, derivative, reduction
+        node.count, node.shapes, node.op_name = diff.size, (xd.shape, td.shape), op_name
+        return _from_node(out, node)
+    return _wrap(out)
+
+
+def _weighted(loss_fn, input, target, reduction, weight):
+    if weight.shape != input.shape:
+        raise ValueError("Weights and input must have the same size.")
+    loss = loss_fn(input, target, reduction="none") * weight
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    return loss.sum() / weight.sum()
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean",
+             weight=None) -> Tensor:
+    """Mean squared error (warns, like PyTorch, when the shapes differ and broadcast)."""
+    check_tensor(input, "input", "mse_loss")
+    check_tensor(target, "target", "mse_loss")
+    _warn_size(input, target)
+    reduction = check_reduction(reduction, size_average, reduce)
+    if weight is not None:
+        return _weighted(mse_loss, input, target, reduction, weight)
+    return _pointwise_loss(input, target, reduction, lambda d: d * d, lambda d: 2 * d,
+                           "MseLossBackward0")
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean",
+            weight=None) -> Tensor:
+    """Mean absolute error."""
+    check_tensor(input, "input", "l1_loss")
+    check_tensor(target, "target", "l1_loss")
+    _warn_size(input, target)
+    reduction = check_reduction(reduction, size_average, reduce)
+    if weight is not None:
+        return _weighted(l1_loss, input, target, reduction, weight)
+    return _pointwise_loss(input, target, reduction, lambda d: xp_of(d).abs(d),
+                           lambda d: xp_of(d).sign(d), "L1LossBackward0")
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean",
+                   beta=1.0) -> Tensor:
+    """``0.5 d**2 / beta`` for ``|d| < beta``, else ``|d| - 0.5 beta``."""
+    _warn_size(input, target)
+    reduction = check_reduction(reduction, size_average, reduce)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    if beta == 0:
+        return l1_loss(input, target, reduction=reduction)
+
+    def value(d):
+        xp = xp_of(d)
+        a = xp.abs(d)
+        return xp.where(a < beta, 0.5 * d * d / beta, a - 0.5 * beta)
+
+    def deriv(d):
+        xp = xp_of(d)
+        return xp.clip(d / beta, -1, 1)
+    return _pointwise_loss(input, target, reduction, value, deriv, "SmoothL1LossBackward0")
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None) -> Tensor:
+    """``0.5 d**2`` for ``|d| < delta``, else ``delta * (|d| - 0.5 delta)``."""
+    _warn_size(input, target)
+    reduction = check_reduction(reduction)
+    if weight is not None:
+        return _weighted(lambda i, t, reduction: huber_loss(i, t, reduction, delta), input,
+                         target, reduction, weight)
+
+    def value(d):
+        xp = xp_of(d)
+        a = xp.abs(d)
+        return xp.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta))
+
+    def deriv(d):
+        return xp_of(d).clip(d, -delta, delta)
+    return _pointwise_loss(input, target, reduction, value, deriv, "HuberLossBackward0")
+
+
+# --------------------------------------------------------------------------------------------
+# binary cross entropy
+# --------------------------------------------------------------------------------------------
+class BinaryCrossEntropyBackward0(Node):
+    def backward(self, g):
+        x, t = self.saved_tensors
+        xd, td = x._data, t._data
+        xp = xp_of(xd)
+        w = self.weight
+        scale = g if self.reduction != "mean" else g / max(xd.size, 1)
+        ni, nt = self.next_functions
+        gi = gt = None
+        if ni is not None:
+            gi = (xd - td) / xp.maximum((1 - xd) * xd, 1e-12)
+            gi *= scale
+            if w is not None:
+                gi = gi * w
+            gi = gi.astype(xd.dtype, copy=False)
+        if nt is not None:
+            gt = -(xp.log(xd) - xp.log1p(-xd)) * scale
+            if w is not None:
+                gt = gt * w
+            gt = gt.astype(td.dtype, copy=False)
+        return gi, gt
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
+                         reduction="mean") -> Tensor:
+    """``-w (t log x + (1 - t) log(1 - x))`` with the logs clamped to >= -100 (as PyTorch)."""
+    check_tensor(input, "input", "binary_cross_entropy")
+    check_tensor(target, "target", "binary_cross_entropy")
+    reduction = check_reduction(reduction, size_average, reduce)
+    if target.shape != input.shape:
+        raise ValueError(f"Using a target size ({size_str(target.shape)}) that is different to "
+                         f"the input size ({size_str(input.shape)}) is deprecated. Please ensure "
+                         "they have the same size.")
+    xd, td = input._data, target._data
+    xp = xp_of(xd)
+    if xd.size and (bool((xd < 0).any()) or bool((xd > 1).any())):
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    with np.errstate(divide="ignore"):
+        log_x = xp.maximum(xp.log(xd), -100)
+        log_1mx = xp.maximum(xp.log1p(-xd), -100)
+    loss = -(td * log_x + (1 - td) * log_1mx)
+    wd = None
+    if weight is not None:
+        wd = weight._data
+        loss = loss * wd
+        if loss.shape != xd.shape:
+            raise RuntimeError(f"The size of tensor a ({xd.shape[-1]}) must match the size of "
+                               f"tensor b ({wd.shape[-1]}) at non-singleton dimension")
+    loss = loss.astype(xd.dtype, copy=False)
+    out = loss if reduction == "none" else (loss.sum() if reduction == "sum" else _nan_mean(loss))
+    if _state.enabled and (input._requires_grad or target._requires_grad):
+        node = BinaryCrossEntropyBackward0((input, target))
+        node.save(input, target)
+        node.weight, node.reduction = wd, reduction
+        return _from_node(out, node)
+    return _wrap(out)
+
+
+class BinaryCrossEntropyWithLogitsBackward0(Node):
+    def backward(self, g):
+        x, t = self.saved_tensors
+        xd, td = x._data, t._data
+        xp = xp_of(xd)
+        w, pw = self.weight, self.pos_weight
+        scale = g if self.reduction != "mean" else g / max(xd.size, 1)
+        ni, nt = self.next_functions
+        gi = gt = None
+        e = xp.exp(-xp.abs(xd))
+        sig = xp.where(xd >= 0, 1 / (1 + e), e / (1 + e))       # sigmoid(x)
+        if ni is not None:
+            if pw is None:
+                gi = sig - td
+            else:
+                lw = (pw - 1) * td + 1
+                gi = (1 - td) - lw * (1 - sig)
+            gi = gi * scale
+            if w is not None:
+                gi = gi * w
+            gi = unbroadcast(gi, xd.shape).astype(xd.dtype, copy=False)
+        if nt is not None:
+            gt = -xd
+            if pw is not None:
+                log_sig = xp.minimum(xd, 0) - xp.log1p(e)
+                gt = gt - (pw - 1) * log_sig
+            gt = gt * scale
+            if w is not None:
+                gt = gt * w
+            gt = unbroadcast(gt, td.shape).astype(td.dtype, copy=False)
+        return gi, gt
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,
+                                     reduce=None, reduction="mean", pos_weight=None) -> Tensor:
+    """``binary_cross_entropy(sigmoid(input), target)`` computed stably from the logits;
+    ``pos_weight`` weighs the positive term (broadcast over the class dimension, last)."""
+    check_tensor(input, "input", "binary_cross_entropy_with_logits")
+    check_tensor(target, "target", "binary_cross_entropy_with_logits")
+    reduction = check_reduction(reduction, size_average, reduce)
+    if target.shape != input.shape:
+        raise ValueError(f"Target size ({size_str(target.shape)}) must be the same as input size "
+                         f"({size_str(input.shape)})")
+    xd, td = input._data, target._data
+    xp = xp_of(xd)
+    softplus_neg = xp.maximum(-xd, 0) + xp.log1p(xp.exp(-xp.abs(xd)))   # log(1 + exp(-x))
+    pw = None if pos_weight is None else pos_weight._data
+    wd = None if weight is None else weight._data
+    if pw is None:
+        loss = (1 - td) * xd + softplus_neg
+    else:
+        loss = (1 - td) * xd + ((pw - 1) * td + 1) * softplus_neg
+    if wd is not None:
+        loss = loss * wd
+    loss = loss.astype(xd.dtype, copy=False)
+    out = loss if reduction == "none" else (loss.sum() if reduction == "sum" else _nan_mean(loss))
+    if _state.enabled and (input._requires_grad or target._requires_grad):
+        node = BinaryCrossEntropyWithLogitsBackward0((input, target))
+        node.save(input, target)
+        node.weight, node.pos_weight, node.reduction = wd, pw, reduction
+        return _from_node(out, node)
+    return _wrap(out)
+
+
+# --------------------------------------------------------------------------------------------
+# composed losses
+# --------------------------------------------------------------------------------------------
+def _finish(loss, reduction):
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    return loss.mean()
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean",
+           log_target=False) -> Tensor:
+    """``target * (log(target) - input)`` (``input`` holds log-probabilities); ``reduction=
+    'batchmean'`` divides the sum by the batch size."""
+    if size_average is not None or reduce is not None:
+        reduction = check_reduction(reduction, size_average, reduce)
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                      "support size.'batchmean' divides only by the batch size, and aligns with "
+                      "the KL div math definition.'mean' will be changed to behave the same as "
+                      "'batchmean' in the next major release.", UserWarning, stacklevel=2)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        td = target._data
+        xp = xp_of(td)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logt = xp.where(td > 0, xp.log(xp.where(td > 0, td, 1)), 0).astype(td.dtype)
+        if target._requires_grad:
+            logt_t = target.clamp(min=np.finfo(td.dtype).tiny).log()
+        else:
+            logt_t = _wrap(logt)
+        loss = target * (logt_t - input)
+        loss = loss.masked_fill(_wrap(td <= 0), 0.0) if not target._requires_grad else loss
+    if reduction == "batchmean":
+        return loss.sum() / (input.shape[0] if input.ndim else 1)
+    return _finish(loss, check_reduction(reduction))
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8,
+                     reduce=None, reduction="mean") -> Tensor:
+    reduction = check_reduction(reduction, size_average, reduce)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        td = target._data
+        xp = xp_of(td)
+        stirling = td * xp.log(xp.where(td > 1, td, 1)) - td + 0.5 * xp.log(2 * np.pi * xp.where(td > 1, td, 1))
+        loss = loss + _wrap(xp.where(td > 1, stirling, 0).astype(td.dtype))
+    return _finish(loss, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean") -> Tensor:
+    reduction = check_reduction(reduction)
+    if var.ndim == input.ndim - 1 or (var.ndim == input.ndim and var.shape[-1] == 1
+                                      and input.shape[-1] != 1):
+        if var.ndim == input.ndim - 1:
+            var = var.unsqueeze(-1)
+    if bool((var._data < 0).any()):
+        raise ValueError("var has negative entry/entries")
+    var = var.clamp(min=eps)
+    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * float(np.log(2 * np.pi))
+    return _finish(loss, reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
+                        reduction="mean") -> Tensor:
+    reduction = check_reduction(reduction, size_average, reduce)
+    return _finish((-target * (input1 - input2) + margin).clamp(min=0), reduction)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,
+                         reduction="mean") -> Tensor:
+    reduction = check_reduction(reduction, size_average, reduce)
+    td = target._data
+    pos = input * _wrap((td == 1).astype(input.dtype))
+    neg = (margin - input).clamp(min=0) * _wrap((td == -1).astype(input.dtype))
+    return _finish(pos + neg, reduction)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean") -> Tensor:
+    reduction = check_reduction(reduction, size_average, reduce)
+    from .activation import softplus
+    return _finish(softplus(-target * input), reduction)
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
+                          reduction="mean") -> Tensor:
+    reduction = check_reduction(reduction, size_average, reduce)
+    from .distance import cosine_similarity
+    cos = cosine_similarity(input1, input2, dim=-1)
+    td = target._data
+    pos = (1 - cos) * _wrap((td == 1).astype(cos.dtype))
+    neg = (cos - margin).clamp(min=0) * _wrap((td == -1).astype(cos.dtype))
+    return _finish(pos + neg, reduction)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
+                        size_average=None, reduce=None, reduction="mean") -> Tensor:
+    reduction = check_reduction(reduction, size_average, reduce)
+    from .distance import pairwise_distance
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        from ..elementwise import minimum
+        d_neg = minimum(d_neg, pairwise_distance(positive, negative, p, eps))
+    return _finish((d_pos - d_neg + margin).clamp(min=0), reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
+                                reduction="mean") -> Tensor:
+    reduction = check_reduction(reduction, size_average, reduce)
+    from .activation import logsigmoid
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    loss = loss.mean(dim=-1) if input.ndim else loss
+    return _finish(loss, reduction)
