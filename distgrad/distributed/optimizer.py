@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import pickle
+import weakref
 
 import numpy as np
 
@@ -71,34 +72,40 @@ def _fmt_entry(e):
     return f"'{name}' with shape {shape} and dtype {dtype}"
 
 
-def _check_same_across_ranks(pg, entries, what, owner, hint):
-    """Allgather ``entries`` (a list of (name, shape, dtype)) and raise the same error on every
-    rank when any rank's list differs from rank 0's. One collective; no rank can hang."""
+def _check_same_across_ranks(pg, sections, owner, hint):
+    """Raise the same error on every rank when any rank's entries differ from rank 0's.
+
+    ``sections`` is a list of ``(what, entries)`` (entries: lists of ``(name, shape, dtype)``);
+    all of them travel in one allgather, so the check is one collective and no rank can hang.
+    The error names the first differing entry and the ranks that differ from rank 0.
+    """
     if pg.size() <= 1:
         return
     gathered = [None] * pg.size()
-    _coll.all_gather_object(gathered, entries, group=pg)
-    ref = gathered[0]
-    if all(g == ref for g in gathered[1:]):
-        return
+    _coll.all_gather_object(gathered, [list(e) for _, e in sections], group=pg)
     ranks = pg.world_ranks
-    n = max(len(g) for g in gathered)
-    for idx in range(n):
-        at = [g[idx] if idx < len(g) else None for g in gathered]
-        if any(a != at[0] for a in at[1:]):
-            break
-    differ = [ranks[r] for r in range(len(gathered)) if at[r] != at[0]]
-    lines = [f"{owner}: the {what}s differ across ranks (first difference at {what} #{idx}):"]
-    lines.append(f"  rank {ranks[0]}: {_fmt_entry(at[0])}")
-    for r in range(1, len(gathered)):
-        if at[r] != at[0]:
-            lines.append(f"  rank {ranks[r]}: {_fmt_entry(at[r])}")
-    counts = sorted({len(g) for g in gathered})
-    if len(counts) > 1:
-        lines.append("  numbers of " + what + "s: " + ", ".join(
-            f"rank {ranks[r]}: {len(g)}" for r, g in enumerate(gathered)))
-    lines.append(f"  ranks that differ from rank {ranks[0]}: {differ}. {hint}")
-    raise RuntimeError("\n".join(lines))
+    for s, (what, _) in enumerate(sections):
+        lists = [g[s] for g in gathered]
+        ref = lists[0]
+        if all(lst == ref for lst in lists[1:]):
+            continue
+        n = max(len(lst) for lst in lists)
+        idx, at = 0, []
+        for idx in range(n):
+            at = [lst[idx] if idx < len(lst) else None for lst in lists]
+            if any(a != at[0] for a in at[1:]):
+                break
+        differ = [ranks[r] for r in range(len(lists)) if at[r] != at[0]]
+        lines = [f"{owner}: the {what}s differ across ranks (first difference at {what} #{idx}):",
+                 f"  rank {ranks[0]}: {_fmt_entry(at[0])}"]
+        for r in range(1, len(lists)):
+            if at[r] != at[0]:
+                lines.append(f"  rank {ranks[r]}: {_fmt_entry(at[r])}")
+        if len({len(lst) for lst in lists}) > 1:
+            lines.append(f"  number of {what}s: " + ", ".join(
+                f"rank {ranks[r]}: {len(lst)}" for r, lst in enumerate(lists)))
+        lines.append(f"  ranks that differ from rank {ranks[0]}: {differ}. {hint}")
+        raise RuntimeError("\n".join(lines))
 
 
 _ALIGN = 16
@@ -185,7 +192,7 @@ def broadcast_parameters(params, root_rank: int = 0, group=None) -> None:
                             f"tensor")
     if pg.size() <= 1:
         return
-    _check_same_across_ranks(pg, _describe(named), "tensor", "broadcast_parameters",
+    _check_same_across_ranks(pg, [("tensor", _describe(named))], "broadcast_parameters",
                              "Every rank must pass the same tensors (build the same model).")
     tensors = [t for _, t in named]
     _broadcast_arrays([_array_of(t) for t in tensors], _root_of(pg, root_rank), pg,
@@ -247,8 +254,8 @@ def broadcast_optimizer_state(optimizer, root_rank: int = 0, group=None) -> None
     root = _root_of(pg, root_rank)
     is_root = pg.rank() == pg.group_rank(root)
     sizes = [len(g["params"]) for g in optimizer.param_groups]
-    _check_same_across_ranks(pg, [(f"param_groups[{i}]", (n,), "params") for i, n in
-                                  enumerate(sizes)], "parameter group",
+    _check_same_across_ranks(pg, [("parameter group", [(f"param_groups[{i}]", (n,), "params")
+                                                        for i, n in enumerate(sizes)])],
                              "broadcast_optimizer_state",
                              "Every rank must build the same optimizer.")
     tensors = []
@@ -426,13 +433,12 @@ class DistributedOptimizer(Optimizer):
                     self._handles.append(
                         p.register_post_accumulate_grad_hook(self._make_hook(k)))
         self.__dict__["_flats"] = None
-        _check_same_across_ranks(self.process_group, _describe(zip(self._names, self._params)),
-                                 "parameter", "DistributedOptimizer",
+        _check_same_across_ranks(self.process_group,
+                                 [("parameter", _describe(zip(self._names, self._params)))],
+                                 "DistributedOptimizer",
                                  "Every rank must build the same model and optimizer.")
 
     def _make_hook(self, k):
-        import weakref
-
         ref = weakref.ref(self)
 
         def _count_backward_pass(param):
@@ -539,5 +545,3 @@ class DistributedOptimizer(Optimizer):
         for k in range(len(self._counts)):
             self._counts[k] = 0
         self.__dict__["_synchronized"] = False
-
-
