@@ -12,5 +12,8 @@ from .parameter import Buffer, Parameter
 
 if _find_spec(__name__ + ".functional") is not None:  # maintained separately
     from . import functional  # noqa: F401
+    from .modules._functional import bind as _bind
+    _bind(functional)
+    del _bind
 
 del _module_mod, _find_spec

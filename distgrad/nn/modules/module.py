@@ -129,7 +129,7 @@ def _addindent(s_: str, num_spaces: int) -> str:
     return first + "\n" + "\n".join((num_spaces * " ") + line for line in s)
 
 
-# -- full backward hooks ---------------------------------------------------------------------------
+# -- full backward hooks ------------------------------------------------------------------------
 class BackwardHookFunction(Function):
     """Identity on tensors whose backward runs a callback (PyTorch's trick for module backward
     hooks). The callback, passed as the first argument, receives the tuple of incoming gradients
@@ -276,7 +276,7 @@ class BackwardHook:
         return res
 
 
-# -- Module ------------------------------------------------------------------------------------------
+# -- Module -------------------------------------------------------------------------------------
 class Module:
     """Base class of all neural network modules (PyTorch's ``torch.nn.Module``).
 
@@ -322,7 +322,7 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
                                   '"forward" function')
 
-    # -- calling --------------------------------------------------------------------------------
+    # -- calling ---------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
         if (self._forward_hooks or self._forward_pre_hooks or self._backward_hooks
                 or self._backward_pre_hooks or _global_forward_hooks or _global_forward_pre_hooks
@@ -351,7 +351,8 @@ class Module:
                     if hook_id in with_kwargs:
                         args_kwargs_result = hook(self, args, kwargs)
                         if args_kwargs_result is not None:
-                            if isinstance(args_kwargs_result, tuple) and len(args_kwargs_result) == 2:
+                            if (isinstance(args_kwargs_result, tuple)
+                                    and len(args_kwargs_result) == 2):
                                 args, kwargs = args_kwargs_result
                             else:
                                 raise RuntimeError(
@@ -423,8 +424,9 @@ class Module:
                                       f"forward: {str(e)}")
             raise
 
-    # -- hook registration ---------------------------------------------------------------------------
-    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False) -> RemovableHandle:
+    # -- hook registration -----------------------------------------------------------------------
+    def register_forward_pre_hook(self, hook, *, prepend=False,
+                                  with_kwargs=False) -> RemovableHandle:
         """Register ``hook(module, args) -> None | new_args`` run before ``forward`` (with
         ``with_kwargs``: ``hook(module, args, kwargs) -> None | (new_args, new_kwargs)``).
 
@@ -490,8 +492,8 @@ class Module:
 
     def register_backward_hook(self, hook):
         """Deprecated non-full backward hook: not supported by distgrad."""
-        raise NotImplementedError("register_backward_hook (the deprecated non-full backward hook) is "
-                                  "not supported; use register_full_backward_hook")
+        raise NotImplementedError("register_backward_hook (the deprecated non-full backward hook) "
+                                  "is not supported; use register_full_backward_hook")
 
     def register_state_dict_pre_hook(self, hook):
         """Register ``hook(module, prefix, keep_vars)`` run before ``state_dict``."""
@@ -500,7 +502,8 @@ class Module:
         return handle
 
     def register_state_dict_post_hook(self, hook):
-        """Register ``hook(module, state_dict, prefix, local_metadata)`` run after ``state_dict``."""
+        """Register ``hook(module, state_dict, prefix, local_metadata)``, run after
+        ``state_dict``."""
         handle = RemovableHandle(self._state_dict_hooks)
         self._state_dict_hooks[handle.id] = hook
         return handle
@@ -522,7 +525,7 @@ class Module:
         self._load_state_dict_post_hooks[handle.id] = hook
         return handle
 
-    # -- registration --------------------------------------------------------------------------------
+    # -- registration ----------------------------------------------------------------------------
     def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
         """Add a buffer (state that is not a parameter, e.g. BatchNorm's running mean).
 
@@ -660,7 +663,7 @@ class Module:
         raise RuntimeError("Reached a code path in Module.set_extra_state() that should never be "
                            "called.")
 
-    # -- attribute access ------------------------------------------------------------------------------
+    # -- attribute access ------------------------------------------------------------------------
     def __getattr__(self, name: str):
         d = self.__dict__
         if "_parameters" in d:
@@ -745,7 +748,8 @@ class Module:
     def __dir__(self):
         module_attrs = dir(self.__class__)
         attrs = list(self.__dict__.keys())
-        keys = module_attrs + attrs + list(self._parameters) + list(self._modules) + list(self._buffers)
+        keys = (module_attrs + attrs + list(self._parameters) + list(self._modules)
+                + list(self._buffers))
         keys = [key for key in keys if not key[0].isdigit()]
         return sorted(set(keys))
 
@@ -763,7 +767,7 @@ class Module:
         if "_is_full_backward_hook" not in self.__dict__:
             self.__dict__["_is_full_backward_hook"] = None
 
-    # -- iteration -----------------------------------------------------------------------------------
+    # -- iteration -------------------------------------------------------------------------------
     def _named_members(self, get_members_fn, prefix="", recurse=True, remove_duplicate=True):
         memo = set()
         modules = (self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
@@ -829,7 +833,7 @@ class Module:
                 submodule_prefix = prefix + ("." if prefix else "") + name
                 yield from module.named_modules(memo, submodule_prefix, remove_duplicate)
 
-    # -- modes and gradients -------------------------------------------------------------------------
+    # -- modes and gradients ---------------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
         """Set training mode (affects Dropout, BatchNorm ...) recursively; returns self."""
         if not isinstance(mode, bool):
@@ -868,7 +872,7 @@ class Module:
     def share_memory(self) -> "Module":
         return self
 
-    # -- conversion ----------------------------------------------------------------------------------
+    # -- conversion ------------------------------------------------------------------------------
     def _apply(self, fn, recurse: bool = True) -> "Module":
         """Apply ``fn`` to every parameter, gradient and buffer. Parameters keep their identity
         (their data is replaced), so optimizers that hold them stay valid; buffers are replaced."""
@@ -957,7 +961,7 @@ class Module:
         """Move parameters and buffers to a CUDA device (needs CuPy)."""
         return self._apply(lambda t: t.cuda(device))
 
-    # -- state dict ----------------------------------------------------------------------------------
+    # -- state dict ------------------------------------------------------------------------------
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         for name, param in self._parameters.items():
             if param is not None:
@@ -1105,10 +1109,10 @@ class Module:
             for hook in module._load_state_dict_post_hooks.values():
                 out = hook(module, incompatible_keys)
                 if out is not None:
-                    raise RuntimeError("Hooks registered with ``register_load_state_dict_post_hook`` "
-                                       "are not expected to return new values, if "
-                                       "incompatible_keys need to be modified, it should be done "
-                                       "inplace.")
+                    raise RuntimeError("Hooks registered with "
+                                       "``register_load_state_dict_post_hook`` are not expected "
+                                       "to return new values, if incompatible_keys need to be "
+                                       "modified, it should be done inplace.")
 
         load(self, state_dict)
         del load
@@ -1124,7 +1128,7 @@ class Module:
                 type(self).__name__, "\n\t".join(error_msgs)))
         return _IncompatibleKeys(missing_keys, unexpected_keys)
 
-    # -- representation ------------------------------------------------------------------------------
+    # -- representation --------------------------------------------------------------------------
     def _get_name(self) -> str:
         return type(self).__name__
 

@@ -37,7 +37,8 @@ class _NormBase(Module):
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
         if self.track_running_stats:
-            self.register_buffer("running_mean", ops.zeros(num_features, device=device, dtype=dtype))
+            self.register_buffer("running_mean",
+                                 ops.zeros(num_features, device=device, dtype=dtype))
             self.register_buffer("running_var", ops.ones(num_features, device=device, dtype=dtype))
             self.register_buffer("num_batches_tracked", ops.tensor(0, dtype=int64, device=device))
         else:
