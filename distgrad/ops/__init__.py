@@ -14,8 +14,8 @@ from .elementwise import (abs, add, allclose, bitwise_not, ceil, clamp, cos, div
                           sin, sqrt, sub, tanh, trunc, where)
 from .index import gather, index_select, masked_fill
 from .linalg import bmm, dot, matmul, mm, mv, outer
-from .reduce import (amax, amin, argmax, argmin, logsumexp, max, mean, min, prod, std, sum,
-                     var)
+from .reduce import (all, amax, amin, any, argmax, argmin, logsumexp, max, mean, min, prod, std,
+                     sum, var)
 from .shape import (broadcast_to, cat, chunk, clone, concat, concatenate, flatten, flip, narrow,
                     permute, reshape, split, squeeze, stack, t, transpose, unbind, unflatten,
                     unsqueeze)
@@ -70,6 +70,7 @@ def _install_methods():
         # reductions
         "sum": sum, "mean": mean, "var": var, "std": std, "max": max, "min": min, "amax": amax,
         "amin": amin, "argmax": argmax, "argmin": argmin, "logsumexp": logsumexp, "prod": prod,
+        "all": all, "any": any,
         # shape
         "reshape": reshape, "view": shape.view, "flatten": flatten, "unflatten": unflatten,
         "permute": permute, "transpose": transpose, "t": t, "expand": shape.expand,

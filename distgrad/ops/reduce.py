@@ -267,6 +267,25 @@ def argmin(input, dim=None, keepdim=False) -> Tensor:
     return _arg_extremum(input, dim, keepdim, "argmin")
 
 
+def _logical_reduce(input, dim, keepdim, name):
+    data = input._data
+    axes = _reduce_args(input, dim, keepdim)
+    out = getattr(data, name)(axis=axes, keepdims=keepdim)
+    if data.dtype == np.uint8:  # PyTorch keeps uint8 for uint8 input
+        out = out.astype(np.uint8)
+    return _wrap(input._xp().asarray(out))
+
+
+def all(input, dim=None, keepdim=False) -> Tensor:
+    """True where every element (over ``dim``) is non-zero, as a bool tensor."""
+    return _logical_reduce(input, dim, keepdim, "all")
+
+
+def any(input, dim=None, keepdim=False) -> Tensor:
+    """True where some element (over ``dim``) is non-zero, as a bool tensor."""
+    return _logical_reduce(input, dim, keepdim, "any")
+
+
 def logsumexp(input, dim, keepdim=False) -> Tensor:
     """log(sum(exp(x))) over ``dim``, computed stably."""
     from .elementwise import exp, log

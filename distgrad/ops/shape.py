@@ -392,8 +392,10 @@ def clone(input) -> Tensor:
     return _wrap(out)
 
 
-def flip(input, dims) -> Tensor:
-    """Reverse the order of elements along ``dims``."""
-    axes = normalize_dims(dims, input.ndim) or ()
+def flip(input, *dims) -> Tensor:
+    """Reverse the order of elements along ``dims`` (a tuple, or several ints)."""
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = dims[0]
+    axes = normalize_dims(list(dims), input.ndim) or ()
     key = tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(input.ndim))
     return clone(input[key])
