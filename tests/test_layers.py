@@ -340,3 +340,74 @@ def test_small_cnn_matches_torch():
     for name, p in ours.named_parameters():
         np.testing.assert_allclose(arr(p.grad), tparams[name].grad.numpy(), rtol=1e-9,
                                    atol=1e-12, err_msg=name)
+
+
+# -- further layers ------------------------------------------------------------------------------
+@pytest.mark.parametrize("name,args", [
+    ("LeakyReLU", (0.2,)), ("SiLU", ()), ("ELU", (0.7,)), ("Softplus", (2.0, 5.0)),
+    ("Hardtanh", (-0.5, 0.8)), ("ReLU6", ()), ("Mish", ()),
+])
+def test_more_activations(name, args):
+    ours, theirs = getattr(nn, name)(*args), getattr(tnn, name)(*args)
+    assert repr(ours) == repr(theirs)
+    compare(ours, theirs, randn(4, 6) * 4)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"stride": 2, "padding": 1, "dilation": 2},
+                                    {"groups": 2, "padding": "same"},
+                                    {"padding": 2, "padding_mode": "reflect"}])
+def test_conv1d(kwargs):
+    ours, theirs = nn.Conv1d(4, 6, 3, **kwargs), tnn.Conv1d(4, 6, 3, **kwargs)
+    assert repr(ours) == repr(theirs)
+    compare(ours, theirs, randn(2, 4, 11))
+
+
+@pytest.mark.parametrize("ours,theirs,shape", [
+    (nn.MaxPool1d(3, 2, 1), tnn.MaxPool1d(3, 2, 1), (2, 3, 10)),
+    (nn.AvgPool1d(3, 2, 1), tnn.AvgPool1d(3, 2, 1), (2, 3, 10)),
+    (nn.AdaptiveAvgPool1d(4), tnn.AdaptiveAvgPool1d(4), (2, 3, 10)),
+    (nn.AdaptiveAvgPool2d((3, 2)), tnn.AdaptiveAvgPool2d((3, 2)), (2, 3, 7, 5)),
+    (nn.AdaptiveAvgPool2d(1), tnn.AdaptiveAvgPool2d(1), (2, 3, 7, 5)),
+    (nn.AdaptiveMaxPool2d(2), tnn.AdaptiveMaxPool2d(2), (2, 3, 7, 5)),
+])
+def test_more_pooling(ours, theirs, shape):
+    assert repr(ours) == repr(theirs)
+    compare(ours, theirs, randn(*shape))
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_groupnorm(affine):
+    ours, theirs = nn.GroupNorm(2, 4, affine=affine), tnn.GroupNorm(2, 4, affine=affine)
+    if affine:
+        with torch.no_grad():
+            theirs.weight.copy_(torch.tensor(randn(4, seed=3)))
+            theirs.bias.copy_(torch.tensor(randn(4, seed=4)))
+    assert repr(ours) == repr(theirs)
+    compare(ours, theirs, randn(3, 4, 5, 2))
+    with pytest.raises(ValueError, match="must be divisible by num_groups"):
+        nn.GroupNorm(3, 4)
+
+
+def test_channel_dropout():
+    dg.manual_seed(0)
+    x = dg.ones(50, 40, 3, 3)
+    y = arr(nn.Dropout2d(0.5)(x))
+    per_channel = y.reshape(50, 40, 9)
+    assert np.all((per_channel == 0).all(-1) | (per_channel == 2).all(-1))
+    assert abs((per_channel[..., 0] == 0).mean() - 0.5) < 0.05
+    y1 = arr(nn.Dropout1d(0.5)(dg.ones(50, 40, 4)))
+    assert np.all((y1 == 0).all(-1) | (y1 == 2).all(-1))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_more_losses(reduction):
+    compare_loss(nn.SmoothL1Loss(reduction=reduction, beta=0.5),
+                 tnn.SmoothL1Loss(reduction=reduction, beta=0.5), randn(4, 3), randn(4, 3, seed=2))
+    compare_loss(nn.HuberLoss(reduction=reduction, delta=0.7),
+                 tnn.HuberLoss(reduction=reduction, delta=0.7), randn(4, 3), randn(4, 3, seed=2))
+    logp = torch.log_softmax(torch.tensor(randn(4, 3)), 1).numpy()
+    target = torch.softmax(torch.tensor(randn(4, 3, seed=2)), 1).numpy()
+    red = "batchmean" if reduction == "mean" else reduction
+    compare_loss(nn.KLDivLoss(reduction=red), tnn.KLDivLoss(reduction=red), logp, target)
+    compare_loss(nn.KLDivLoss(reduction=red, log_target=True),
+                 tnn.KLDivLoss(reduction=red, log_target=True), logp, np.log(target))

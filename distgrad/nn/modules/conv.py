@@ -1,4 +1,4 @@
-"""Convolution layers: ``Conv2d``."""
+"""Convolution layers: ``Conv1d``, ``Conv2d``."""
 from __future__ import annotations
 
 import math
@@ -8,9 +8,9 @@ from .. import init
 from ..parameter import Parameter
 from ._functional import F
 from .module import Module
-from .utils import _pair, _reverse_repeat_tuple
+from .utils import _pair, _reverse_repeat_tuple, _single
 
-__all__ = ["Conv2d"]
+__all__ = ["Conv1d", "Conv2d"]
 
 
 class _ConvNd(Module):
@@ -116,6 +116,32 @@ class Conv2d(_ConvNd):
                                   mode=self.padding_mode),
                             weight, bias, self.stride, _pair(0), self.dilation, self.groups)
         return F.conv2d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def forward(self, input):
+        return self._conv_forward(input, self.weight, self.bias)
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution over ``(N, C_in, L)`` inputs; ``weight`` has shape
+    ``(out_channels, in_channels // groups, k)`` (see ``Conv2d``)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 device=None, dtype=None):
+        kernel_size_ = _single(kernel_size)
+        stride_ = _single(stride)
+        padding_ = padding if isinstance(padding, str) else _single(padding)
+        dilation_ = _single(dilation)
+        super().__init__(in_channels, out_channels, kernel_size_, stride_, padding_, dilation_,
+                         False, _single(0), groups, bias, padding_mode, device=device,
+                         dtype=dtype)
+
+    def _conv_forward(self, input, weight, bias):
+        if self.padding_mode != "zeros":
+            return F.conv1d(F.pad(input, self._reversed_padding_repeated_twice,
+                                  mode=self.padding_mode),
+                            weight, bias, self.stride, _single(0), self.dilation, self.groups)
+        return F.conv1d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
     def forward(self, input):
         return self._conv_forward(input, self.weight, self.bias)

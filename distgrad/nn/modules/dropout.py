@@ -1,10 +1,11 @@
-"""``Dropout``: zeroes elements with probability ``p`` in training mode (scaled by 1/(1-p))."""
+"""``Dropout``, ``Dropout1d``, ``Dropout2d``: zero elements (or whole channels) with probability
+``p`` in training mode, scaling the rest by 1/(1-p)."""
 from __future__ import annotations
 
 from ._functional import F
 from .module import Module
 
-__all__ = ["Dropout"]
+__all__ = ["Dropout", "Dropout1d", "Dropout2d"]
 
 
 class Dropout(Module):
@@ -23,3 +24,18 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout1d(Dropout):
+    """Zero whole channels of ``(N, C, L)`` inputs with probability ``p`` in training mode."""
+
+    def forward(self, input):
+        return F.dropout1d(input, self.p, self.training, self.inplace)
+
+
+class Dropout2d(Dropout):
+    """Zero whole channels of ``(N, C, H, W)`` inputs with probability ``p`` in training
+    mode."""
+
+    def forward(self, input):
+        return F.dropout2d(input, self.p, self.training, self.inplace)
