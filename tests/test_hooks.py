@@ -322,6 +322,7 @@ def _assert_logs_equal(log_dg, log_torch):
 
 @pytest.mark.parametrize("kwargs", [{}, {"twice": True}, {"pre_scale": 2.0},
                                     {"replace_input": 0.0}, {"twice": True, "replace_input": 0.5}])
+@pytest.mark.torch
 def test_full_backward_hooks_match_torch(kwargs):
     torch = pytest.importorskip("torch")
     log_dg, *grads_dg = _dg_two_in_two_out(**kwargs)

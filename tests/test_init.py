@@ -13,6 +13,7 @@ def arr(t):
     return np.asarray(t.detach()._data)
 
 
+@pytest.mark.torch
 def test_calculate_gain_matches_torch():
     torch = pytest.importorskip("torch")
     for name in ["linear", "conv2d", "sigmoid", "tanh", "relu", "selu"]:
@@ -26,6 +27,7 @@ def test_calculate_gain_matches_torch():
         init.calculate_gain("leaky_relu", True)
 
 
+@pytest.mark.torch
 def test_fan_in_and_fan_out_matches_torch():
     torch = pytest.importorskip("torch")
     for shape in [(3, 5), (8, 4, 3, 3), (2, 6, 5)]:
@@ -120,6 +122,7 @@ def test_conv_default_init_bounds():
     assert arr(m.bias).min() >= -bound and arr(m.bias).max() <= bound
 
 
+@pytest.mark.torch
 def test_default_init_statistics_match_torch():
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)

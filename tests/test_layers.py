@@ -10,6 +10,7 @@ import distgrad.nn as nn
 
 torch = pytest.importorskip("torch")
 tnn = torch.nn
+pytestmark = pytest.mark.torch
 
 RTOL = 1e-10
 ATOL = 1e-12

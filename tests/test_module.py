@@ -300,6 +300,7 @@ def test_load_state_dict_errors_in_pytorch_format():
     assert arr(m.weight).sum() == 9
 
 
+@pytest.mark.torch
 def test_load_state_dict_matches_torch_message():
     torch = pytest.importorskip("torch")
     tm = torch.nn.Linear(3, 3)
@@ -381,6 +382,7 @@ def test_repr_nested():
 )"""
 
 
+@pytest.mark.torch
 def test_repr_matches_torch():
     torch = pytest.importorskip("torch")
     tnn = torch.nn
@@ -525,6 +527,7 @@ def test_clip_grad_norm_and_value():
     assert clip_grad_norm_([nn.Parameter(dg.zeros(1))], 1.0).item() == 0.0
 
 
+@pytest.mark.torch
 def test_clip_grad_norm_matches_torch():
     torch = pytest.importorskip("torch")
     from distgrad.nn.utils import clip_grad_norm_
