@@ -553,3 +553,22 @@ def test_parameters_to_vector_roundtrip():
     assert v.shape == (8,)
     vector_to_parameters(v * 0 + 1, m.parameters())
     assert arr(m.weight).tolist() == [[1.0] * 3] * 2 and arr(m.bias).tolist() == [1.0, 1.0]
+
+
+def test_buffer_assignment_and_registration_hooks():
+    from distgrad.nn.modules import module as module_mod
+    m = nn.Module()
+    m.x = 3
+    m.x = nn.Buffer(dg.ones(2), persistent=False)
+    m.y = nn.Buffer(dg.ones(1))
+    assert list(m._buffers) == ["x", "y"] and "x" not in m.__dict__
+    assert type(m.y) is dg.Tensor and list(m.state_dict()) == ["y"]
+    seen = []
+    with module_mod.register_module_module_registration_hook(
+            lambda mod, name, sub: seen.append(name)), \
+            module_mod.register_module_parameter_registration_hook(
+                lambda mod, name, p: seen.append(name)):
+        m.sub = nn.Identity()
+        m.w = nn.Parameter(dg.ones(1))
+    m.other = nn.Identity()
+    assert seen == ["sub", "w"]
