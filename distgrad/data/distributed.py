@@ -9,7 +9,8 @@ waits for the others at the end of an epoch) and together they cover the data se
 epoch, plus up to ``num_replicas - 1`` repeated samples when the size does not divide.
 
 Call ``sampler.set_epoch(epoch)`` at the start of every epoch, otherwise every epoch uses the
-same order (a warning says so when a shuffling sampler is iterated twice in the same epoch).
+same order (a warning says so when a shuffling sampler is iterated twice without a
+``set_epoch`` call in between).
 
 For evaluation use :class:`distgrad.distributed.evaluation.DistributedEvalSampler` (no padding:
 every sample is counted exactly once).
@@ -117,3 +118,4 @@ class DistributedSampler(Sampler):
         """Set the epoch (the permutation is seeded with ``seed + epoch``); call it at the start
         of every epoch, with the same value on every rank."""
         self.epoch = int(epoch)
+        self._iterated_epoch = None  # the caller manages epochs: iterating again is deliberate

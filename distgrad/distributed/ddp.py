@@ -392,7 +392,8 @@ class _Reducer:
         for i, p in enumerate(self.params):
             a = np.ascontiguousarray(_backend.to_device(p._data, _backend.CPU))
             raw = a.reshape(-1).view(np.uint8)
-            local[i] = (zlib.crc32(raw) << 32) | zlib.adler32(raw)
+            h = (zlib.crc32(raw) << 32) | zlib.adler32(raw)
+            local[i] = h - (1 << 64) if h >= 1 << 63 else h
             local[n + i] = np.array(float(a.astype(np.float64).sum())).view(np.int64)
         table = np.zeros((self.world, 2 * n), np.int64)
         _coll.all_gather_into_tensor(table, local, group=self.pg)
@@ -402,8 +403,8 @@ class _Reducer:
         i = int(bad[0])
         ranks = self.pg.world_ranks
         differ = [ranks[r] for r in range(self.world) if table[r, i] != table[0, i]]
-        sums = ", ".join(f"rank {ranks[r]}: {table[r, n + i:n + i + 1].view(np.float64)[0]!r}"
-                         for r in range(self.world))
+        sums = table[:, n + i].copy().view(np.float64)
+        sums = ", ".join(f"rank {ranks[r]}: {float(sums[r])!r}" for r in range(self.world))
         when = "" if step is None else f" after {step} synchronized step(s)"
         raise RuntimeError(
             f"DistributedDataParallel (DISTGRAD_DEBUG): the model replicas have diverged{when}: "
