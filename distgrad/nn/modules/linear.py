@@ -1,4 +1,4 @@
-"""``Linear``, ``Identity`` and ``Bilinear``-free linear layers."""
+"""``Linear`` and ``Identity``."""
 from __future__ import annotations
 
 import math
