@@ -326,8 +326,6 @@ def add(input, other, *, alpha=1) -> Tensor:
     input = _as_input(input, other)
     if alpha != 1:
         other = other * alpha
-    if type(other) not in _PY_NUMBERS and not isinstance(other, Tensor):
-        other = _coerce(other, input)
     if isinstance(other, Tensor):
         out = _binary(np.add, input, other)
         if other._data.dtype is not input._data.dtype:
@@ -337,6 +335,10 @@ def add(input, other, *, alpha=1) -> Tensor:
             node.shapes = (input._data.shape, other._data.shape)
             return _from_node(out, node)
         return _wrap(out)
+    if type(other) not in _PY_NUMBERS:
+        other = _coerce(other, input)
+        if isinstance(other, Tensor):
+            return add(input, other)
     out = _scalar_result_dtype(input._data + other, input._data, other)
     if _state.enabled and input._requires_grad:
         return _from_node(out, AddScalarBackward((input, NO_INPUT)))
@@ -348,8 +350,6 @@ def sub(input, other, *, alpha=1) -> Tensor:
     input = _as_input(input, other)
     if alpha != 1:
         other = other * alpha
-    if type(other) not in _PY_NUMBERS and not isinstance(other, Tensor):
-        other = _coerce(other, input)
     if isinstance(other, Tensor):
         out = _binary(np.subtract, input, other)
         if other._data.dtype is not input._data.dtype:
@@ -359,6 +359,10 @@ def sub(input, other, *, alpha=1) -> Tensor:
             node.shapes = (input._data.shape, other._data.shape)
             return _from_node(out, node)
         return _wrap(out)
+    if type(other) not in _PY_NUMBERS:
+        other = _coerce(other, input)
+        if isinstance(other, Tensor):
+            return sub(input, other)
     out = _scalar_result_dtype(input._data - other, input._data, other)
     if _state.enabled and input._requires_grad:
         return _from_node(out, SubScalarBackward((input, NO_INPUT)))
@@ -383,8 +387,6 @@ def rsub(input, other) -> Tensor:
 def mul(input, other) -> Tensor:
     """Elementwise product with broadcasting."""
     input = _as_input(input, other)
-    if type(other) not in _PY_NUMBERS and not isinstance(other, Tensor):
-        other = _coerce(other, input)
     if isinstance(other, Tensor):
         out = _binary(np.multiply, input, other)
         if other._data.dtype is not input._data.dtype:
@@ -394,6 +396,10 @@ def mul(input, other) -> Tensor:
             node.save(input, other)
             return _from_node(out, node)
         return _wrap(out)
+    if type(other) not in _PY_NUMBERS:
+        other = _coerce(other, input)
+        if isinstance(other, Tensor):
+            return mul(input, other)
     out = _scalar_result_dtype(input._data * other, input._data, other)
     if _state.enabled and input._requires_grad:
         node = MulScalarBackward((input, NO_INPUT))
