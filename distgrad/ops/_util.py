@@ -76,6 +76,46 @@ def fix_dtype(out, a, b, true_divide=False):
     return out
 
 
+class _CastGrads:
+    """Mixin for nodes of ops on inputs of different float dtypes: each gradient is returned in
+    its input's dtype (PyTorch's engine casts them), so a float32 subgraph never carries float64
+    gradients. Only such nodes get it, so the common path pays nothing."""
+
+    def backward(self, *grads):
+        return _cast(super().backward(*grads), self._in_dtypes, False)
+
+    def graph_backward(self, *grads):
+        return _cast(super().graph_backward(*grads), self._in_dtypes, True)
+
+
+def _cast(grads, dtypes, tensors):
+    out = []
+    for g, dt in zip(grads, dtypes):
+        if g is not None and dt is not None and g.dtype != dt:
+            g = g.to(dt) if tensors else g.astype(dt)
+        out.append(g)
+    return tuple(out)
+
+
+_CAST_CLASSES = {}
+
+
+def cast_grads_to_inputs(node, inputs):
+    """Make ``node`` (of an op whose tensor ``inputs`` have different dtypes) return gradients
+    in the dtype of each input. Returns the node."""
+    dtypes = tuple([t._data.dtype if isinstance(t, Tensor) and t._data.dtype.kind == "f" else None
+                    for t in inputs])
+    if len(set(dtypes) - {None}) <= 1:
+        return node
+    cls = type(node)
+    sub = _CAST_CLASSES.get(cls)
+    if sub is None:  # keeps the class name, so name() is unchanged
+        sub = _CAST_CLASSES[cls] = type(cls.__name__, (_CastGrads, cls), {})
+    node.__class__ = sub
+    node._in_dtypes = dtypes
+    return node
+
+
 def scalar_value(value):
     """A NumPy scalar (``np.float64(2)``) as the Python number PyTorch treats it as."""
     if isinstance(value, np.generic):

@@ -14,8 +14,8 @@ from .. import _backend
 from ..autograd.graph import NO_INPUT, Node
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor, _from_node
-from ._util import (_state, broadcast_error, check_same_device, fix_dtype, result_type,
-                    scalar_value, torch_type_name, unbroadcast)
+from ._util import (_state, broadcast_error, cast_grads_to_inputs, check_same_device, fix_dtype,
+                    result_type, scalar_value, torch_type_name, unbroadcast)
 
 _wrap = Tensor._wrap
 
@@ -64,8 +64,8 @@ def _scalar_result_dtype(out, a, scalar):
 def _binary(arrays_op, a, b):
     try:
         return arrays_op(a._data, b._data)
-    except ValueError:
-        raise broadcast_error(a._data.shape, b._data.shape) from None
+    except ValueError as exc:
+        raise _value_error(exc, a._data.shape, b._data.shape) from None
     except TypeError:
         check_same_device(a, b)
         if arrays_op is np.subtract and a._data.dtype.kind == "b" and b._data.dtype.kind == "b":
@@ -73,6 +73,17 @@ def _binary(arrays_op, a, b):
                 "Subtraction, the `-` operator, with two bool tensors is not supported. Use the "
                 "`^` or `logical_xor()` operator instead.") from None
         raise
+
+
+def _value_error(exc, a_shape, b_shape):
+    """NumPy's ValueError from a binary op as PyTorch's RuntimeError (the broadcast message when
+    the shapes do not broadcast; e.g. "Integers to negative integer powers are not allowed."
+    otherwise)."""
+    try:
+        np.broadcast_shapes(a_shape, b_shape)
+    except ValueError:
+        return broadcast_error(a_shape, b_shape)
+    return RuntimeError(str(exc))
 
 
 def sum_to(t: Tensor, shape) -> Tensor:
@@ -328,11 +339,14 @@ def add(input, other, *, alpha=1) -> Tensor:
         other = other * alpha
     if isinstance(other, Tensor):
         out = _binary(np.add, input, other)
-        if other._data.dtype is not input._data.dtype:
+        mixed = other._data.dtype is not input._data.dtype
+        if mixed:
             out = _fix_dtype(out, input._data, other._data)
         if _state.enabled and (input._requires_grad or other._requires_grad):
             node = AddBackward0((input, other))
             node.shapes = (input._data.shape, other._data.shape)
+            if mixed:
+                cast_grads_to_inputs(node, (input, other))
             return _from_node(out, node)
         return _wrap(out)
     if type(other) not in _PY_NUMBERS:
@@ -352,11 +366,14 @@ def sub(input, other, *, alpha=1) -> Tensor:
         other = other * alpha
     if isinstance(other, Tensor):
         out = _binary(np.subtract, input, other)
-        if other._data.dtype is not input._data.dtype:
+        mixed = other._data.dtype is not input._data.dtype
+        if mixed:
             out = _fix_dtype(out, input._data, other._data)
         if _state.enabled and (input._requires_grad or other._requires_grad):
             node = SubBackward0((input, other))
             node.shapes = (input._data.shape, other._data.shape)
+            if mixed:
+                cast_grads_to_inputs(node, (input, other))
             return _from_node(out, node)
         return _wrap(out)
     if type(other) not in _PY_NUMBERS:
@@ -389,11 +406,14 @@ def mul(input, other) -> Tensor:
     input = _as_input(input, other)
     if isinstance(other, Tensor):
         out = _binary(np.multiply, input, other)
-        if other._data.dtype is not input._data.dtype:
+        mixed = other._data.dtype is not input._data.dtype
+        if mixed:
             out = _fix_dtype(out, input._data, other._data)
         if _state.enabled and (input._requires_grad or other._requires_grad):
             node = MulBackward0((input, other))
             node.save(input, other)
+            if mixed:
+                cast_grads_to_inputs(node, (input, other))
             return _from_node(out, node)
         return _wrap(out)
     if type(other) not in _PY_NUMBERS:
@@ -422,6 +442,8 @@ def div(input, other, *, rounding_mode=None) -> Tensor:
         if _state.enabled and (input._requires_grad or other._requires_grad):
             node = DivBackward0((input, other))
             node.save(input, other)
+            if other._data.dtype is not input._data.dtype:
+                cast_grads_to_inputs(node, (input, other))
             return _from_node(out, node)
         return _wrap(out)
     out = input._data / other
@@ -454,6 +476,8 @@ def _rounded_div(input, other, rounding_mode):
             dt = np.dtype(np.int64)
     if dt.kind == "b":
         dt = np.dtype(np.int64)
+    if dt.kind in "iu" and not xp.all(xp.asarray(b) != 0):
+        raise RuntimeError("ZeroDivisionError")
     try:
         with np.errstate(divide="ignore", invalid="ignore"):
             if dt.kind in "iu":
@@ -504,10 +528,15 @@ def pow(input, exponent) -> Tensor:
         if _state.enabled and (input._requires_grad or exponent._requires_grad):
             node = PowBackward1((input, exponent))
             node.save(input, exponent)
+            if exponent._data.dtype is not input._data.dtype:
+                cast_grads_to_inputs(node, (input, exponent))
             return _from_node(out, node)
         return _wrap(out)
     xd = input._data
-    out = xd * xd if exponent == 2 else xd ** exponent
+    try:
+        out = xd * xd if exponent == 2 else xd ** exponent
+    except ValueError as exc:  # integers to negative integer powers
+        raise RuntimeError(str(exc)) from None
     out = _scalar_result_dtype(out, xd, exponent)
     if _state.enabled and input._requires_grad:
         node = PowBackward0((input,))
@@ -573,6 +602,8 @@ def remainder(input, other) -> Tensor:
             node = RemainderBackward0((input, other))
             node.save(input, other)
             node.shapes = (a.shape, other._data.shape)
+            if other._data.dtype is not a.dtype:
+                cast_grads_to_inputs(node, (input, other))
             return _from_node(out, node)
         return _wrap(out)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -681,10 +712,14 @@ class ReluBackward0(Node):
         return (g * (self.saved_output_tensor() > 0),)
 
 
-def _unary(input, forward, node_cls, save_output=False):
+def _unary(input, forward, node_cls, save_output=False, float_only=True):
     """Apply ``forward`` to the array and record ``node_cls``, saving either the output (for ops
-    whose derivative is a function of it) or the input."""
-    out = forward(input._data)
+    whose derivative is a function of it) or the input. ``float_only`` ops compute integer and
+    bool input in the default float dtype, like PyTorch."""
+    xd = input._data
+    if xd.dtype.kind != "f":
+        xd = _non_float_input(xd, float_only, node_cls)
+    out = forward(xd)
     if _state.enabled and input._requires_grad:
         node = node_cls((input,))
         result = _from_node(out, node)
@@ -694,6 +729,16 @@ def _unary(input, forward, node_cls, save_output=False):
             node.save(input)
         return result
     return _wrap(out)
+
+
+def _non_float_input(xd, float_only, node_cls):
+    if float_only:
+        return xd.astype(get_default_dtype())
+    if xd.dtype.kind == "b":
+        if node_cls is ReluBackward0:
+            raise RuntimeError("Boolean inputs not supported for relu")
+        raise NotImplementedError("\"abs_cpu\" not implemented for 'Bool'")
+    return xd
 
 
 def exp(input) -> Tensor:
@@ -713,7 +758,7 @@ def sqrt(input) -> Tensor:
 
 def abs(input) -> Tensor:
     """Absolute value (gradient sign(x), 0 at 0)."""
-    return _unary(input, input._xp().abs, AbsBackward0)
+    return _unary(input, input._xp().abs, AbsBackward0, float_only=False)
 
 
 def sin(input) -> Tensor:
@@ -746,7 +791,7 @@ def sigmoid(input) -> Tensor:
 def relu(input) -> Tensor:
     """max(x, 0)."""
     return _unary(input, lambda x: _backend.get_array_module(x).maximum(x, 0), ReluBackward0,
-                  save_output=True)
+                  save_output=True, float_only=False)
 
 
 def sign(input) -> Tensor:
@@ -915,6 +960,7 @@ def clamp(input, min=None, max=None) -> Tensor:
     else:
         m_x, m_lo, m_hi = xd <= hi, None, xd > hi
     node.masks = (m_x, m_lo, m_hi)
+    cast_grads_to_inputs(node, inputs)
     node.shapes = (xd.shape, np.shape(lo) if min_t else (), np.shape(hi) if max_t else ())
     return _from_node(out, node)
 
@@ -953,6 +999,8 @@ def _extremum(input, other, choose, sign):
     if _state.enabled and (input._requires_grad or other._requires_grad):
         node = MaximumBackward0((input, other)) if sign > 0 else MinimumBackward0((input, other))
         node.save(input, other)
+        if input._data.dtype is not other._data.dtype:
+            cast_grads_to_inputs(node, (input, other))
         return _from_node(out, node)
     return _wrap(out)
 
@@ -1023,6 +1071,8 @@ def where(condition, input, other) -> Tensor:
         node = WhereBackward0((a, b))
         node.condition = cond
         node.shapes = (a.shape, b.shape)
+        if a._data.dtype is not b._data.dtype:
+            cast_grads_to_inputs(node, (a, b))
         return _from_node(out, node)
     return _wrap(out)
 

@@ -11,7 +11,8 @@ from .. import _backend
 from ..autograd.graph import Node
 from ..dtypes import as_dtype
 from ..tensor import Tensor, _from_node
-from ._util import _state, normalize_dims, result_type, sizes, unbroadcast
+from ._util import (_state, cast_grads_to_inputs, normalize_dims, result_type, sizes,
+                    unbroadcast)
 
 _wrap = Tensor._wrap
 
@@ -258,14 +259,18 @@ def cat(tensors, dim=0) -> Tensor:
                                        f"size {a} but got size {b} for tensor number {i} in the list.") from None
         raise
     dt = arrays[0].dtype
+    mixed = False
     for a in arrays:
         if a.dtype is not dt:
+            mixed = True
             dt = result_type(*arrays)
             if out.dtype != dt:
                 out = out.astype(dt)
             break
     if _state.enabled and any(t._requires_grad for t in tensors):
         node = CatBackward0(tensors)
+        if mixed:
+            cast_grads_to_inputs(node, tensors)
         lengths = [t._data.shape[d] for t in tensors]
         node.dim, node.lengths = d, lengths
         node.offsets = list(np.cumsum(lengths)[:-1])
