@@ -614,3 +614,58 @@ def test_all_any(op):
         t, d = fn(torch, torch.tensor(a)), fn(dg, dg.tensor(a))
         assert _dtype_str(d) == _dtype_str(t) and tuple(d.shape) == tuple(t.shape)
         np.testing.assert_array_equal(_np(d), _np(t))
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "bool", "float16"])
+@pytest.mark.parametrize("op", ["exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "abs", "relu",
+                                "neg"])
+def test_unary_on_integer_and_bool_dtypes(op, dtype):
+    """Float-only functions compute integers and bools in the default float dtype."""
+    values = np.array([0, 1, 2, 3]) if dtype != "bool" else np.array([True, False, True, True])
+    outs = []
+    for m in (torch, dg):
+        x = m.tensor(values).to(getattr(m, dtype))
+        try:
+            outs.append(getattr(x, op)())
+        except RuntimeError as exc:  # e.g. -bool
+            outs.append(type(exc))
+    t, d = outs
+    if isinstance(t, type):
+        assert d is t
+        return
+    assert _dtype_str(d) == _dtype_str(t)
+    np.testing.assert_allclose(_np(d).astype(float), _np(t).astype(float), rtol=1e-3, atol=1e-6)
+
+
+@pytest.mark.parametrize("make", [
+    lambda m, a, b: a * b.double(), lambda m, a, b: a.double() + b, lambda m, a, b: b.double() - a,
+    lambda m, a, b: a / b.double(), lambda m, a, b: a.abs() ** b.double(),
+    lambda m, a, b: m.maximum(a, b.double()), lambda m, a, b: m.where(a > 0, a, b.double()),
+    lambda m, a, b: m.cat([a, b.double()]), lambda m, a, b: m.clamp(a, min=b.double()),
+    lambda m, a, b: a % (b.double().abs() + 1)])
+def test_mixed_dtype_gradients_keep_input_dtype(make):
+    """A float32 tensor used with a float64 one receives a float32 gradient (also non-leaves)."""
+    rng = np.random.default_rng(0)
+    a0, b0 = rng.standard_normal(3).astype(np.float32), rng.standard_normal(3).astype(np.float32)
+    res = []
+    for m in (torch, dg):
+        a = m.tensor(a0, requires_grad=True)
+        b = m.tensor(b0, requires_grad=True)
+        mid = a * 1
+        mid.retain_grad()
+        out = make(m, mid, b)
+        (out * m.tensor(np.arange(out.numel()).reshape(out.shape), dtype=m.float64)).sum().backward()
+        res.append((out, mid.grad, a.grad, b.grad))
+    for t, d in zip(*res):
+        assert _dtype_str(d) == _dtype_str(t)
+        np.testing.assert_allclose(_np(d), _np(t), rtol=1e-5, atol=1e-6)
+
+
+def test_integer_division_and_power_errors():
+    for m in (torch, dg):
+        with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+            m.tensor([1, 2]) // 0
+        with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+            m.tensor([1, 2]) // m.tensor([1, 0])
+        with pytest.raises(RuntimeError, match="Integers to negative integer powers are not allowed"):
+            m.tensor([1, 2]) ** -1
