@@ -164,22 +164,32 @@ def index_select(input, dim, index) -> Tensor:
     return getitem(input, (slice(None),) * d + (index,))
 
 
+def _open_grid(xp, index, dim):
+    """Index arrays addressing ``out[..., index[...], ...]`` along ``dim`` (an open grid, like
+    ``numpy.indices(sparse=True)``, which CuPy lacks)."""
+    nd = index.ndim
+    grids = []
+    for d, n in enumerate(index.shape):
+        shape = [1] * nd
+        shape[d] = n
+        grids.append(xp.arange(n).reshape(shape))
+    grids[dim] = index
+    return tuple(grids)
+
+
 class GatherBackward0(Node):
     def backward(self, g):
         xp = _backend.get_array_module(g)
         out = xp.zeros(self.shape, dtype=g.dtype)
         idx = self.index
-        # scatter-add along dim: build full index grids
-        grids = list(xp.indices(idx.shape, sparse=True))
-        grids[self.dim] = idx
+        grids = _open_grid(xp, idx, self.dim)  # scatter-add along dim
         xp.add.at(out, tuple(grids), g)
         return (out,)
 
     def graph_backward(self, g):
         from .creation import zeros
         xp = _backend.get_array_module(g._data)
-        grids = list(xp.indices(self.index.shape, sparse=True))
-        grids[self.dim] = self.index
+        grids = _open_grid(xp, self.index, self.dim)
         base = zeros(self.shape, dtype=g.dtype, device=g.device)
         return (index_put(base, tuple(grids), g, accumulate=True),)
 
