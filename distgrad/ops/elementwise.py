@@ -174,6 +174,19 @@ class MulScalarBackward(Node):
         return g * self.scalar, None
 
 
+class DivScalarBackward(Node):
+    """Backward of ``x / number`` (dividing, so that a zero divisor gives inf like PyTorch)."""
+
+    def name(self):
+        return "DivBackward0"
+
+    def backward(self, g):
+        return g / self.divisor, None
+
+    def graph_backward(self, g):
+        return g / self.divisor, None
+
+
 class SubScalarBackward(AddScalarBackward):
     def name(self):
         return "SubBackward0"
@@ -450,8 +463,8 @@ def div(input, other, *, rounding_mode=None) -> Tensor:
     if out.dtype.kind == "f" and out.dtype is not input._data.dtype and input.dtype.kind != "f":
         out = out.astype(get_default_dtype())
     if _state.enabled and input._requires_grad:
-        node = MulScalarBackward((input, NO_INPUT))
-        node.scalar = 1.0 / other
+        node = DivScalarBackward((input, NO_INPUT))
+        node.divisor = other
         return _from_node(out, node)
     return _wrap(out)
 
