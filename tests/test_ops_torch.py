@@ -669,3 +669,14 @@ def test_integer_division_and_power_errors():
             m.tensor([1, 2]) // m.tensor([1, 0])
         with pytest.raises(RuntimeError, match="Integers to negative integer powers are not allowed"):
             m.tensor([1, 2]) ** -1
+
+
+def test_division_by_zero_and_degenerate_variance():
+    """x / 0 gives inf (and inf gradients) instead of raising; var over one element is nan."""
+    with np.errstate(all="ignore"):
+        check_against_torch(lambda m, x: x / 0, [np.array([1.0, -2.0, 0.5])])
+        check_against_torch(lambda m, x: x / 0.0 * 0 + x, [np.array([1.0, -2.0])])
+        outs = [m.ones(3, 1, dtype=m.float64, requires_grad=True).var(1) for m in (torch, dg)]
+        np.testing.assert_array_equal(_np(outs[1]), _np(outs[0]))
+        outs = [m.tensor([2.0], requires_grad=True).std() for m in (torch, dg)]
+        assert np.isnan(outs[0].item()) and np.isnan(outs[1].item())
