@@ -111,9 +111,34 @@ def _count_out(shape, axes):
     return int(np.prod([s for i, s in enumerate(shape) if i not in axes]))
 
 
+class StdBackward0(Node):
+    """Backward of the square root that turns the variance into ``std``: 0.5 / std, and 0 where
+    std is 0 (PyTorch's ``std_backward``; a plain sqrt would give NaN for constant input)."""
+
+    def backward(self, g):
+        out = self.saved_output
+        xp = _backend.get_array_module(out)
+        with np.errstate(divide="ignore"):
+            d = xp.where(out == 0, 0, 0.5 / out).astype(out.dtype, copy=False)
+        return (g * d,)
+
+    def graph_backward(self, g):
+        from .elementwise import where
+        out = self.saved_output_tensor()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (where(out == 0, 0.0, g * 0.5 / out),)
+
+
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None) -> Tensor:
     """Standard deviation (Bessel-corrected by default)."""
-    return var(input, dim, unbiased, keepdim, correction=correction) ** 0.5
+    v = var(input, dim, unbiased, keepdim, correction=correction)
+    out = v._xp().sqrt(v._data)
+    if _state.enabled and v._requires_grad:
+        node = StdBackward0((v,))
+        result = _from_node(out, node)
+        node.save_output(result)
+        return result
+    return _wrap(out)
 
 
 class ExtremumBackward(Node):
