@@ -680,3 +680,9 @@ def test_division_by_zero_and_degenerate_variance():
         np.testing.assert_array_equal(_np(outs[1]), _np(outs[0]))
         outs = [m.tensor([2.0], requires_grad=True).std() for m in (torch, dg)]
         assert np.isnan(outs[0].item()) and np.isnan(outs[1].item())
+
+
+def test_std_gradient_of_constant_input_is_zero():
+    check_against_torch(lambda m, x: x.std(0, keepdim=True), [np.array([[1.0, 2.0], [1.0, 2.0]])])
+    check_against_torch(lambda m, x: x.std(), [np.array([3.0, 3.0, 3.0])])
+    check_against_torch(lambda m, x: x.std(1, unbiased=False), [np.array([[1.0, 1.0], [1.0, 2.0]])])
