@@ -1,13 +1,15 @@
 """Convolutions: ``conv2d`` (and ``conv1d`` through it) by im2col + one matrix product.
 
-Layout. For stride 1 the input is zero-padded into a buffer of rows ``(N, C, Hp*Wp + tail)``
-and the columns are taken "row-flat": output row ``i`` of an image is computed at all ``Wp``
-padded positions (the last ``Wp - Wo`` of them are garbage, dropped afterwards), so every copy
-that builds the columns moves contiguous runs of ``Ho*Wp`` elements instead of ``Wo``. For
-other strides the columns come from a strided window view. Either way the columns are a
-``(C*kh*kw, N*Ho*R)`` matrix (``R`` = row width, ``Wp`` or ``Wo``), the product is one GEMM per
-group, and the backward is two GEMMs (weight grad, column grad) plus ``kh*kw`` strided adds
-(col2im).
+Layout. Internally the images are held "CHWN" (batch innermost): the input is copied once into
+a zero-padded ``(C, Hp, Wp, N)`` buffer, so every window copy moves runs of ``Wo*N``
+contiguous values (NCHW windows would move runs of ``Wo``, and NumPy's per-run overhead would
+dominate on small images). The columns are a ``(C*kh*kw, Ho*Wo*N)`` matrix, the product is one
+GEMM per group, and its ``(O, Ho, Wo, N)`` result is transposed back to NCHW.
+
+Backward: the weight gradient is one GEMM with the saved columns; the input gradient is the
+column gradient ``W.T @ g`` folded back (col2im). For stride 1 the column gradient is computed
+"row-flat" (over full padded rows, the ``Wp - Wo`` extra columns being zero), which turns
+col2im into ``kh*kw`` adds of long contiguous runs; other strides add through strided views.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ def _as_strided(xp, arr, shape, strides):
 class _Geometry:
     """Sizes of one convolution call (all plain ints)."""
     __slots__ = ("N", "C", "H", "W", "O", "G", "kh", "kw", "sh", "sw", "dh", "dw", "pt", "pb",
-                 "pl", "pr", "Hp", "Wp", "Ho", "Wo", "R", "flat")
+                 "pl", "pr", "Hp", "Wp", "Ho", "Wo", "unit")
 
     def __init__(self, xshape, wshape, stride, pads, dilation, groups):
         self.N, self.C, self.H, self.W = xshape
@@ -39,71 +41,74 @@ class _Geometry:
         self.Wp = self.W + self.pl + self.pr
         self.Ho = (self.Hp - self.dh * (self.kh - 1) - 1) // self.sh + 1
         self.Wo = (self.Wp - self.dw * (self.kw - 1) - 1) // self.sw + 1
-        # Row-flat columns need stride 1 (any dilation); they pay off unless the padding
-        # makes the rows much wider than the output.
-        self.flat = (self.sh == 1 and self.sw == 1 and self.kh * self.kw > 1
-                     and self.Wp * 4 <= self.Wo * 5 + 8)
-        self.R = self.Wp if self.flat else self.Wo
+        # 1x1, stride 1, no padding: the transposed input is the column matrix
+        self.unit = (self.kh == 1 and self.kw == 1 and self.sh == 1 and self.sw == 1
+                     and self.Hp == self.H and self.Wp == self.W)
+
+
+def _to_chwn(x, geo):
+    """``x`` (N, C, H, W) as a zero-padded ``(C, Hp, Wp, N)`` array."""
+    xp = xp_of(x)
+    if geo.Hp == geo.H and geo.Wp == geo.W:
+        return xp.ascontiguousarray(x.transpose(1, 2, 3, 0))
+    buf = xp.zeros((geo.C, geo.Hp, geo.Wp, geo.N), dtype=x.dtype)
+    buf[:, geo.pt:geo.pt + geo.H, geo.pl:geo.pl + geo.W, :] = x.transpose(1, 2, 3, 0)
+    return buf
 
 
 def _im2col(x, geo):
-    """Columns ``(C*kh*kw, N*Ho*R)`` of the (padded) input ``x`` (N, C, H, W)."""
+    """Columns ``(C*kh*kw, Ho*Wo*N)`` of the input ``x`` (N, C, H, W)."""
     xp = xp_of(x)
-    N, C, H, W = x.shape
-    kh, kw, dh, dw = geo.kh, geo.kw, geo.dh, geo.dw
-    Ho, Wo, Hp, Wp = geo.Ho, geo.Wo, geo.Hp, geo.Wp
-    if geo.flat:
-        tail = (kw - 1) * dw
-        buf = xp.zeros((N, C, Hp * Wp + tail), dtype=x.dtype)
-        img = buf[:, :, :Hp * Wp].reshape(N, C, Hp, Wp)
-        img[:, :, geo.pt:geo.pt + H, geo.pl:geo.pl + W] = x
-        s0, s1, s2 = buf.strides
-        win = _as_strided(xp, buf, (C, kh, kw, N, Ho * Wp),
-                          (s1, dh * Wp * s2, dw * s2, s0, s2))
-        return xp.ascontiguousarray(win).reshape(C * kh * kw, N * Ho * Wp)
-    if geo.pt or geo.pb or geo.pl or geo.pr:
-        padded = xp.zeros((N, C, Hp, Wp), dtype=x.dtype)
-        padded[:, :, geo.pt:geo.pt + H, geo.pl:geo.pl + W] = x
-        x = padded
-    s0, s1, s2, s3 = x.strides
-    if kh == 1 and kw == 1 and geo.sh == 1 and geo.sw == 1:
-        win = x[:, :, :Ho, :Wo].transpose(1, 0, 2, 3)
-    else:
-        win = _as_strided(xp, x, (C, kh, kw, N, Ho, Wo),
-                          (s1, dh * s2, dw * s3, s0, geo.sh * s2, geo.sw * s3))
-    return xp.ascontiguousarray(win).reshape(C * kh * kw, N * Ho * Wo)
+    xt = _to_chwn(x, geo)
+    if geo.unit:
+        return xt.reshape(geo.C, -1)
+    s0, s1, s2, s3 = xt.strides
+    win = _as_strided(xp, xt, (geo.C, geo.kh, geo.kw, geo.Ho, geo.Wo, geo.N),
+                      (s0, geo.dh * s1, geo.dw * s2, geo.sh * s1, geo.sw * s2, s3))
+    return xp.ascontiguousarray(win).reshape(geo.C * geo.kh * geo.kw, -1)
 
 
-def _col2im(dcols, geo, dtype):
-    """Inverse of ``_im2col``: sum the columns ``(C*kh*kw, N*Ho*R)`` back into an input-shaped
-    gradient ``(N, C, H, W)`` (``kh*kw`` strided adds)."""
+def _grad_rows(g, geo):
+    """``g`` (N, O, Ho, Wo) as ``(O, Ho*Wo*N)``."""
+    xp = xp_of(g)
+    return xp.ascontiguousarray(g.transpose(1, 2, 3, 0)).reshape(geo.O, -1)
+
+
+def _row_flat(g2, geo):
+    """``(O, Ho*Wo*N)`` rows as row-flat ``(O, Ho*Wp*N)`` (zeros in the columns past ``Wo``)."""
+    xp = xp_of(g2)
+    out = xp.zeros((geo.O, geo.Ho, geo.Wp, geo.N), dtype=g2.dtype)
+    out[:, :, :geo.Wo, :] = g2.reshape(geo.O, geo.Ho, geo.Wo, geo.N)
+    return out.reshape(geo.O, -1)
+
+
+def _col2im(dcols, geo, flat):
+    """Fold the column gradient back into an input gradient ``(N, C, H, W)``."""
     xp = xp_of(dcols)
-    N, C, H, W = geo.N, geo.C, geo.H, geo.W
+    C, N, H, W = geo.C, geo.N, geo.H, geo.W
     kh, kw, dh, dw = geo.kh, geo.kw, geo.dh, geo.dw
-    Ho, Wo, Hp, Wp = geo.Ho, geo.Wo, geo.Hp, geo.Wp
-    if geo.flat:
-        L = Ho * Wp
-        tail = (kw - 1) * dw
-        dc = dcols.reshape(C, kh, kw, N, L)
-        buf = xp.zeros((C, N, Hp * Wp + tail), dtype=dtype)
+    Hp, Wp, Ho, Wo = geo.Hp, geo.Wp, geo.Ho, geo.Wo
+    if geo.unit:
+        dxt = dcols.reshape(C, H, W, N)
+    elif flat:
+        L = Ho * Wp * N
+        dc = dcols.reshape(C, kh, kw, L)
+        buf = xp.zeros((C, (Hp * Wp + (kw - 1) * dw) * N), dtype=dcols.dtype)
         for p in range(kh):
             for q in range(kw):
-                s = p * dh * Wp + q * dw
-                buf[:, :, s:s + L] += dc[:, p, q]
-        img = buf[:, :, :Hp * Wp].reshape(C, N, Hp, Wp)
-        return img[:, :, geo.pt:geo.pt + H, geo.pl:geo.pl + W].transpose(1, 0, 2, 3)
-    dc = dcols.reshape(C, kh, kw, N, Ho, Wo)
-    if kh == 1 and kw == 1 and geo.sh == 1 and geo.sw == 1 and Ho == Hp and Wo == Wp:
-        dx = dc[:, 0, 0].transpose(1, 0, 2, 3)
+                s = (p * dh * Wp + q * dw) * N
+                buf[:, s:s + L] += dc[:, p, q]
+        dxt = buf[:, :Hp * Wp * N].reshape(C, Hp, Wp, N)
     else:
-        dxp = xp.zeros((C, N, Hp, Wp), dtype=dtype)
+        dc = dcols.reshape(C, kh, kw, Ho, Wo, N)
+        dxt = xp.zeros((C, Hp, Wp, N), dtype=dcols.dtype)
         hs, ws = geo.sh * (Ho - 1) + 1, geo.sw * (Wo - 1) + 1
         for p in range(kh):
             for q in range(kw):
                 h0, w0 = p * dh, q * dw
-                dxp[:, :, h0:h0 + hs:geo.sh, w0:w0 + ws:geo.sw] += dc[:, p, q]
-        dx = dxp.transpose(1, 0, 2, 3)
-    return dx[:, :, geo.pt:geo.pt + H, geo.pl:geo.pl + W]
+                dxt[:, h0:h0 + hs:geo.sh, w0:w0 + ws:geo.sw, :] += dc[:, p, q]
+    dxt = dxt[:, geo.pt:geo.pt + H, geo.pl:geo.pl + W, :]
+    return xp.ascontiguousarray(dxt.transpose(3, 0, 1, 2))
 
 
 def _forward(x, w, b, geo):
@@ -116,10 +121,8 @@ def _forward(x, w, b, geo):
         out = (w.reshape(G, O // G, -1) @ cols.reshape(G, -1, cols.shape[1])).reshape(O, -1)
     if b is not None:
         out += b.reshape(O, 1)
-    out = out.reshape(O, geo.N, geo.Ho, geo.R)
-    if geo.R != geo.Wo:
-        out = out[:, :, :, :geo.Wo]
-    return xp.ascontiguousarray(out.transpose(1, 0, 2, 3)), cols
+    out = out.reshape(O, geo.Ho, geo.Wo, geo.N)
+    return xp.ascontiguousarray(out.transpose(3, 0, 1, 2)), cols
 
 
 class ConvolutionBackward0(Node):
@@ -128,37 +131,36 @@ class ConvolutionBackward0(Node):
         geo = self.geo
         nexts = self.next_functions
         wd = w._data
-        xp = xp_of(g)
         if self.unbatched:
             g = g[None]
         G, O = geo.G, geo.O
-        # g (N, O, Ho, Wo) -> (O, N*Ho*R), zero in the garbage columns of row-flat layout
-        if geo.R != geo.Wo:
-            g2 = xp.zeros((O, geo.N, geo.Ho, geo.R), dtype=g.dtype)
-            g2[:, :, :, :geo.Wo] = g.transpose(1, 0, 2, 3)
-        else:
-            g2 = xp.ascontiguousarray(g.transpose(1, 0, 2, 3))
-        g2 = g2.reshape(O, -1)
+        need_x = nexts[0] is not None
+        need_w = nexts[1] is not None
+        need_b = len(nexts) == 3 and nexts[2] is not None
+        flat = geo.sh == 1 and geo.sw == 1 and not geo.unit
         gx = gw = gb = None
-        if len(nexts) == 3 and nexts[2] is not None:
-            gb = g2.sum(axis=1)
-        if nexts[1] is not None:
-            cols = self.cols
-            if cols is None:
-                cols = _im2col(x._data if not self.unbatched else x._data[None], geo)
+        g2 = _grad_rows(g, geo)
+        if need_w or need_b:
+            if need_b:
+                gb = g2.sum(axis=1)
+            if need_w:
+                cols = self.cols
+                if cols is None:
+                    cols = _im2col(x._data if not self.unbatched else x._data[None], geo)
+                if G == 1:
+                    gw = (cols @ g2.T).T.reshape(wd.shape)
+                else:
+                    cg = cols.reshape(G, -1, cols.shape[1])
+                    gg = g2.reshape(G, O // G, -1)
+                    gw = (cg @ gg.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(wd.shape)
+        if need_x:
+            gr = _row_flat(g2, geo) if flat else g2
             if G == 1:
-                gw = (g2 @ cols.T).reshape(wd.shape)
-            else:
-                gg = g2.reshape(G, O // G, -1)
-                cg = cols.reshape(G, -1, cols.shape[1])
-                gw = (gg @ cg.transpose(0, 2, 1)).reshape(wd.shape)
-        if nexts[0] is not None:
-            if G == 1:
-                dcols = wd.reshape(O, -1).T @ g2
+                dcols = wd.reshape(O, -1).T @ gr
             else:
                 dcols = (wd.reshape(G, O // G, -1).transpose(0, 2, 1)
-                         @ g2.reshape(G, O // G, -1)).reshape(-1, g2.shape[1])
-            gx = _col2im(dcols, geo, g.dtype)
+                         @ gr.reshape(G, O // G, -1)).reshape(-1, gr.shape[1])
+            gx = _col2im(dcols, geo, flat)
             if self.unbatched:
                 gx = gx[0]
         return (gx, gw, gb) if len(nexts) == 3 else (gx, gw)

@@ -117,53 +117,69 @@ def _unbuffer(buf, geo):
 # max pooling
 # --------------------------------------------------------------------------------------------
 def _max_pool_forward(x, geo):
-    """Max over windows and the winning kernel offset (int8/int16/int32) per output."""
+    """The padded input buffer and the max over each window (NaN propagates, as PyTorch)."""
     xp = xp_of(x)
     fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     buf = _buffer(x, geo, fill)
-    kk = geo.kh * geo.kw
-    arg_dtype = np.int8 if kk < 127 else (np.int16 if kk < 32767 else np.int32)
     views = geo.views(buf)
     m = xp.array(next(views), copy=True)
-    arg = xp.zeros(m.shape, dtype=arg_dtype)
-    check_nan = x.dtype.kind == "f"
-    for t, v in enumerate(views, start=1):
-        upd = v > m
-        if check_nan:
-            upd |= v != v
-        xp.copyto(m, v, where=upd)
-        xp.copyto(arg, t, where=upd)
-    return m, arg
+    for v in views:
+        xp.maximum(m, v, out=m)
+    return buf, m
 
 
-def _max_pool_indices(arg, geo):
-    """PyTorch's indices (flat ``h*W + w`` in each input plane) from winning offsets."""
-    xp = xp_of(arg)
-    a = arg.astype(np.int64)
+def _first_hits(buf, m, geo):
+    """For each kernel offset, the mask of outputs whose (first) maximum sits at that offset."""
+    xp = xp_of(buf)
+    nan = m.dtype.kind == "f" and bool(xp.isnan(m).any())
+    taken = None
+    last = geo.kh * geo.kw - 1
+    for t, v in enumerate(geo.views(buf)):
+        hit = v == m
+        if nan:
+            hit |= v != v
+        if taken is None:
+            taken = hit
+        else:
+            hit = hit > taken          # hit and not taken
+            if t != last:
+                taken = taken | hit
+        yield t, hit
+
+
+def _max_pool_indices(buf, m, geo):
+    """PyTorch's indices (flat ``h*W + w`` in each input plane) of the first maxima."""
+    xp = xp_of(m)
+    arg = xp.zeros(m.shape, dtype=np.int64)
+    for t, hit in _first_hits(buf, m, geo):
+        if t:
+            arg[hit] = t
     i = xp.arange(geo.Ho, dtype=np.int64).reshape(-1, 1)
     j = xp.arange(geo.Wo, dtype=np.int64)
-    h = i * geo.sh - geo.ph + (a // geo.kw) * geo.dh
-    w = j * geo.sw - geo.pw + (a % geo.kw) * geo.dw
+    h = i * geo.sh - geo.ph + (arg // geo.kw) * geo.dh
+    w = j * geo.sw - geo.pw + (arg % geo.kw) * geo.dw
     return h * geo.W + w
 
 
 class MaxPool2DWithIndicesBackward0(Node):
     def backward(self, g):
+        self.saved_tensors  # in-place modification check
         xp = xp_of(g)
-        geo, arg = self.geo, self.arg
-        buf = xp.zeros(self.shape[:-2] + (geo.Hb, geo.Wb) if geo.needs_buffer()
-                       else self.shape, dtype=g.dtype)
-        for t, view in enumerate(geo.views(buf)):
-            hit = arg == t
+        geo, buf = self.geo, self.buf
+        m = self.saved_output
+        dx = xp.zeros(buf.shape, dtype=g.dtype)
+        views = list(geo.views(dx))
+        for t, hit in _first_hits(buf, m, geo):
+            hit = hit.astype(g.dtype)
             if geo.overlap:
-                view += g * hit
+                views[t] += g * hit
             else:
-                xp.multiply(g, hit, out=view)
-        return (_unbuffer(buf, geo),)
+                xp.multiply(g, hit, out=views[t])
+        return (_unbuffer(dx, geo),)
 
     def release(self):
         super().release()
-        self.arg = None
+        self.buf = None
 
 
 MaxPoolResult = namedtuple("MaxPoolResult", ["values", "indices"])
@@ -175,15 +191,17 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     flat index of each maximum in its input plane (as PyTorch)."""
     geo = _pool_args(input, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
     xd = input._data
-    out, arg = _max_pool_forward(xd, geo)
+    buf, out = _max_pool_forward(xd, geo)
     if _state.enabled and input._requires_grad:
         node = MaxPool2DWithIndicesBackward0((input,))
-        node.geo, node.arg, node.shape = geo, arg, xd.shape
+        node.save(input)
+        node.geo, node.buf = geo, buf
         result = _from_node(out, node)
+        node.save_output(result)
     else:
         result = _wrap(out)
     if return_indices:
-        return result, _wrap(_max_pool_indices(arg, geo))
+        return result, _wrap(_max_pool_indices(buf, out, geo))
     return result
 
 
