@@ -936,7 +936,8 @@ def clamp(input, min=None, max=None) -> Tensor:
     hi = max._data if max_t else max
     dt = xd.dtype
     if min_t or max_t:
-        dt = result_type(xd, *[t for t in (lo, hi) if t is not None and not isinstance(t, (int, float))])
+        dt = result_type(xd, *[t for t in (lo, hi)
+                               if t is not None and not isinstance(t, (int, float))])
     if dt.kind != "f" and (type(lo) is float or type(hi) is float):
         dt = get_default_dtype()
     out = xd

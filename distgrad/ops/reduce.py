@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import builtins
+import warnings
 from collections import namedtuple
 
 import numpy as np
@@ -102,7 +103,12 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None) -> Te
     axes = _reduce_args(input, dim, keepdim)
     centered = input - mean(input, dim=axes, keepdim=True)
     n = input._data.size // builtins.max(1, _count_out(input._data.shape, axes))
-    return sum(centered * centered, dim=axes, keepdim=keepdim) / builtins.max(n - correction, 0)
+    if n - correction <= 0:
+        warnings.warn("var(): degrees of freedom is <= 0. Correction should be strictly less than "
+                      "the reduction factor (input numel divided by output numel).", UserWarning,
+                      stacklevel=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return sum(centered * centered, dim=axes, keepdim=keepdim) / builtins.max(n - correction, 0)
 
 
 def _count_out(shape, axes):
@@ -273,7 +279,8 @@ def amin(input, dim=(), keepdim=False) -> Tensor:
 def _arg_extremum(input, dim, keepdim, name):
     data = input._data
     if data.size == 0:
-        raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+        raise IndexError(f"{name}(): Expected reduction dim to be specified for "
+                         "input.numel() == 0.")
     if dim is not None:
         dim = normalize_dims(dim, data.ndim)[0]
         if data.ndim == 0:
