@@ -352,7 +352,8 @@ def test_creation_matches_torch():
                lambda m: m.linspace(-1, 1, 7), lambda m: m.eye(2, 4), lambda m: m.full((2,), 2.5),
                lambda m: m.tensor([[1, 2], [3, 4]]), lambda m: m.tensor([0.1, 2]),
                lambda m: m.zeros(2, 0), lambda m: m.ones((), dtype=m.int32),
-               lambda m: m.tensor(np.float64(2.0)), lambda m: m.tensor(np.arange(3, dtype=np.int16))):
+               lambda m: m.tensor(np.float64(2.0)),
+               lambda m: m.tensor(np.arange(3, dtype=np.int16))):
         t, d = fn(torch), fn(dg)
         assert str(t.dtype).replace("torch.", "") == dg.dtypes.dtype_name(d.dtype)
         assert tuple(t.shape) == d.shape

@@ -256,7 +256,8 @@ IDX = dg.tensor([0, 2, 0, 1, 2, 2])
 MASK = dg.tensor(np.random.default_rng(7).random((3, 4)) > 0.4)
 INDEX_OPS = {
     "int": lambda x: x[1], "neg_int": lambda x: x[-1], "neg_pair": lambda x: x[-2, -1],
-    "slice": lambda x: x[:, 1:3], "step": lambda x: x[::2, ::-1], "neg_slice": lambda x: x[-2:, :-1],
+    "slice": lambda x: x[:, 1:3], "step": lambda x: x[::2, ::-1],
+    "neg_slice": lambda x: x[-2:, :-1],
     "ellipsis": lambda x: x[..., -1], "none": lambda x: x[None, 1, :, None],
     "fancy_repeats": lambda x: x[IDX], "fancy_dim1": lambda x: x[:, dg.tensor([3, 0, 3, 3])],
     "fancy_2d": lambda x: x[dg.tensor([[1, 0], [1, 1]])],
@@ -593,7 +594,8 @@ def test_cat_and_stack_errors():
         dg.cat([dg.ones(2, 3), dg.ones(3, 3), dg.ones(2, 2)], dim=1)
     assert str(info.value) == ("Sizes of tensors must match except in dimension 1. Expected size 2 "
                                "but got size 3 for tensor number 1 in the list.")
-    with pytest.raises(RuntimeError, match=r"Tensors must have same number of dimensions: got 2 and 1"):
+    with pytest.raises(RuntimeError, match=r"Tensors must have same number of dimensions: got 2 "
+                                           r"and 1"):
         dg.cat([dg.ones(2, 3), dg.ones(3)])
     with pytest.raises(RuntimeError, match=r"zero-dimensional tensor \(at position 1\) cannot be "
                                            r"concatenated"):
@@ -604,8 +606,8 @@ def test_cat_and_stack_errors():
         dg.cat([dg.ones(2), dg.ones(2)], dim=1)
     with pytest.raises(RuntimeError) as info:
         dg.stack([dg.ones(2, 3), dg.ones(2, 4)])
-    assert str(info.value) == ("stack expects each tensor to be equal size, but got [2, 3] at entry "
-                               "0 and [2, 4] at entry 1")
+    assert str(info.value) == ("stack expects each tensor to be equal size, but got [2, 3] at "
+                               "entry 0 and [2, 4] at entry 1")
     with pytest.raises(RuntimeError, match="split_with_sizes expects split_sizes to sum exactly "
                                            "to 5"):
         dg.ones(5).split([2, 2])

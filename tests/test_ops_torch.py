@@ -276,7 +276,8 @@ def test_max_all_with_ties_spreads_gradient():
     x = np.array([[1.0, 3.0], [3.0, 2.0]])
     check_against_torch(lambda m, t: t.max(), [x])
     check_against_torch(lambda m, t: t.amax(dim=1), [x])
-    check_against_torch(lambda m, t: t.amin(dim=0, keepdim=True), [np.array([[1.0, 1.0], [1.0, 2.0]])])
+    check_against_torch(lambda m, t: t.amin(dim=0, keepdim=True),
+                        [np.array([[1.0, 1.0], [1.0, 2.0]])])
 
 
 @pytest.mark.parametrize("op", ["argmax", "argmin"])
@@ -363,7 +364,8 @@ SHAPE_OPS = {
     "flip_tuple": (lambda m, x: m.flip(x, (1,)), [(2, 3)]),
     "contiguous": (lambda m, x: x.t().contiguous(), [(2, 3)]),
     "clone": (lambda m, x: x.clone() * 2, [(2, 3)]),
-    "view_chain": (lambda m, x: x.view(6, 4).transpose(0, 1).reshape(2, 12).unsqueeze(0), [(2, 3, 4)]),
+    "view_chain": (lambda m, x: x.view(6, 4).transpose(0, 1).reshape(2, 12).unsqueeze(0),
+                   [(2, 3, 4)]),
 }
 
 
@@ -530,7 +532,8 @@ def test_dtype_promotion_table(op):
 @pytest.mark.parametrize("a,b", [(("t", "int64"), ("py", 2)), (("t", "int32"), ("py", 3)),
                                  (("t", "float32"), ("py", 2)), (("t", "int64"), ("py", 2.5)),
                                  (("t", "float16"), ("py", 2)), (("t", "int64"), ("t", "float32")),
-                                 (("t", "float32"), ("z", "float64")), (("t", "int32"), ("t", "int64"))],
+                                 (("t", "float32"), ("z", "float64")),
+                                 (("t", "int32"), ("t", "int64"))],
                          ids=str)
 @pytest.mark.parametrize("op", ["-", "//", "%", "**"])
 def test_dtype_promotion_more_ops(op, a, b):
@@ -570,7 +573,8 @@ def test_dtype_promotion_of_reductions_and_unary():
 
 
 # -- comparisons -------------------------------------------------------------------------------
-@pytest.mark.parametrize("op", ["<", "<=", ">", ">=", "==", "!=", "eq", "ne", "lt", "le", "gt", "ge"])
+@pytest.mark.parametrize("op", ["<", "<=", ">", ">=", "==", "!=", "eq", "ne", "lt", "le", "gt",
+                                "ge"])
 @pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 1), (4,)), ((3, 4), ())], ids=str)
 def test_comparisons(op, shapes):
     rng = np.random.default_rng(3)
@@ -616,9 +620,10 @@ def test_all_any(op):
         np.testing.assert_array_equal(_np(d), _np(t))
 
 
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
 @pytest.mark.parametrize("dtype", ["int64", "int32", "bool", "float16"])
-@pytest.mark.parametrize("op", ["exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "abs", "relu",
-                                "neg"])
+@pytest.mark.parametrize("op", ["exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "abs",
+                                "relu", "neg"])
 def test_unary_on_integer_and_bool_dtypes(op, dtype):
     """Float-only functions compute integers and bools in the default float dtype."""
     values = np.array([0, 1, 2, 3]) if dtype != "bool" else np.array([True, False, True, True])
@@ -654,7 +659,8 @@ def test_mixed_dtype_gradients_keep_input_dtype(make):
         mid = a * 1
         mid.retain_grad()
         out = make(m, mid, b)
-        (out * m.tensor(np.arange(out.numel()).reshape(out.shape), dtype=m.float64)).sum().backward()
+        weight = m.tensor(np.arange(out.numel()).reshape(out.shape), dtype=m.float64)
+        (out * weight).sum().backward()
         res.append((out, mid.grad, a.grad, b.grad))
     for t, d in zip(*res):
         assert _dtype_str(d) == _dtype_str(t)
@@ -667,19 +673,24 @@ def test_integer_division_and_power_errors():
             m.tensor([1, 2]) // 0
         with pytest.raises(RuntimeError, match="ZeroDivisionError"):
             m.tensor([1, 2]) // m.tensor([1, 0])
-        with pytest.raises(RuntimeError, match="Integers to negative integer powers are not allowed"):
+        with pytest.raises(RuntimeError, match="Integers to negative integer powers"):
             m.tensor([1, 2]) ** -1
 
 
 def test_division_by_zero_and_degenerate_variance():
-    """x / 0 gives inf (and inf gradients) instead of raising; var over one element is nan."""
+    """x / 0 gives inf (and inf gradients) instead of raising; var over one element is nan and
+    warns."""
     with np.errstate(all="ignore"):
         check_against_torch(lambda m, x: x / 0, [np.array([1.0, -2.0, 0.5])])
         check_against_torch(lambda m, x: x / 0.0 * 0 + x, [np.array([1.0, -2.0])])
-        outs = [m.ones(3, 1, dtype=m.float64, requires_grad=True).var(1) for m in (torch, dg)]
-        np.testing.assert_array_equal(_np(outs[1]), _np(outs[0]))
-        outs = [m.tensor([2.0], requires_grad=True).std() for m in (torch, dg)]
-        assert np.isnan(outs[0].item()) and np.isnan(outs[1].item())
+    outs = []
+    for m in (torch, dg):
+        with pytest.warns(UserWarning, match="degrees of freedom is <= 0"):
+            outs.append(m.ones(3, 1, dtype=m.float64, requires_grad=True).var(1))
+    np.testing.assert_array_equal(_np(outs[1]), _np(outs[0]))
+    for m in (torch, dg):
+        with pytest.warns(UserWarning, match="degrees of freedom is <= 0"):
+            assert np.isnan(m.tensor([2.0], requires_grad=True).std().item())
 
 
 def test_std_gradient_of_constant_input_is_zero():
