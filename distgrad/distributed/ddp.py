@@ -23,16 +23,18 @@ How it works
   buffer. Buckets (``bucket_cap_mb``, default 25 MiB; the first one ``first_bucket_mb``, 1 MiB)
   are contiguous slices of it, filled in *reverse registration order* (roughly the order in
   which backward produces gradients). There is no pack/unpack copy.
-* **Overlap** (``overlap=True``). A post-accumulate-grad hook on each parameter marks it ready;
-  when a bucket is complete, a non-blocking all-reduce (``Iallreduce``) of that slice starts.
-  Buckets are launched in bucket order on every rank, never in readiness order (a bucket that
-  fills early waits for the earlier ones), so all ranks issue the same collectives in the same
-  order. The hooks also call ``Test`` on the oldest outstanding request to let MPI progress. At
-  the end of backward (an engine callback) every bucket is waited for and divided by the world
-  size. On a machine where each rank has one core, MPI cannot progress in the background and the
-  communication mostly runs at that final wait; the result is the same.
-* **Simple path** (``overlap=False``): the hooks only record which parameters got gradients; the
-  end-of-backward callback runs one blocking all-reduce of each flat buffer.
+* **Overlap** (``overlap=True``). A post-accumulate-grad hook on each parameter marks it ready
+  and divides its gradient slot by the world size (while it is still in cache; the all-reduces
+  then sum, so there is no extra pass over the buffer afterwards). When a bucket is complete, a
+  non-blocking all-reduce (``Iallreduce``) of that slice starts. Buckets are launched in bucket
+  order on every rank, never in readiness order (a bucket that fills early waits for the earlier
+  ones), so all ranks issue the same collectives in the same order. The hooks also call ``Test``
+  on the oldest outstanding request to let MPI progress. At the end of backward (an engine
+  callback) every bucket is waited for. On a machine where each rank has one core, MPI cannot
+  progress in the background and the communication mostly runs at that final wait; the result
+  is the same.
+* **Simple path** (``overlap=False``): the hooks only record which parameters got gradients (and
+  divide them); the end-of-backward callback runs one blocking all-reduce of each flat buffer.
 * **World of one** (no launcher): no hooks, no communication, no MPI import; gradients are still
   views into the flat buffer and everything else runs the same code.
 
@@ -149,6 +151,8 @@ class _Reducer:
         self.names, self.params = names, params
         self.pg = pg
         self.world = pg.size()
+        # x * (1/world) == x / world exactly when world is a power of two (and is faster)
+        self.scale = 1.0 / self.world if self.world & (self.world - 1) == 0 else None
         self.overlap = overlap
         self.find_unused = find_unused
         self.as_view = as_view
@@ -214,6 +218,7 @@ class _Reducer:
             f.data = _zeros(f.xp, f.size, f.dtype, f.device)
         for b in self.buckets:
             b.data = b.flat.data[b.start:b.end]
+        self.flat_xp = [self.bucket_of[i].flat.xp for i in range(len(self.params))]
         for i, p in enumerate(self.params):
             f = self.bucket_of[i].flat
             o = offsets[i]
@@ -275,8 +280,15 @@ class _Reducer:
             return
         self.ready[i] = self.round
         self.num_ready += 1
-        if not self.as_view:
-            self.slots[i][...] = g._data
+        # divide by the world size now, while the freshly accumulated gradient is in cache; the
+        # all-reduce then sums (no extra pass over the whole buffer after the reduction)
+        if self.as_view:
+            if self.scale is not None:
+                self.slots[i] *= self.scale
+            else:
+                self.slots[i] /= self.world
+        else:
+            self.flat_xp[i].divide(g._data, self.world, out=self.slots[i])
         if self.overlap:
             b = self.bucket_of[i]
             b.pending -= 1
@@ -291,7 +303,7 @@ class _Reducer:
         pg = self.pg
         while k < len(buckets) and buckets[k].pending == 0:
             b = buckets[k]
-            b.work = _coll.all_reduce(b.data, op=ReduceOp.AVG, group=pg, async_op=True)
+            b.work = _coll.all_reduce(b.data, op=ReduceOp.SUM, group=pg, async_op=True)
             k += 1
         self.next_launch = k
 
@@ -326,10 +338,12 @@ class _Reducer:
             slot = self.slots[i]
             if g is None:
                 slot.fill(0)
-            elif g is not self.views[i]:
+                continue
+            if g is not self.views[i]:
                 slot[...] = g._data
                 if self.as_view:
                     params[i]._grad = self.views[i]
+            slot /= self.world
         if self.overlap:
             for i in missing:
                 self.bucket_of[i].pending -= 1
@@ -338,7 +352,7 @@ class _Reducer:
                 b.work.wait()
         else:
             for f in self.flats:
-                _coll.all_reduce(f.data, op=ReduceOp.AVG, group=self.pg)
+                _coll.all_reduce(f.data, op=ReduceOp.SUM, group=self.pg)
         if used is not None:
             _coll.all_reduce(used, op=ReduceOp.MAX, group=self.pg)
         if not self.as_view:

@@ -2,7 +2,8 @@
 
 * :class:`DistributedOptimizer` wraps any distgrad optimizer. ``step()`` first averages the
   gradients over the ranks with **one fused all-reduce per dtype** (the gradients are packed into
-  a reusable flat buffer, reduced, and unpacked), then runs the wrapped optimizer's ``step``.
+  a reusable flat buffer, summed, and unpacked, dividing by the world size in the same pass),
+  then runs the wrapped optimizer's ``step``.
   Post-accumulate-grad hooks count the backward passes since the last ``step()`` and raise a
   clear error when there were more than ``backward_passes_per_step`` (gradient accumulation is
   "several backward passes, one step").
@@ -503,17 +504,24 @@ class DistributedOptimizer(Optimizer):
             else:
                 buf[o:o + n] = g._data.reshape(-1)
                 buf[total + j] = 1
-        _coll.all_reduce(buf, op=self.op, group=self.process_group)
+        _coll.all_reduce(buf, op=ReduceOp.SUM, group=self.process_group)
         used = _backend.to_device(buf[total:], _backend.CPU) > 0
+        avg = self.op is ReduceOp.AVG
+        world = self._world
+        divide = f.xp.divide
         for j, (k, o) in enumerate(zip(f.idx, f.offsets)):
             p = params[k]
             n = p._data.size
             g = p._grad
-            if g is not None:
-                g._data[...] = buf[o:o + n].reshape(g._data.shape)
+            src = buf[o:o + n].reshape(p._data.shape)
+            if g is not None:  # unpack (and average) in one pass
+                if avg:
+                    divide(src, world, out=g._data)
+                else:
+                    g._data[...] = src
                 g._version[0] += 1
             elif used[j]:
-                p._grad = Tensor._wrap(buf[o:o + n].reshape(p._data.shape).copy())
+                p._grad = Tensor._wrap(src / world if avg else src.copy())
 
     @contextlib.contextmanager
     def skip_synchronize(self):

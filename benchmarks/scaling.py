@@ -1,0 +1,160 @@
+"""Weak scaling on this machine: DDP on 2 ranks (one BLAS thread each) against 1 rank.
+
+Workload: the wide MLP 784-1024-1024-10 (float32, ReLU, softmax cross-entropy, plain SGD lr
+0.01), batch 128 *per rank* (weak scaling: the global batch grows with the ranks), synthetic
+data (8 fixed batches per rank, cycled). samples/s = ranks x batch x steps / time of the slowest
+rank; efficiency = samples/s(2 ranks) / (2 x samples/s(1 rank)); the goal is >= 90%. The CPU
+time per step of the slowest rank is also shown (MPI waits spin, so they count as CPU time);
+its ratio estimates the efficiency when other processes compete for the cores.
+
+The driver launches the workers itself (``mpiexec -n 1`` and ``-n 2``, ``python -m mpi4py``),
+alternating the configurations ``--trials`` times and keeping each one's best trial (the
+machine may be shared). With 2 ranks on a 2-core machine each rank has a core to itself only if
+nothing else runs, and MPI progress cannot overlap with compute (mpi.md section 5.4): the
+all-reduce of the 7.2 MB of gradients adds to every step.
+
+Run: python benchmarks/scaling.py [--steps 40 --trials 3]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SIZES = (784, 1024, 1024, 10)
+
+
+def worker(args):
+    import numpy as np
+
+    import distgrad as dg
+    import distgrad.distributed as dist
+    import distgrad.optim  # noqa: F401
+    from distgrad import nn
+    from distgrad.nn.parallel import DistributedDataParallel as DDP
+
+    class Dense(nn.Module):  # the same computation as nn.Linear
+        def __init__(self, fan_in, fan_out):
+            super().__init__()
+            bound = 1 / fan_in ** 0.5
+            self.weight = nn.Parameter(dg.rand(fan_out, fan_in) * (2 * bound) - bound)
+            self.bias = nn.Parameter(dg.rand(fan_out) * (2 * bound) - bound)
+
+        def forward(self, x):
+            return x @ self.weight.T + self.bias
+
+    class MLP(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.ModuleList([Dense(a, b) for a, b in zip(SIZES[:-1], SIZES[1:])])
+
+        def forward(self, x):
+            for i, layer in enumerate(self.layers):
+                x = layer(x)
+                if i < len(self.layers) - 1:
+                    x = x.relu()
+            return x
+
+    def cross_entropy(logits, y):
+        return (logits.logsumexp(1) - logits.gather(1, y.unsqueeze(1)).squeeze(1)).mean()
+
+    dist.init_process_group()
+    from mpi4py import MPI
+
+    rank, world = dist.get_rank(), dist.get_world_size()
+    dg.manual_seed(0)
+    model = DDP(MLP(), overlap=args.overlap == "on")
+    opt = dg.optim.SGD(model.parameters(), lr=0.01)
+    rng = np.random.default_rng(rank)
+    batches = [(dg.tensor(rng.standard_normal((args.batch, SIZES[0])).astype(np.float32)),
+                dg.tensor(rng.integers(0, SIZES[-1], args.batch)))
+               for _ in range(8)]
+
+    def step(i):
+        x, y = batches[i % len(batches)]
+        opt.zero_grad()
+        cross_entropy(model(x), y).backward()
+        opt.step()
+
+    for i in range(5):
+        step(i)
+    MPI.COMM_WORLD.Barrier()
+    t0, c0 = time.perf_counter(), time.process_time()
+    for i in range(args.steps):
+        step(i)
+    dt = MPI.COMM_WORLD.allreduce(time.perf_counter() - t0, op=MPI.MAX)
+    dc = MPI.COMM_WORLD.allreduce(time.process_time() - c0, op=MPI.MAX)
+    if rank == 0:
+        print(f"RESULT world={world} samples_per_s={world * args.batch * args.steps / dt:.1f} "
+              f"step_ms={dt / args.steps * 1e3:.2f} cpu_ms={dc / args.steps * 1e3:.2f}",
+              flush=True)
+
+
+def mpiexec():
+    for name in ("mpiexec", "mpirun"):
+        cand = Path(sys.executable).parent / name
+        if cand.is_file():
+            return str(cand)
+    return "mpiexec"
+
+
+def run(n, args, overlap):
+    env = dict(os.environ)
+    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[k] = "1"
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    cmd = [mpiexec(), "-n", str(n), sys.executable, "-m", "mpi4py", __file__, "--worker",
+           "--steps", str(args.steps), "--batch", str(args.batch), "--overlap", overlap]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    m = re.search(r"RESULT world=(\d+) samples_per_s=([\d.]+) step_ms=([\d.]+) cpu_ms=([\d.]+)",
+                  out.stdout)
+    if out.returncode != 0 or m is None:
+        raise RuntimeError(f"worker failed ({' '.join(cmd)}):\n{out.stdout}\n{out.stderr}")
+    return float(m.group(2)), float(m.group(3)), float(m.group(4))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--worker", action="store_true")
+    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--trials", type=int, default=3)
+    ap.add_argument("--overlap", default="on", choices=["on", "off"])
+    args = ap.parse_args()
+    if args.worker:
+        return worker(args)
+    configs = [(1, "on"), (2, "on"), (2, "off")]
+    best = {}
+    load0 = os.getloadavg()[0]
+    for _ in range(args.trials):
+        for n, overlap in configs:
+            sps, ms, cpu = run(n, args, overlap)
+            if (n, overlap) not in best or sps > best[(n, overlap)][0]:
+                best[(n, overlap)] = (sps, ms, cpu)
+    load1 = os.getloadavg()[0]
+    one, one_ms, one_cpu = best[(1, "on")]
+    print(f"# weak scaling, MLP {'-'.join(map(str, SIZES))}, batch {args.batch}/rank, float32, "
+          f"SGD, 1 BLAS thread per rank, {os.cpu_count()} cores; best of {args.trials} trials "
+          f"of {args.steps} steps; load average {load0:.2f} before, {load1:.2f} after")
+    print(f"{'configuration':28s} {'samples/s':>10s} {'step ms':>8s} {'speedup':>8s} "
+          f"{'efficiency':>10s} {'cpu ms/step':>12s} {'eff. by cpu time':>16s}")
+    for (n, overlap), (sps, ms, cpu) in best.items():
+        label = "1 rank" if n == 1 else f"{n} ranks, DDP overlap={overlap}"
+        print(f"{label:28s} {sps:10.1f} {ms:8.2f} {sps / one:7.2f}x {sps / (n * one):9.1%} "
+              f"{cpu:12.2f} {one_cpu / cpu:15.1%}")
+    if load0 > 0.5:
+        print(f"# warning: the machine was busy (load {load0:.2f} before the run): with 2 ranks on "
+              f"{os.cpu_count()} cores, other processes take cores from the ranks and the wall-clock "
+              f"efficiency measures the contention, not DDP. 'eff. by cpu time' (slowest rank's "
+              f"CPU seconds per step, 1 rank / 2 ranks) is less sensitive to it.")
+
+
+if __name__ == "__main__":
+    main()
