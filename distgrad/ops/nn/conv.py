@@ -183,7 +183,7 @@ def _conv_padding(padding, stride, dilation, ksize, fn="conv2d", n=2):
                 total = d * (k - 1)
                 pads += [total // 2, total - total // 2]
             return tuple(pads)
-        raise RuntimeError(f"Invalid padding string '{padding}'")
+        raise RuntimeError(f"Invalid padding string: '{padding}'")
     p = pair(padding, "padding", n)
     if any(v < 0 for v in p):
         raise RuntimeError("negative padding is not supported")

@@ -9,6 +9,11 @@ from ._util import check_tensor, dtype_kind_name
 _wrap = Tensor._wrap
 
 
+def _c_name(dtype):
+    return {"float32": "float", "float64": "double", "float16": "c10::Half"}.get(str(dtype),
+                                                                                str(dtype))
+
+
 class LinearBackward0(Node):
     """Backward of ``x @ W.T + b``: dx = g @ W, dW = g.T @ x, db = g.sum(0)."""
 
@@ -49,8 +54,8 @@ def linear(input, weight, bias=None) -> Tensor:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{in_f} and "
                            f"{wd.shape[1]}x{wd.shape[0]})")
     if xd.dtype != wd.dtype:
-        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
-                           f"{dtype_kind_name(xd.dtype)} and {dtype_kind_name(wd.dtype)}")
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                           f"{_c_name(xd.dtype)} != {_c_name(wd.dtype)}")
     if type(xd) is not type(wd):
         check_same_device(input, weight)
     x2 = xd if xd.ndim == 2 else xd.reshape(-1, in_f)

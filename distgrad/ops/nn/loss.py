@@ -43,25 +43,24 @@ def _class_layout(x, name):
 
 def _check_index_target(input_shape, target, fn):
     td = target._data
+    if len(input_shape) <= 2 and td.ndim > 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if len(input_shape) == 2 and td.ndim == 1 and td.shape[0] != input_shape[0]:
+        raise ValueError(f"Expected input batch_size ({input_shape[0]}) to match target "
+                         f"batch_size ({td.shape[0]}).")
+    if len(input_shape) == 1 and td.ndim != 0:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if len(input_shape) > 2:
+        expected = (input_shape[0],) + tuple(input_shape[2:])
+        if tuple(td.shape) != expected:
+            raise RuntimeError(f"Expected target size {list(expected)}, got {list(td.shape)}")
     if td.dtype.kind not in "iu":
-        if td.dtype.kind == "b":
-            raise RuntimeError(f"Expected floating point type for target with class probabilities, "
-                               f"got Bool")
-        raise RuntimeError(f"expected scalar type Long but found {str(td.dtype).capitalize()}")
-    if len(input_shape) == 1:
-        if td.ndim != 0:
-            raise RuntimeError(f"0D or 1D target tensor expected, multi-target not supported")
-        return
-    if len(input_shape) == 2:
-        if td.ndim != 1:
-            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
-        if td.shape[0] != input_shape[0]:
-            raise ValueError(f"Expected input batch_size ({input_shape[0]}) to match target "
-                             f"batch_size ({td.shape[0]}).")
-        return
-    expected = (input_shape[0],) + tuple(input_shape[2:])
-    if tuple(td.shape) != expected:
-        raise RuntimeError(f"Expected target size {list(expected)}, got {list(td.shape)}")
+        raise RuntimeError(f"expected scalar type Long but found {_kind(td.dtype)}")
+
+
+def _kind(dtype):
+    from ._util import dtype_kind_name
+    return dtype_kind_name(dtype)
 
 
 def _check_weight(weight, C):
@@ -107,7 +106,8 @@ class CrossEntropyLossBackward0(Node):
         if red == "none":
             s = g.reshape(-1)
         elif red == "mean":
-            s = g / self.denom
+            with np.errstate(invalid="ignore", divide="ignore"):
+                s = g / self.denom
         else:
             s = g
         grad = xp.exp(logp)
@@ -138,6 +138,8 @@ class CrossEntropyLossBackward0(Node):
             grad *= s[:, None]
         else:
             grad *= s
+        if self.valid is not None:          # ignored rows get exactly zero (even if s is nan)
+            grad[~self.valid] = 0
         gx = self.back(grad)
         if len(self.next_functions) == 2 and self.next_functions[1] is not None:
             # gradient w.r.t. probability targets: -(1-eps) * w_c * logp * scale
@@ -176,15 +178,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     eps = float(label_smoothing)
     probs = None
     safe_t = valid = wt = None
-    if td.dtype.kind == "f":
-        if td.shape != xd.shape:
-            raise RuntimeError(f"Expected target size {list(xd.shape)}, got {list(td.shape)}"
-                               if xd.ndim > 2 or td.ndim == xd.ndim else
-                               f"Expected input batch_size ({xd.shape[0]}) to match target "
-                               f"batch_size ({td.shape[0] if td.ndim else 0}).")
+    if td.dtype.kind == "f" and td.shape == xd.shape:
         if td.dtype != xd.dtype:
-            raise RuntimeError(f"expected scalar type {str(xd.dtype).capitalize()} but found "
-                               f"{str(td.dtype).capitalize()}")
+            raise RuntimeError(f"expected scalar type {_kind(xd.dtype)} but found "
+                               f"{_kind(td.dtype)}")
         t2, _ = _class_layout(td, "cross_entropy")
         probs = t2 * (1 - eps) + eps / C if eps else t2
         if wd is not None:
@@ -216,7 +213,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     elif reduction == "sum":
         out = per_row.sum()
     else:
-        out = per_row.sum() / denom if M else per_row.sum() * np.nan
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = per_row.sum() / denom if M else per_row.sum() * np.nan
     if out.dtype != xd.dtype:
         out = out.astype(xd.dtype)
     target_grad = probs is not None and target._requires_grad
@@ -237,10 +235,14 @@ class NllLossBackward0(Node):
         if self.reduction == "none":
             s = g.reshape(-1)
         elif self.reduction == "mean":
-            s = g / self.denom
+            with np.errstate(invalid="ignore", divide="ignore"):
+                s = g / self.denom
         else:
             s = g
-        grad[xp.arange(M), self.safe_t] = -self.wt * s
+        rows, t, wt = xp.arange(M), self.safe_t, self.wt
+        if self.valid is not None:          # ignored rows get exactly zero (even if s is nan)
+            rows, t, wt = rows[self.valid], t[self.valid], wt[self.valid]
+        grad[rows, t] = -wt * s if self.reduction != "none" else -wt * s[rows]
         return (self.back(grad),)
 
 
@@ -277,13 +279,14 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     elif reduction == "sum":
         out = per_row.sum()
     else:
-        out = per_row.sum() / denom if M else per_row.sum() * np.nan
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = per_row.sum() / denom if M else per_row.sum() * np.nan
     if out.dtype != xd.dtype:
         out = out.astype(xd.dtype)
     if _state.enabled and input._requires_grad:
         node = NllLossBackward0((input,))
         node.rows_shape, node.back, node.reduction = (M, C), back, reduction
-        node.safe_t, node.wt, node.denom = safe_t, wt, denom
+        node.safe_t, node.wt, node.denom, node.valid = safe_t, wt, denom, valid
         return _from_node(out, node)
     return _wrap(out)
 

@@ -82,12 +82,9 @@ def _pool_args(input, kernel_size, stride, padding, dilation, ceil_mode, fn, n=2
         raise RuntimeError(f"{fn}: dilation should be greater than zero, but got "
                            f"dilationH: {d[0]} dilationW: {d[-1]}")
     for pv, kv, dv in zip(p, k, d):
-        if pv < 0 or pv > (dv * (kv - 1) + 1) // 2 or (fn.startswith("avg") and pv > kv // 2):
+        if pv < 0 or pv > (dv * (kv - 1) + 1) // 2:
             raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
-                               f"pad={pv}, kernel_size={kv} and dilation={dv}"
-                               if not fn.startswith("avg") else
-                               f"pad should be at most half of effective kernel size, but got "
-                               f"pad={pv}, kernel_size={kv}")
+                               f"pad={pv}, kernel_size={kv} and dilation={dv}")
     H, W = xd.shape[-2], xd.shape[-1]
     geo = _PoolGeometry(H, W, k, s, p, d, ceil_mode)
     if geo.Ho <= 0 or geo.Wo <= 0:
