@@ -534,7 +534,8 @@ class DistributedDataParallel(Module):
         reducer = self._reducer
         if reducer.active:
             reducer.abandon_round()
-        reducer.sync = self.require_backward_grad_sync and is_grad_enabled()
+        if is_grad_enabled():  # (a no_grad forward, e.g. for logging, leaves the flag alone)
+            reducer.sync = self.require_backward_grad_sync
         if self._world > 1 and self.training:
             if self.broadcast_buffers and self._buffer_owners:
                 self._sync_buffers()
@@ -549,6 +550,7 @@ class DistributedDataParallel(Module):
 
     def _sync_buffers(self):
         bufs = [m._buffers[b] for m, b, _ in self._buffer_owners]
+        bufs = [b for b in bufs if b is not None]
 
         def bump(i):
             bufs[i]._version[0] += 1

@@ -9,9 +9,11 @@
 5. unused parameters: clear error naming them; find_unused_parameters=True works
 6. state_dict keys have no prefix; load_state_dict accepts "module." keys
 7. buffers: broadcast from rank 0 at each training forward, two forwards before one backward
+8. an exception in the middle of a backward pass: the next forward recovers
 """
 import os
 import sys
+import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -82,7 +84,31 @@ for key, ps in results.items():
     d = max(float(np.max(np.abs(a - b))) for a, b in zip(ps, base))
     assert d <= 1e-12, f"{key} differs from overlap=True by {d:.3e}"
 
-# world size 1 semantics on grads: a second backward without zero_grad accumulates (in the view)
+# zero_grad(set_to_none=True) between forward and backward (the grads are re-pointed in the hooks),
+# and two backward passes in one step (retain_graph): both still equal the reference
+for variant in ("zero_grad_after_forward", "two_backwards"):
+    dg.manual_seed(60 + rank)
+    model = MLP([6, 16, 3])
+    ddp = DDP(model)
+    ref, trace = reference_train(model, x, y, 3)
+    opt = dg.optim.SGD(ddp.parameters(), lr=0.05, momentum=0.9)
+    for step in range(3):
+        if variant == "zero_grad_after_forward":
+            loss = mse(ddp(xs), ys)
+            opt.zero_grad()
+            loss.backward()
+            assert model.layers[0].weight.grad is ddp._reducer.views[0]
+        else:
+            opt.zero_grad()
+            out = ddp(xs)
+            (mse(out, ys) * 0.25).backward(retain_graph=True)
+            (mse(out, ys) * 0.75).backward()
+        opt.step()
+        d = max_diff_to(model, trace[step])
+        assert d <= 1e-10, f"{variant} step {step}: {d:.3e}"
+        assert_identical_replicas(model, f"{variant} step {step}")
+
+# a second backward without zero_grad accumulates (in the view)
 dg.manual_seed(3)
 model = MLP([6, 4, 3])
 ddp = DDP(model)
@@ -276,9 +302,44 @@ if HAVE_F:  # the real BatchNorm1d: twice forward in training mode, then one bac
     bn_model = nn.Sequential(Dense(6, 5), nn.BatchNorm1d(5))
     bddp = DDP(bn_model)
     (mse(bddp(xb), ys[:, :1]) + mse(bddp(xb * 3), ys[:, :1])).backward()
-    bddp(xb)  # the broadcast at this forward makes the running stats equal
-    rm = [None] * world
-    dist.all_gather_object(rm, bn_model[1].running_mean.numpy().tobytes())
-    # (they are rank 0's after the broadcast; the forward then updated them with local data)
+    grads = [None] * world
+    dist.all_gather_object(grads, bn_model[0].weight.grad.numpy().tobytes())
+    assert len(set(grads)) == 1, "BatchNorm model: gradients differ across ranks"
+    r0 = [bn_model[1].running_mean.numpy().copy() if rank == 0 else None]
+    dist.broadcast_object_list(r0, src=0)
+    with dg.no_grad():
+        h = bn_model[0](xb).numpy()
+    bddp(xb)  # broadcast (rank 0's stats), then this rank's batch updates them
+    assert np.allclose(bn_model[1].running_mean.numpy(), 0.9 * r0[0] + 0.1 * h.mean(axis=0),
+                       atol=1e-12), "BatchNorm running_mean was not broadcast from rank 0"
+
+# -- 8. an exception in the middle of a backward pass (after a bucket was launched) -------------
+dg.manual_seed(rank)
+model = MLP([6, 16, 16, 3])
+ddp = DDP(model, bucket_cap_mb=300 / 2 ** 20, first_bucket_mb=100 / 2 ** 20)
+opt = dg.optim.SGD(ddp.parameters(), lr=0.1)
+ddp(xs)  # a synchronizing forward
+
+
+def raise_hook(g):
+    raise ValueError("boom in backward")
+
+
+act = model.layers[1](model.layers[0](xs).tanh()).tanh()
+act.register_hook(raise_hook)
+try:
+    mse(model.layers[2](act), ys).backward()
+except ValueError:
+    assert ddp._reducer.active and ddp._reducer.next_launch >= 1
+else:
+    raise AssertionError("the hook did not raise")
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    for _ in range(2):  # the next forward finishes the launched buckets; training goes on
+        opt.zero_grad()
+        mse(ddp(xs), ys).backward()
+        opt.step()
+assert any("did not finish" in str(w.message) for w in caught)
+assert_identical_replicas(model, "after an exception in backward")
 
 print(f"OK rank {rank}", flush=True)
