@@ -10,7 +10,9 @@
 6. state_dict keys have no prefix; load_state_dict accepts "module." keys
 7. buffers: broadcast from rank 0 at each training forward, two forwards before one backward
 8. an exception in the middle of a backward pass: the next forward recovers
+9. SyncBatchNorm + DDP == BatchNorm on the whole batch (when distgrad.nn.functional exists)
 """
+import copy
 import os
 import sys
 import warnings
@@ -312,6 +314,47 @@ if HAVE_F:  # the real BatchNorm1d: twice forward in training mode, then one bac
     bddp(xb)  # broadcast (rank 0's stats), then this rank's batch updates them
     assert np.allclose(bn_model[1].running_mean.numpy(), 0.9 * r0[0] + 0.1 * h.mean(axis=0),
                        atol=1e-12), "BatchNorm running_mean was not broadcast from rank 0"
+
+# -- 9. SyncBatchNorm + DDP on N ranks == BatchNorm on the whole batch in one process -----------
+if HAVE_F:
+    from distgrad.nn.modules.sync_batchnorm import SyncBatchNorm
+
+    dg.manual_seed(31 + rank)
+    bn_net = nn.Sequential(Dense(6, 8), nn.BatchNorm1d(8, dtype=dg.float64), nn.Tanh(), Dense(8, 3))
+    sync_net = SyncBatchNorm.convert_sync_batchnorm(bn_net)
+    assert isinstance(sync_net[1], SyncBatchNorm) and sync_net[1].weight is bn_net[1].weight
+    sddp = DDP(sync_net)  # rank 0's parameters everywhere
+    ref, trace = reference_train(nn.Sequential(Dense(6, 8), nn.BatchNorm1d(8, dtype=dg.float64), nn.Tanh(),
+                                               Dense(8, 3)), x, y, 0)
+    ref.load_state_dict(sync_net.state_dict())
+    ref, trace = reference_train(ref, x, y, 3)
+    opt = dg.optim.SGD(sddp.parameters(), lr=0.05, momentum=0.9)
+    for step in range(3):
+        opt.zero_grad()
+        mse(sddp(xs), ys).backward()
+        opt.step()
+        d = max_diff_to(sync_net, trace[step])
+        assert d <= 1e-10, f"SyncBatchNorm step {step}: {d:.3e} from BatchNorm on the whole batch"
+    for name in ("running_mean", "running_var", "num_batches_tracked"):
+        a, b = getattr(sync_net[1], name).numpy(), getattr(ref[1], name).numpy()
+        assert np.allclose(a, b, atol=1e-12, rtol=0), f"SyncBatchNorm {name}: {a} vs {b}"
+    # 4-D input: output and input gradient equal BatchNorm2d's on the whole batch
+    rng = np.random.default_rng(8)
+    x4 = rng.standard_normal((12, 3, 2, 2))
+    w4 = rng.standard_normal((12, 3, 2, 2))
+    bn2 = nn.BatchNorm2d(3, dtype=dg.float64)
+    sbn = SyncBatchNorm.convert_sync_batchnorm(copy.deepcopy(bn2))
+    xf = dg.tensor(x4, requires_grad=True)
+    (bn2(xf) * dg.tensor(w4)).sum().backward()
+    n4 = 12 // world
+    xl = dg.tensor(x4[rank * n4:(rank + 1) * n4], requires_grad=True)
+    out = sbn(xl)
+    (out * dg.tensor(w4[rank * n4:(rank + 1) * n4])).sum().backward()
+    assert np.allclose(out.detach().numpy(), bn2(dg.tensor(x4)).detach().numpy()[
+        rank * n4:(rank + 1) * n4], atol=1e-12)
+    assert np.allclose(xl.grad.numpy(), xf.grad.numpy()[rank * n4:(rank + 1) * n4], atol=1e-12)
+    sddp.eval()  # eval: the running statistics, no communication
+    assert np.allclose(sddp(xs).detach().numpy(), ref.eval()(xs).detach().numpy(), atol=1e-12)
 
 # -- 8. an exception in the middle of a backward pass (after a bucket was launched) -------------
 dg.manual_seed(rank)

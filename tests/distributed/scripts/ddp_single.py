@@ -58,5 +58,17 @@ ds = TensorDataset(x, dg.arange(8))
 t = evaluate(model, DataLoader(ds, batch_size=3, sampler=DistributedEvalSampler(ds)),
              lambda m, b: {"count": len(b[1]), "sum": int(b[1].sum().item())})
 assert t == {"count": 8, "sum": 28}, t
+try:
+    import distgrad.nn.functional  # noqa: F401
+except ImportError:
+    pass
+else:  # SyncBatchNorm in a world of one is BatchNorm
+    import distgrad.nn as nn
+    from distgrad.nn.modules.sync_batchnorm import SyncBatchNorm
+
+    bn = nn.BatchNorm1d(6, dtype=dg.float64)
+    sbn = SyncBatchNorm(6, dtype=dg.float64)
+    assert np.array_equal(bn(x).detach().numpy(), sbn(x).detach().numpy())
+    assert np.array_equal(bn.running_var.numpy(), sbn.running_var.numpy())
 assert "mpi4py" not in sys.modules, "mpi4py was imported in a world of one"
 print("OK rank 0", flush=True)
