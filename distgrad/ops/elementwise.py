@@ -280,6 +280,8 @@ class RPowScalarBackward(Node):
     def backward(self, g):
         (x,) = self.saved_tensors
         xd = x._data
+        if self.scalar > 0:
+            return (g * (self.scalar ** xd * math.log(self.scalar)),)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             d = self.scalar ** xd * _log_scalar(self.scalar)
             if self.scalar == 0:
@@ -730,18 +732,17 @@ def _unary(input, forward, node_cls, save_output=False, float_only=True):
     whose derivative is a function of it) or the input. ``float_only`` ops compute integer and
     bool input in the default float dtype, like PyTorch."""
     xd = input._data
-    if xd.dtype.kind != "f":
-        xd = _non_float_input(xd, float_only, node_cls)
-    out = forward(xd)
-    if _state.enabled and input._requires_grad:
+    if _state.enabled and input._requires_grad:  # a float tensor
         node = node_cls((input,))
-        result = _from_node(out, node)
+        result = _from_node(forward(xd), node)
         if save_output:
             node.save_output(result)
         else:
             node.save(input)
         return result
-    return _wrap(out)
+    if xd.dtype.kind != "f":
+        xd = _non_float_input(xd, float_only, node_cls)
+    return _wrap(forward(xd))
 
 
 def _non_float_input(xd, float_only, node_cls):
@@ -899,6 +900,9 @@ def gelu(input, approximate: str = "none") -> Tensor:
     return _wrap(out)
 
 
+_BOUNDS = (int, float, type(None))
+
+
 class ClampBackward1(Node):
     """Backward of ``clamp`` with number bounds: the gradient passes where min <= x <= max."""
 
@@ -928,6 +932,22 @@ def clamp(input, min=None, max=None) -> Tensor:
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     xd = input._data
+    if type(min) in _BOUNDS and type(max) in _BOUNDS and xd.dtype.kind == "f":
+        # the common case: number bounds on a float tensor
+        out = xd if min is None else np.maximum(xd, min)
+        if max is not None:
+            out = np.minimum(out, max)
+        if _state.enabled and input._requires_grad:
+            if min is None:
+                mask = xd <= max
+            else:
+                mask = xd >= min
+                if max is not None:
+                    mask &= xd <= max
+            node = ClampBackward1((input,))
+            node.mask = mask
+            return _from_node(out, node)
+        return _wrap(out)
     xp = input._xp()
     min, max = scalar_value(min), scalar_value(max)
     min_t = isinstance(min, Tensor)

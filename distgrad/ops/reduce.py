@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import builtins
+import math
 import warnings
 from collections import namedtuple
 
@@ -101,20 +102,56 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None) -> Te
     if input._data.dtype.kind != "f":
         raise RuntimeError("std and var only support floating point and complex dtypes")
     axes = _reduce_args(input, dim, keepdim)
-    centered = input - mean(input, dim=axes, keepdim=True)
-    n = input._data.size // builtins.max(1, _count_out(input._data.shape, axes))
-    if n - correction <= 0:
+    data = input._data
+    n = data.size // builtins.max(1, _count_out(data.shape, axes))
+    dof = n - correction
+    if dof > 0:
+        out = data.var(axis=axes, ddof=correction, keepdims=keepdim)
+    else:
         warnings.warn("var(): degrees of freedom is <= 0. Correction should be strictly less than "
                       "the reduction factor (input numel divided by output numel).", UserWarning,
                       stacklevel=2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return sum(centered * centered, dim=axes, keepdim=keepdim) / builtins.max(n - correction, 0)
+        centered = data - data.mean(axis=axes, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = (centered * centered).sum(axis=axes, keepdims=keepdim) / data.dtype.type(0)
+    if _state.enabled and input._requires_grad:
+        node = VarBackward0((input,))
+        node.save(input)
+        node.axes, node.keepdim = axes, keepdim
+        node.scale = 2.0 / dof if dof > 0 else math.inf
+        return _from_node(out, node)
+    return _wrap(out)
+
+
+class VarBackward0(Node):
+    """Backward of ``var``: 2 (x - mean) / (N - correction); double backward is the same formula
+    on tensors."""
+
+    def backward(self, g):
+        (x,) = self.saved_tensors
+        xd = x._data
+        axes = self.axes
+        if axes is not None and not self.keepdim:
+            g = _backend.get_array_module(g).expand_dims(g, axes)
+        centered = xd - xd.mean(axis=axes, keepdims=True)
+        if self.scale == math.inf:  # no degrees of freedom: NaN, like PyTorch
+            with np.errstate(invalid="ignore"):
+                return ((g * self.scale) * centered,)
+        return ((g * self.scale) * centered,)
+
+    def graph_backward(self, g):
+        (x,) = self.saved_tensors
+        axes = self.axes
+        if axes is not None and not self.keepdim:
+            for a in axes:
+                g = g.unsqueeze(a)
+        return ((g * self.scale) * (x - mean(x, dim=axes, keepdim=True)),)
 
 
 def _count_out(shape, axes):
     if axes is None:
         return 1
-    return int(np.prod([s for i, s in enumerate(shape) if i not in axes]))
+    return math.prod([s for i, s in enumerate(shape) if i not in axes])
 
 
 class StdBackward0(Node):
@@ -124,8 +161,8 @@ class StdBackward0(Node):
     def backward(self, g):
         out = self.saved_output
         xp = _backend.get_array_module(out)
-        with np.errstate(divide="ignore"):
-            d = xp.where(out == 0, 0, 0.5 / out).astype(out.dtype, copy=False)
+        zero = out == 0
+        d = xp.where(zero, 0, 0.5 / xp.where(zero, 1, out)).astype(out.dtype, copy=False)
         return (g * d,)
 
     def graph_backward(self, g):

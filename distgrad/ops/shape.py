@@ -240,15 +240,17 @@ def cat(tensors, dim=0) -> Tensor:
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     nd = tensors[0]._data.ndim
-    for i, t in enumerate(tensors):
-        if t._data.ndim == 0:
-            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
-    d = normalize_dims(dim, nd)[0]
+    d = normalize_dims(dim, nd)[0] if nd else 0
     xp = tensors[0]._xp()
     arrays = [t._data for t in tensors]
     try:
         out = xp.concatenate(arrays, axis=d)
     except ValueError:
+        for i, t in enumerate(tensors):
+            if t._data.ndim == 0:
+                raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be "
+                                   "concatenated") from None
+        normalize_dims(dim, nd)
         ref = tensors[0].shape
         for i, t in enumerate(tensors):
             if t.ndim != nd:
