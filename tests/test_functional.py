@@ -122,9 +122,11 @@ def test_linear_skips_unneeded_grads_and_errors():
     w = T(R(5, 4, seed=1))
     F.linear(x, w).sum().backward()
     assert x.grad is None and w.grad is not None
-    with pytest.raises(RuntimeError, match=r"mat1 and mat2 shapes cannot be multiplied \(3x4 and 3x5\)"):
+    with pytest.raises(RuntimeError,
+                       match=r"mat1 and mat2 shapes cannot be multiplied \(3x4 and 3x5\)"):
         F.linear(x, T(R(5, 3)))
-    with pytest.raises(RuntimeError, match="expected m1 and m2 to have the same dtype, but got: float != double"):
+    with pytest.raises(RuntimeError,
+                       match="expected m1 and m2 to have the same dtype, but got: float != double"):
         F.linear(dg.randn(3, 4), T(R(5, 4)))
 
 
@@ -268,7 +270,8 @@ def test_max_pool2d_ties_and_nan_match_torch(th):
     y[0, 0, 1, 0] = np.nan
     out_d = F.max_pool2d(T(y), 2)
     out_t = th.nn.functional.max_pool2d(th.tensor(y, requires_grad=True), 2)
-    np.testing.assert_array_equal(np.isnan(out_d.detach().numpy()), np.isnan(out_t.detach().numpy()))
+    np.testing.assert_array_equal(np.isnan(out_d.detach().numpy()),
+                                  np.isnan(out_t.detach().numpy()))
     compare(th, lambda F_, m, x: F_.max_pool2d(x, 2), [y], atol=0)
 
 
@@ -387,7 +390,8 @@ def test_dropout_seeded_identity_and_errors():
     assert F.dropout(x, 0.5, training=False) is x
     assert F.dropout(x, 0.0) is x
     assert (F.dropout(x, 1.0).numpy() == 0).all()
-    with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got 1.5"):
+    with pytest.raises(ValueError,
+                       match="dropout probability has to be between 0 and 1, but got 1.5"):
         F.dropout(x, 1.5)
     y = dg.randn(4, 4)
     out = F.dropout(y, 0.5, inplace=True)
@@ -464,7 +468,8 @@ def test_cross_entropy_errors():
         F.cross_entropy(x, dg.tensor([1, 12, 3]))
     with pytest.raises(IndexError, match="Target -1 is out of bounds."):
         F.cross_entropy(x, dg.tensor([1, -1, 3]))
-    with pytest.raises(ValueError, match="Expected input batch_size .3. to match target batch_size .2."):
+    with pytest.raises(ValueError,
+                       match="Expected input batch_size .3. to match target batch_size .2."):
         F.cross_entropy(x, dg.tensor([1, 2]))
     with pytest.raises(ValueError, match="elementwise is not a valid value for reduction"):
         F.cross_entropy(x, dg.tensor([1, 2, 3]), reduction="elementwise")
@@ -474,7 +479,8 @@ def test_cross_entropy_errors():
         F.cross_entropy(x, dg.randn(3))
     with pytest.raises(RuntimeError, match=r"Expected target size \[2, 3\], got \[2, 2\]"):
         F.cross_entropy(dg.randn(2, 10, 3), dg.tensor([[1, 2], [1, 2]]))
-    with pytest.raises(RuntimeError, match="weight tensor should be defined either for all 10 classes"):
+    with pytest.raises(RuntimeError,
+                       match="weight tensor should be defined either for all 10 classes"):
         F.cross_entropy(x, dg.tensor([1, 2, 3]), weight=dg.ones(5))
     # all targets ignored: mean is nan, as in PyTorch
     assert np.isnan(F.cross_entropy(x, dg.tensor([-100, -100, -100])).item())
@@ -501,8 +507,9 @@ def test_regression_losses_match_torch(th, name, reduction):
 
 
 def test_regression_losses_broadcast_warn_and_weight(th):
-    with pytest.warns(UserWarning, match=r"Using a target size \(distgrad.Size\(\[3\]\)\) that is "
-                                         r"different to the input size \(distgrad.Size\(\[3, 1\]\)\)"):
+    with pytest.warns(UserWarning,
+                      match=r"Using a target size \(distgrad.Size\(\[3\]\)\) that is different "
+                            r"to the input size \(distgrad.Size\(\[3, 1\]\)\)"):
         F.mse_loss(dg.randn(3, 1), dg.randn(3))
     compare(th, lambda F_, m, a, b: F_.mse_loss(a, b), [R(3, 1), R(3, seed=1)])
     compare(th, lambda F_, m, a, b, w: F_.mse_loss(a, b, weight=w), [R(3, 2), R(3, 2, seed=1),
@@ -684,8 +691,9 @@ def test_one_hot(th):
 
 @pytest.mark.parametrize("pad,mode,value", [
     ((1, 2), "constant", 0.0), ((1, 0, 2, 1), "constant", 3.5), ((-1, 2, 0, -1), "constant", 0.0),
-    ((1, 1, 2, 0, 1, 1), "constant", 0.0), ((2, 1), "reflect", None), ((2, 1, 1, 2), "reflect", None),
-    ((2, 3), "replicate", None), ((1, 2, 3, 1), "replicate", None), ((2, 1, 1, 1), "circular", None),
+    ((1, 1, 2, 0, 1, 1), "constant", 0.0), ((2, 1), "reflect", None),
+    ((2, 1, 1, 2), "reflect", None), ((2, 3), "replicate", None),
+    ((1, 2, 3, 1), "replicate", None), ((2, 1, 1, 1), "circular", None),
 ])
 def test_pad_matches_torch(th, pad, mode, value):
     x = R(2, 3, 4, 5)
@@ -761,7 +769,8 @@ def test_gpu_ops_match_cpu():
     except Exception:  # pragma: no cover - no GPU
         pytest.skip("no GPU")
     rng = np.random.default_rng(0)
-    x, w, b = rng.standard_normal((4, 3, 8, 8)), rng.standard_normal((5, 3, 3, 3)), rng.standard_normal(5)
+    x, w = rng.standard_normal((4, 3, 8, 8)), rng.standard_normal((5, 3, 3, 3))
+    b = rng.standard_normal(5)
     y = rng.integers(0, 10, 4)
     lw = rng.standard_normal((10, 5 * 4 * 4))
     results = []
@@ -774,3 +783,10 @@ def test_gpu_ops_match_cpu():
         results.append([loss.cpu().item()] + [t.grad.cpu().numpy() for t in ts])
     for a, b_ in zip(*results):
         np.testing.assert_allclose(a, b_, rtol=1e-6, atol=1e-8)
+
+
+def test_cross_entropy_ignore_index_inside_class_range_but_absent(th):
+    x = R(4, 5)
+    t = np.array([0, 1, 4, 1])
+    for ii in (2, 4, 0):
+        compare(th, lambda F_, m, x, t: F_.cross_entropy(x, t, ignore_index=ii), [x, t])

@@ -63,9 +63,18 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
 
 
 feature_alpha_dropout = alpha_dropout
-logsigmoid = logsigmoid
-hardtanh_ = lambda input, min_val=-1.0, max_val=1.0: hardtanh(input, min_val, max_val, True)  # noqa: E731
-elu_ = lambda input, alpha=1.0: elu(input, alpha, True)  # noqa: E731
-leaky_relu_ = lambda input, negative_slope=0.01: leaky_relu(input, negative_slope, True)  # noqa: E731
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    return hardtanh(input, min_val, max_val, True)
+
+
+def elu_(input, alpha=1.0):
+    return elu(input, alpha, True)
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    return leaky_relu(input, negative_slope, True)
+
 
 __all__ = [name for name in dir() if not name.startswith("_") and name != "annotations"]

@@ -3,12 +3,10 @@ variant), leaky_relu, elu, selu, celu, silu, mish, softplus, hardtanh/relu6, har
 hardswish, logsigmoid, softsign, tanhshrink, threshold, glu."""
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
 
-from ... import _backend
 from ... import random as _random
 from ...autograd.graph import Node
 from ...dtypes import as_dtype
@@ -519,7 +517,3 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False) ->
         slope = xp.random.uniform(lower, upper, xd.shape).astype(xd.dtype)
     factor = xp.where(xd >= 0, 1, slope).astype(xd.dtype)
     return _apply_mask(input, factor)
-
-
-def _math_sqrt(v):
-    return math.sqrt(v)

@@ -77,16 +77,21 @@ def _targets(t, C, ignore_index):
     """Flat targets, the valid mask (None when all are valid) and safe (in-range) targets."""
     xp = xp_of(t)
     t = t.reshape(-1)
+    if t.size == 0:
+        return t, None, t
+    lo, hi = int(t.min()), int(t.max())
+    if 0 <= lo and hi < C and not lo <= ignore_index <= hi:
+        return t, None, t                      # the common case: nothing ignored, all in range
     valid = t != ignore_index
-    all_valid = bool(valid.all()) if t.size else True
-    tv = t if all_valid else t[valid]
+    if bool(valid.all()):
+        if 0 <= lo and hi < C:
+            return t, None, t
+        raise IndexError(f"Target {lo if lo < 0 else hi} is out of bounds.")
+    tv = t[valid]
     if tv.size:
         lo, hi = int(tv.min()), int(tv.max())
         if lo < 0 or hi >= C:
-            bad = lo if lo < 0 else hi
-            raise IndexError(f"Target {bad} is out of bounds.")
-    if all_valid:
-        return t, None, t
+            raise IndexError(f"Target {lo if lo < 0 else hi} is out of bounds.")
     return t, valid, xp.where(valid, t, 0)
 
 
@@ -106,8 +111,11 @@ class CrossEntropyLossBackward0(Node):
         if red == "none":
             s = g.reshape(-1)
         elif red == "mean":
-            with np.errstate(invalid="ignore", divide="ignore"):
+            if isinstance(self.denom, int) and self.denom:
                 s = g / self.denom
+            else:
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    s = g / self.denom
         else:
             s = g
         grad = xp.exp(logp)
@@ -123,9 +131,12 @@ class CrossEntropyLossBackward0(Node):
                 grad[rows, t] -= 1
             else:
                 # q = (1-eps) * wt_i * onehot + (eps/C) * valid_i * w
+                if wt is None:
+                    wt = xp.ones(M, dtype=grad.dtype)
                 a = (1 - eps) * wt
                 if eps:
-                    vmask = (valid if valid is not None else xp.ones(M, dtype=bool)).astype(grad.dtype)
+                    vmask = (valid.astype(grad.dtype) if valid is not None
+                             else xp.ones(M, dtype=grad.dtype))
                     wsum = C if w is None else w.sum()
                     a = a + (eps / C) * wsum * vmask
                     grad *= a[:, None]
@@ -194,24 +205,25 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         rows = xp_of(xd).arange(M)
         picked = logp[rows, safe_t]
         if wd is None:
-            wt = (valid.astype(xd.dtype) if valid is not None
-                  else xp_of(xd).ones(M, dtype=xd.dtype))
+            wt = valid.astype(xd.dtype) if valid is not None else None
         else:
             wt = wd[safe_t]
             if valid is not None:
                 wt = wt * valid
-        per_row = -picked * wt
+        per_row = -picked if wt is None else -picked * wt
         if eps:
             smooth = -(logp.sum(axis=1) if wd is None else logp @ wd)
             if valid is not None:
                 smooth = smooth * valid
             per_row = (1 - eps) * per_row + (eps / C) * smooth
-        denom = wt.sum() if (wd is not None or valid is not None) else M
+        denom = wt.sum() if wt is not None else M
     if reduction == "none":
         out = per_row.reshape(td.shape if probs is None else
                               (xd.shape[:1] + xd.shape[2:] if xd.ndim > 1 else ()))
     elif reduction == "sum":
         out = per_row.sum()
+    elif isinstance(denom, int) and denom:
+        out = per_row.sum() / denom
     else:
         with np.errstate(invalid="ignore", divide="ignore"):
             out = per_row.sum() / denom if M else per_row.sum() * np.nan
@@ -598,7 +610,8 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     if full:
         td = target._data
         xp = xp_of(td)
-        stirling = td * xp.log(xp.where(td > 1, td, 1)) - td + 0.5 * xp.log(2 * np.pi * xp.where(td > 1, td, 1))
+        safe = xp.where(td > 1, td, 1)
+        stirling = td * xp.log(safe) - td + 0.5 * xp.log(2 * np.pi * safe)
         loss = loss + _wrap(xp.where(td > 1, stirling, 0).astype(td.dtype))
     return _finish(loss, reduction)
 

@@ -8,13 +8,11 @@ overlap) per offset.
 """
 from __future__ import annotations
 
-import math
 from collections import namedtuple
 
 import numpy as np
 
 from ...autograd.graph import Node
-from ...dtypes import int64
 from ...tensor import Tensor, _from_node
 from .._util import _state
 from ._util import check_tensor, pair, xp_of
@@ -53,7 +51,7 @@ class _PoolGeometry:
         return self.ph or self.pw or self.Hb > self.H or self.Wb > self.W
 
     def views(self, arr):
-        """The ``kh*kw`` strided views ``arr[..., i*s + p*d, j*s + q*d]`` (each ``(.., Ho, Wo)``)."""
+        """The ``kh*kw`` strided views ``arr[..., i*s + p*d, j*s + q*d]``, each ``(.., Ho, Wo)``."""
         hs, ws = self.sh * (self.Ho - 1) + 1, self.sw * (self.Wo - 1) + 1
         for p in range(self.kh):
             for q in range(self.kw):
@@ -412,5 +410,3 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
         return res[0].squeeze(-2), res[1].squeeze(-2)
     return res.squeeze(-2)
 
-
-_ = (math, int64)
