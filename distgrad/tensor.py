@@ -378,12 +378,8 @@ def _format(t: Tensor) -> str:
         integral = finite.size == 0 or bool(np.all(finite == np.round(finite)))
         big = finite.size and (np.abs(finite).max() >= 1e8 or
                                (np.abs(finite[finite != 0]).min() < 1e-4 if (finite != 0).any() else False))
-        if big:
-            formatter = {"float_kind": lambda v: f"{v:.4e}"}
-        elif integral:
-            formatter = {"float_kind": lambda v: f"{v:.0f}."}
-        else:
-            formatter = {"float_kind": lambda v: f"{v:.4f}"}
+        style = "{:.4e}" if big else "{:.0f}." if integral else "{:.4f}"
+        formatter = {"float_kind": lambda v: style.format(v) if np.isfinite(v) else str(v)}
         body = np.array2string(data, separator=", ", prefix=prefix, formatter=formatter,
                                threshold=1000, edgeitems=3)
     else:

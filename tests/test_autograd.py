@@ -618,3 +618,35 @@ def test_accumulated_grads_never_alias():
     assert not np.shares_memory(kept[0].numpy(), c.grad.numpy())
     c.grad.add_(1)
     assert kept[0].tolist() == [2.0, 2.0, 2.0]
+
+
+def test_repr_of_non_finite_values():
+    assert repr(dg.tensor([float("nan"), 1.0, float("-inf")])) == "tensor([nan, 1., -inf])"
+
+
+def test_inplace_broadcast_to_larger_shape_raises():
+    x = dg.ones(3)
+    with pytest.raises(RuntimeError, match=r"output with shape \[3\] doesn't match the broadcast shape \[2, 3\]"):
+        x += dg.ones(2, 3)
+
+
+def test_custom_function_gradients_come_back_in_the_input_dtype():
+    class Upcast(autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return (g * 2).double()
+
+    x = dg.ones(2, requires_grad=True)
+    y = Upcast.apply(x * 1)
+    y.retain_grad()
+    (y * 1).sum().backward()
+    assert x.grad.dtype == dg.float32
+
+
+def test_gradcheck_on_a_non_contiguous_input():
+    x = dg.from_numpy(np.random.default_rng(0).random((3, 2)).T).requires_grad_()
+    assert autograd.gradcheck(dg.sin, (x,))

@@ -50,7 +50,9 @@ class BackwardCFunction(Node, FunctionCtx):
             grads_t.append(None if g is None else Tensor._wrap(g))
         with grad_mode.no_grad():
             result = self._function_cls.backward(self, *grads_t)
-        return tuple(None if r is None else r._data for r in _check_grads(self, result))
+        return tuple(None if r is None else
+                     r._data if dtype is None or r._data.dtype == dtype else r._data.astype(dtype)
+                     for r, dtype in zip(_check_grads(self, result), self._input_dtypes))
 
     def graph_backward(self, *grads):
         result = self._function_cls.backward(self, *grads)
@@ -89,6 +91,7 @@ class Function:
         # Edges for every positional argument, None for non-tensors, so backward's results line up.
         node = BackwardCFunction(cls, [a if isinstance(a, Tensor) else NO_INPUT for a in args])
         node.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        node._input_dtypes = tuple(a.dtype if isinstance(a, Tensor) else None for a in args)
         with grad_mode.no_grad():
             outputs = cls.forward(node, *args)
         single = not isinstance(outputs, tuple)

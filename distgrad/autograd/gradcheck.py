@@ -23,16 +23,15 @@ def _differentiable_inputs(inputs):
 
 def _numerical_jacobian(func, inputs, idx, eps):
     """Columns: d(outputs)/d(input element), by central differences."""
-    x = inputs[idx]
-    flat = x._data.reshape(-1)  # a view: perturb in place
+    data = inputs[idx]._data  # perturbed in place, element by element (any memory layout)
     columns = []
-    for k in range(flat.size):
-        orig = flat[k].item()
-        flat[k] = orig + eps
+    for k in np.ndindex(*data.shape):
+        orig = data[k].item()
+        data[k] = orig + eps
         plus = [o._data.astype(np.float64).ravel().copy() for o in _outputs(func, inputs)]
-        flat[k] = orig - eps
+        data[k] = orig - eps
         minus = [o._data.astype(np.float64).ravel().copy() for o in _outputs(func, inputs)]
-        flat[k] = orig
+        data[k] = orig
         columns.append([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
     return columns
 

@@ -42,6 +42,9 @@ def _leaf_error(t: Tensor):
 
 def _write(t: Tensor, data) -> None:
     target = t._data
+    if data.shape != target.shape and np.broadcast_shapes(data.shape, target.shape) != target.shape:
+        raise RuntimeError(f"output with shape {list(target.shape)} doesn't match the broadcast "
+                           f"shape {list(np.broadcast_shapes(data.shape, target.shape))}")
     if data.dtype != target.dtype and not np.can_cast(data.dtype, target.dtype, "same_kind"):
         raise RuntimeError(f"result type {_kind_name(data.dtype)} can't be cast to the desired output "
                            f"type {_kind_name(target.dtype)}")
