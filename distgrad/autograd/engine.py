@@ -246,7 +246,7 @@ def _owned(grad) -> bool:
     it can become ``.grad`` without a copy. Two references: the caller's argument and
     getrefcount's own."""
     return (sys.getrefcount(grad) <= _CALLER_REFS + 1 and grad.base is None
-            and grad.flags.c_contiguous and grad.flags.writeable)
+            and grad.flags.c_contiguous and getattr(grad.flags, "writeable", True))  # CuPy: no flag
 
 
 _CALLER_REFS = 2  # _run_accumulate's parameter and this function's parameter
