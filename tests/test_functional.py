@@ -790,3 +790,12 @@ def test_cross_entropy_ignore_index_inside_class_range_but_absent(th):
     t = np.array([0, 1, 4, 1])
     for ii in (2, 4, 0):
         compare(th, lambda F_, m, x, t: F_.cross_entropy(x, t, ignore_index=ii), [x, t])
+
+
+def test_conv2d_recomputes_columns_past_the_save_limit(th, monkeypatch):
+    import importlib
+    conv_mod = importlib.import_module("distgrad.ops.nn.conv")
+    monkeypatch.setattr(conv_mod, "SAVE_COLS_LIMIT", 0)
+    compare(th, lambda F_, m, *t: F_.conv2d(*t, padding=1, stride=(1, 2)),
+            [R(2, 3, 5, 6), R(4, 3, 3, 3, seed=1), R(4, seed=2)])
+    compare(th, lambda F_, m, *t: F_.conv2d(*t), [R(3, 5, 6), R(4, 3, 2, 2, seed=1)])

@@ -21,6 +21,11 @@ from ._util import check_tensor, dtype_kind_name, pair, xp_of
 _wrap = Tensor._wrap
 
 
+# Columns up to this size are kept from the forward for the weight gradient; bigger ones are
+# rebuilt in the backward (they hold kh*kw times the input).
+SAVE_COLS_LIMIT = 64 * 2 ** 20
+
+
 def _as_strided(xp, arr, shape, strides):
     return xp.lib.stride_tricks.as_strided(arr, shape=shape, strides=strides)
 
@@ -262,7 +267,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
         node.save(input, weight)
         node.geo = geo
         node.unbatched = unbatched
-        node.cols = cols if weight._requires_grad else None
+        keep = weight._requires_grad and cols.nbytes <= SAVE_COLS_LIMIT
+        node.cols = cols if keep else None
         return _from_node(out, node)
     return _wrap(out)
 
