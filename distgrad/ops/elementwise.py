@@ -65,6 +65,7 @@ def _binary(arrays_op, a, b):
     try:
         return arrays_op(a._data, b._data)
     except ValueError as exc:
+        check_same_device(a, b)  # CuPy: arrays on two GPUs raise ValueError
         raise _value_error(exc, a._data.shape, b._data.shape) from None
     except TypeError:
         check_same_device(a, b)

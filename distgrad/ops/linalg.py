@@ -75,6 +75,7 @@ def matmul(input, other) -> Tensor:
     try:
         out = ad @ bd
     except ValueError:
+        check_same_device(input, other)  # CuPy: arrays on two GPUs raise ValueError
         raise RuntimeError(_matmul_error(ad.shape, bd.shape)) from None
     except TypeError:
         check_same_device(input, other)
