@@ -822,8 +822,7 @@ def _erf(x):
         except ImportError:  # pragma: no cover - scipy is optional
             return np.vectorize(math.erf, otypes=[x.dtype])(x)
         return erf(x)
-    from cupyx.scipy.special import erf  # pragma: no cover - GPU only
-    return erf(x)
+    return _backend.cupyx_module().scipy.special.erf(x)
 
 
 class GeluBackward0(Node):
