@@ -16,9 +16,8 @@ def scatter_add_rows(out, idx, rows):
     xp = xp_of(out)
     if xp is np:
         np.add.at(out, idx, rows)
-    else:  # pragma: no cover - GPU only
-        import cupyx
-        cupyx.scatter_add(out, idx, rows)
+    else:
+        _backend.cupyx_module().scatter_add(out, idx, rows)
     return out
 
 
