@@ -33,9 +33,8 @@ class IndexPadBackward(Node):
             key = (slice(None),) * axis + (idx,)
             if xp is np:
                 np.add.at(out, key, g)
-            else:  # pragma: no cover - GPU only
-                import cupyx
-                cupyx.scatter_add(out, key, g)
+            else:
+                _backend.cupyx_module().scatter_add(out, key, g)
             g = out
         return (g,)
 
