@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import _backend
 from ...autograd.graph import Node
 from ...tensor import Tensor, _from_node
 from .._util import _state
