@@ -26,4 +26,5 @@ __version__ = "0.1.0"
 
 from . import autograd  # noqa: E402,F401
 from . import data  # noqa: E402,F401
+from . import cuda  # noqa: E402,F401
 from .checkpoint import load, save  # noqa: E402,F401

@@ -131,8 +131,10 @@ def _dtype_or(dtype, default):
 
 def _factory(fill, size, dtype, device, requires_grad, default=None):
     dtype = _dtype_or(dtype, default if default is not None else get_default_dtype())
-    xp = _backend.array_module_for(_backend.as_device(device))
-    return _make(fill(xp, sizes(size), dtype), requires_grad)
+    dev = _backend.as_device(device)
+    xp = _backend.array_module_for(dev)
+    with _backend.on_device(dev):
+        return _make(fill(xp, sizes(size), dtype), requires_grad)
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -190,21 +192,27 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     if dtype is None:
         is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = int64 if is_int else get_default_dtype()
-    xp = _backend.array_module_for(_backend.as_device(device))
-    return _make(xp.arange(start, end, step, dtype=as_dtype(dtype)), requires_grad)
+    dev = _backend.as_device(device)
+    with _backend.on_device(dev):
+        arr = _backend.array_module_for(dev).arange(start, end, step, dtype=as_dtype(dtype))
+    return _make(arr, requires_grad)
 
 
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
-    xp = _backend.array_module_for(_backend.as_device(device))
-    return _make(xp.linspace(start, end, int(steps), dtype=_dtype_or(dtype, get_default_dtype())),
-                 requires_grad)
+    dev = _backend.as_device(device)
+    with _backend.on_device(dev):
+        arr = _backend.array_module_for(dev).linspace(
+            start, end, int(steps), dtype=_dtype_or(dtype, get_default_dtype()))
+    return _make(arr, requires_grad)
 
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """The identity matrix (n x m)."""
-    xp = _backend.array_module_for(_backend.as_device(device))
-    return _make(xp.eye(n, m, dtype=_dtype_or(dtype, get_default_dtype())), requires_grad)
+    dev = _backend.as_device(device)
+    with _backend.on_device(dev):
+        arr = _backend.array_module_for(dev).eye(n, m, dtype=_dtype_or(dtype, get_default_dtype()))
+    return _make(arr, requires_grad)
 
 
 def _draw(draw, size, dtype, device, requires_grad, generator, kernel):

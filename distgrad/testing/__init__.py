@@ -1,0 +1,1 @@
+"""Test helpers: ``fake_cupy`` (a CuPy stand-in on the CPU)."""
