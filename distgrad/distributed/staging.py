@@ -4,11 +4,14 @@ Every collective hands MPI a C-contiguous buffer. For a NumPy array that is alre
 this is the array itself (no copy). Otherwise :func:`_to_host` makes a contiguous copy and
 :func:`_from_host` writes the result back.
 
-GPU (CuPy) arrays are staged through host memory by default: synchronize the current stream,
-copy to host, communicate, copy back. With ``DISTGRAD_CUDA_AWARE_MPI=1`` the device buffer is
-handed to MPI directly (after the same synchronize); only use that with an MPI library built
-with CUDA support, a wrong guess crashes. CuPy is never imported here: a GPU array brings its
-own module.
+GPU (CuPy) arrays are staged through pinned (page-locked) host memory by default: synchronize
+the stream, copy to host, communicate, copy back (a dtype conversion happens on the GPU). With
+``DISTGRAD_CUDA_AWARE_MPI=1`` the device buffer is handed to MPI directly (after the same
+synchronize); only use that with an MPI library built with CUDA support, a wrong guess crashes.
+When the default group's transport takes device buffers itself (the ``nccl`` backend, which
+orders its work on the GPU, or the world of one), ``set_device_transport(True)`` makes
+``_to_host`` hand device arrays over unchanged. CuPy is never imported here: a GPU array brings
+its own module.
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ import os
 
 import numpy as np
 
-__all__ = ["_array", "_bump_version", "_to_host", "_from_host", "is_host_array", "cuda_aware_mpi"]
+__all__ = ["_array", "_bump_version", "_to_host", "_from_host", "is_host_array", "cuda_aware_mpi",
+           "device_buffers", "set_device_transport"]
+
+_device_transport = False  # the default group's backend takes device arrays (nccl, single)
 
 
 def _array(t):
@@ -56,11 +62,33 @@ def cuda_aware_mpi() -> bool:
     return os.environ.get("DISTGRAD_CUDA_AWARE_MPI", "0").strip().lower() in ("1", "true", "yes")
 
 
+def set_device_transport(flag: bool) -> None:
+    """Declare whether the default group's backend takes device buffers (init/destroy)."""
+    global _device_transport
+    _device_transport = bool(flag)
+
+
+def device_buffers() -> bool:
+    """True when device arrays go to the transport as they are (no host staging)."""
+    return _device_transport or cuda_aware_mpi()
+
+
 def _synchronize(arr) -> None:
     """Wait for the work queued on the array's device (so MPI reads finished values)."""
-    import cupy  # only reached with a CuPy array, so CuPy is installed
+    from distgrad import _backend
 
-    cupy.cuda.get_current_stream().synchronize()
+    _backend.synchronize(arr)
+
+
+def _pinned_empty(xp, shape, dtype):
+    """An uninitialised host array in pinned memory (faster, asynchronous-capable copies);
+    pageable memory when the module has no pinned allocator."""
+    dtype = np.dtype(dtype)
+    count = int(np.prod(shape, dtype=np.int64))
+    alloc = getattr(getattr(xp, "cuda", None), "alloc_pinned_memory", None)
+    if alloc is None or count == 0:
+        return np.empty(shape, dtype)
+    return np.frombuffer(alloc(count * dtype.itemsize), dtype, count).reshape(shape)
 
 
 def _to_host(arr, copy_in: bool = True, dtype=None):
@@ -81,16 +109,23 @@ def _to_host(arr, copy_in: bool = True, dtype=None):
             return np.empty(arr.shape, dtype)
         return np.ascontiguousarray(arr, dtype=dtype)
     # a device array
-    _synchronize(arr)
-    if cuda_aware_mpi():
-        xp = _module_of(arr)
+    xp = _module_of(arr)
+    if _device_transport or cuda_aware_mpi():
+        if not _device_transport:
+            _synchronize(arr)  # MPI reads device memory outside the stream order
         if (dtype is None or arr.dtype == dtype) and arr.flags.c_contiguous:
             return arr
+        if not copy_in:
+            return xp.empty(arr.shape, arr.dtype if dtype is None else dtype)
         return xp.ascontiguousarray(arr, dtype=dtype)
-    host = arr.get()
-    if dtype is not None and host.dtype != dtype:
-        host = host.astype(dtype)
-    return np.ascontiguousarray(host)
+    if not copy_in:
+        return _pinned_empty(xp, arr.shape, arr.dtype if dtype is None else dtype)
+    if dtype is not None and arr.dtype != dtype:
+        arr = arr.astype(dtype)  # convert on the device
+    src = xp.ascontiguousarray(arr)
+    host = _pinned_empty(xp, src.shape, src.dtype)
+    _synchronize(src)
+    return src.get(out=host)
 
 
 def _from_host(arr, buf) -> None:
