@@ -21,7 +21,7 @@ import numpy as np
 
 from . import faults as _faults
 from . import process_group as _pgm
-from .staging import _array, _bump_version, _from_host, _to_host, cuda_aware_mpi, is_host_array
+from .staging import _array, _bump_version, _from_host, _to_host, device_buffers, is_host_array
 
 __all__ = [
     "ReduceOp", "Work", "all_reduce", "broadcast", "all_gather", "all_gather_into_tensor",
@@ -120,8 +120,9 @@ def _wire(buf):
 
 
 def _alloc(like, shape, dtype):
-    """An output buffer where MPI writes: host memory, or device memory with CUDA-aware MPI."""
-    if is_host_array(like) or not cuda_aware_mpi():
+    """An output buffer where the transport writes: host memory, or device memory when the
+    transport takes device buffers (nccl, the world of one, CUDA-aware MPI)."""
+    if is_host_array(like) or not device_buffers():
         return np.empty(shape, dtype)
     from .staging import _module_of
 
