@@ -11,6 +11,7 @@ import warnings
 
 from . import env as _env
 from . import faults as _faults
+from . import staging as _staging
 from . import threads as _threads
 
 __all__ = [
@@ -74,6 +75,7 @@ class _State:
         self.local_rank = 0
         self.local_size = 1
         self.launch = None
+        self.device = None  # this rank's GPU index (None: no GPU selected)
         self.watchdog = None
         self.ctl_comm = None
         self.lock = threading.Lock()
@@ -125,8 +127,14 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size:
                        rank: int = -1, **kwargs) -> None:
     """Create the default process group.
 
-    ``backend``: None (auto: MPI when a launcher started this process, else a world of one),
-    ``"mpi"`` or ``"single"``; ``"nccl"`` is not implemented yet. ``timeout`` (a
+    ``backend``: None (auto: MPI when a launcher started this process, else a world of one;
+    with several ranks, CuPy, a GPU and NCCL, GPU tensors then go through NCCL, see below),
+    ``"mpi"``, ``"single"`` or ``"nccl"`` (GPU buffers through an NCCL communicator made at
+    once, everything else through MPI or the world of one). GPUs: each rank makes GPU
+    ``local_rank % device_count()`` current, or ``device_id`` (an index, ``"cuda:N"`` or a
+    ``distgrad.device``; or the ``DISTGRAD_DEVICE`` variable; ``"cpu"`` skips it).
+    ``DISTGRAD_NCCL=0`` keeps the automatic choice on MPI (GPU buffers staged through pinned
+    host memory, or handed to MPI with ``DISTGRAD_CUDA_AWARE_MPI=1``). ``timeout`` (a
     ``datetime.timedelta`` or seconds; default ``DISTGRAD_TIMEOUT`` seconds or 30 minutes) is
     how long a collective may wait before the stall watchdog reports and aborts the job; zero
     or less turns the watchdog off. ``world_size``/``rank``, when given, are checked against
@@ -138,12 +146,15 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size:
         if _default is not None:
             raise ValueError("trying to initialize the default process group twice!")
         name = None if backend is None else str(backend).lower()
-        if name == "nccl":
-            from .backends import nccl_not_implemented
+        want_nccl = name == "nccl"
+        if want_nccl:
+            name = None  # NCCL for GPU buffers, beside the host transport chosen as for None
+            from .backends import nccl as _nccl
 
-            nccl_not_implemented()
+            if not _nccl.is_available():
+                raise RuntimeError(_nccl_missing_message())
         if name not in (None, "mpi", "single"):
-            raise ValueError(f"unknown backend {backend!r}: use None, 'mpi' or 'single'")
+            raise ValueError(f"unknown backend {backend!r}: use None, 'mpi', 'nccl' or 'single'")
         info = _env.detect_launch()
         _state.launch = info
         _state.timeout = _timeout_seconds(timeout)
@@ -179,6 +190,14 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size:
         for label, want, got in (("world_size", world_size, pg.size()), ("rank", rank, pg.rank())):
             if want is not None and want != -1 and want != got:
                 raise ValueError(f"init_process_group({label}={want}), but MPI says {got}")
+        _state.device = _select_device(kwargs.get("device_id"), _state.local_rank)
+        if want_nccl or (backend is None and pg.size() > 1 and _state.device is not None
+                         and _auto_nccl()):
+            from .backends.nccl import NCCLBackend
+
+            pg._backend = NCCLBackend(pg._backend, eager=want_nccl)
+            pg.backend_name = "nccl"
+        _staging.set_device_transport(pg.backend_name in ("nccl", "single"))
         _state.default = _default = pg
         _state.groups.clear()  # the same dict object the watchdog holds
         _state.groups[0] = pg
@@ -186,6 +205,53 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size:
         if not _atexit_registered:
             atexit.register(_shutdown_at_exit)
             _atexit_registered = True
+
+
+def _nccl_missing_message() -> str:
+    from .. import _backend
+
+    try:
+        _backend.cupy_module()
+    except RuntimeError as exc:
+        return f"distgrad: backend='nccl' needs GPUs: {exc}"
+    return ("distgrad: backend='nccl' needs CuPy built with NCCL (cupy.cuda.nccl is not "
+            "available); use backend='mpi'")
+
+
+def _auto_nccl() -> bool:
+    if os.environ.get("DISTGRAD_NCCL", "").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    from .backends import nccl as _nccl
+
+    return _nccl.is_available()
+
+
+def _select_device(device_id, local_rank: int):
+    """Make this rank's GPU current; returns its index, or None (no GPU, or "cpu" asked)."""
+    from .. import _backend
+
+    spec = device_id
+    if spec is None:
+        spec = os.environ.get("DISTGRAD_DEVICE", "").strip() or None
+    if isinstance(spec, str):
+        if spec.lower() in ("cpu", "none", "off"):
+            return None
+        spec = int(spec) if spec.isdigit() else spec
+    if spec is None:
+        if not _backend.cuda_available():
+            return None
+        dev = _backend.device("cuda")
+    else:
+        dev = _backend.as_device(spec)
+        if dev.type != "cuda":
+            return None
+    cp = _backend.cupy_module()  # raises with the install hint when a GPU was asked for
+    index = dev.index
+    if index is None:
+        index = local_rank % int(cp.cuda.runtime.getDeviceCount())
+    index = _backend.device_index(_backend.device("cuda", index))
+    cp.cuda.Device(index).use()
+    return index
 
 
 def _mpi4py_importable() -> bool:
@@ -260,6 +326,7 @@ def destroy_process_group(group=None) -> None:
                 pg._backend = None
             pg._destroyed = True
         _state.groups.clear()
+        _staging.set_device_transport(False)
         _state.default = _default = None
 
 
