@@ -651,6 +651,14 @@ class _Stream:
     def synchronize(self):
         pass
 
+    def wait_event(self, event):
+        pass
+
+    def record(self, event=None):
+        event = event or _Event()
+        event.record(self)
+        return event
+
     def use(self):
         return self
 
@@ -665,6 +673,9 @@ _Stream.null = _Stream(null=True)
 
 
 class _Event:
+    def __init__(self, block=False, disable_timing=False, interprocess=False):
+        self.done = True
+
     def record(self, stream=None):
         pass
 
