@@ -1,6 +1,8 @@
 """Helpers shared by the op modules: argument normalisation and broadcast reduction."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..autograd import grad_mode as _grad_mode
@@ -186,6 +188,32 @@ def check_same_device(a: Tensor, b: Tensor):
     if da != db:
         raise RuntimeError("Expected all tensors to be on the same device, but found at least two "
                            f"devices, {da} and {db}!")
+
+
+def check_devices(*values):
+    """Raise PyTorch's same-device error when the tensors among ``values`` (other values are
+    skipped) live on different devices. Called after an op failed, so the fast path pays
+    nothing: CuPy raises TypeError for a NumPy operand and ValueError for another GPU's array."""
+    first = None
+    for v in values:
+        if isinstance(v, Tensor):
+            if first is None:
+                first = v
+            elif type(v._data) is not type(first._data) or v._data is not first._data:
+                check_same_device(first, v)
+
+
+def device_guard(fn):
+    """``fn`` (an op on several tensors) with PyTorch's same-device error when it fails on
+    tensors of different devices."""
+    @functools.wraps(fn)
+    def guarded(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (TypeError, ValueError):
+            check_devices(*args, *kwargs.values())
+            raise
+    return guarded
 
 
 def as_array_like(value, like):
