@@ -19,3 +19,23 @@ from .padding import pad
 from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,
                       adaptive_max_pool2d, avg_pool1d, avg_pool2d, lp_pool2d, max_pool1d,
                       max_pool2d, max_pool2d_with_indices, max_unpool2d)
+
+
+def _guard_devices():
+    # ops on several tensors: a failure on tensors of different devices (CuPy's TypeError or
+    # ValueError) becomes PyTorch's error naming both devices; the success path is unchanged
+    from .._util import device_guard
+    g = globals()
+    for name in ("bilinear", "linear", "conv1d", "conv2d", "batch_norm", "group_norm",
+                 "instance_norm", "layer_norm", "rms_norm", "embedding", "prelu",
+                 "cosine_similarity", "pairwise_distance", "max_unpool2d",
+                 "binary_cross_entropy", "binary_cross_entropy_with_logits",
+                 "cosine_embedding_loss", "cross_entropy", "gaussian_nll_loss",
+                 "hinge_embedding_loss", "huber_loss", "kl_div", "l1_loss",
+                 "margin_ranking_loss", "mse_loss", "multilabel_soft_margin_loss", "nll_loss",
+                 "poisson_nll_loss", "smooth_l1_loss", "soft_margin_loss",
+                 "triplet_margin_loss"):
+        g[name] = device_guard(g[name])
+
+
+_guard_devices()
