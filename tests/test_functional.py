@@ -799,3 +799,12 @@ def test_conv2d_recomputes_columns_past_the_save_limit(th, monkeypatch):
     compare(th, lambda F_, m, *t: F_.conv2d(*t, padding=1, stride=(1, 2)),
             [R(2, 3, 5, 6), R(4, 3, 3, 3, seed=1), R(4, seed=2)])
     compare(th, lambda F_, m, *t: F_.conv2d(*t), [R(3, 5, 6), R(4, 3, 2, 2, seed=1)])
+
+
+def test_lp_pool_and_max_unpool_match_torch(th):
+    compare(th, lambda F_, m, x: F_.lp_pool2d(x, 2, 2), [R(2, 3, 6, 6, low=0.1, high=1)])
+
+    def unpool(F_, m, x):
+        out, idx = F_.max_pool2d(x, 2, return_indices=True)
+        return F_.max_unpool2d(out * 2, idx, 2)
+    compare(th, unpool, [R(2, 3, 6, 4)])

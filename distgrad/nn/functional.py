@@ -23,7 +23,6 @@ from ..ops.nn import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_poo
                       pairwise_distance, pdist, poisson_nll_loss, prelu, relu6, rms_norm, rrelu,
                       selu, silu, smooth_l1_loss, soft_margin_loss, softmax, softmin, softplus,
                       softshrink, softsign, tanhshrink, threshold, triplet_margin_loss)
-from ..ops.nn.pooling import MaxPoolResult  # noqa: F401
 
 flatten = _shape.flatten
 unflatten = _shape.unflatten

@@ -2,13 +2,11 @@
 
 The window reductions loop over the ``kh*kw`` kernel offsets, each step one vectorised
 operation over a strided view of the whole batch (no per-element Python loops, no window
-copies). Max pooling records which offset won (the first maximum, NaN propagating, like
-PyTorch), and its backward scatters the gradient with one strided write (or add, when windows
-overlap) per offset.
+copies). Max pooling keeps the running maximum; its backward finds, offset by offset, the
+outputs whose first maximum sits there (ties and NaN resolved as PyTorch does) and scatters the
+gradient with one strided write (or add, when windows overlap) per offset.
 """
 from __future__ import annotations
-
-from collections import namedtuple
 
 import numpy as np
 
@@ -175,9 +173,6 @@ class MaxPool2DWithIndicesBackward0(Node):
     def release(self):
         super().release()
         self.buf = None
-
-
-MaxPoolResult = namedtuple("MaxPoolResult", ["values", "indices"])
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
