@@ -26,15 +26,11 @@ def _guard_devices():
     # ValueError) becomes PyTorch's error naming both devices; the success path is unchanged
     from .._util import device_guard
     g = globals()
+    # (not the losses: they warn with fixed stacklevels, which a wrapper frame would shift;
+    # they check devices themselves or fail in a tensor op that does)
     for name in ("bilinear", "linear", "conv1d", "conv2d", "batch_norm", "group_norm",
                  "instance_norm", "layer_norm", "rms_norm", "embedding", "prelu",
-                 "cosine_similarity", "pairwise_distance", "max_unpool2d",
-                 "binary_cross_entropy", "binary_cross_entropy_with_logits",
-                 "cosine_embedding_loss", "cross_entropy", "gaussian_nll_loss",
-                 "hinge_embedding_loss", "huber_loss", "kl_div", "l1_loss",
-                 "margin_ranking_loss", "mse_loss", "multilabel_soft_margin_loss", "nll_loss",
-                 "poisson_nll_loss", "smooth_l1_loss", "soft_margin_loss",
-                 "triplet_margin_loss"):
+                 "cosine_similarity", "pairwise_distance", "max_unpool2d", "gaussian_nll_loss"):
         g[name] = device_guard(g[name])
 
 
