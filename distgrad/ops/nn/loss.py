@@ -342,8 +342,12 @@ def _pointwise_loss(input, target, reduction, value_fn, derivative, op_name):
     try:
         diff = xd - td
     except ValueError:
+        check_devices(input, target)
         from .._util import broadcast_error
         raise broadcast_error(xd.shape, td.shape) from None
+    except TypeError:
+        check_devices(input, target)
+        raise
     loss = value_fn(diff)
     if reduction == "none":
         out = loss
@@ -472,6 +476,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
                          f"the input size ({size_str(input.shape)}) is deprecated. Please ensure "
                          "they have the same size.")
     xd, td = input._data, target._data
+    if type(xd) is not type(td) or weight is not None:
+        check_devices(input, target, weight)
     xp = xp_of(xd)
     if xd.size and (bool((xd < 0).any()) or bool((xd > 1).any())):
         raise RuntimeError("all elements of input should be between 0 and 1")
@@ -540,6 +546,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         raise ValueError(f"Target size ({size_str(target.shape)}) must be the same as input size "
                          f"({size_str(input.shape)})")
     xd, td = input._data, target._data
+    if type(xd) is not type(td) or weight is not None or pos_weight is not None:
+        check_devices(input, target, weight, pos_weight)
     xp = xp_of(xd)
     softplus_neg = xp.maximum(-xd, 0) + xp.log1p(xp.exp(-xp.abs(xd)))   # log(1 + exp(-x))
     pw = None if pos_weight is None else pos_weight._data
