@@ -9,7 +9,7 @@ import numpy as np
 
 from ...autograd.graph import Node
 from ...tensor import Tensor, _from_node
-from .._util import _state, unbroadcast
+from .._util import _state, check_devices, unbroadcast
 from .activation import log_softmax_array
 from ._util import check_reduction, check_tensor, size_str, xp_of
 
