@@ -14,7 +14,7 @@ from .. import _backend
 from ..autograd.graph import NO_INPUT, Node
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor, _from_node
-from ._util import (_state, broadcast_error, cast_grads_to_inputs, check_same_device, fix_dtype,
+from ._util import (_state, broadcast_error, cast_grads_to_inputs, check_devices, check_same_device, fix_dtype,
                     result_type, scalar_value, torch_type_name, unbroadcast)
 
 _wrap = Tensor._wrap
@@ -966,7 +966,11 @@ def clamp(input, min=None, max=None) -> Tensor:
             out = xp.maximum(out, lo)
         if hi is not None:
             out = xp.minimum(out, hi)
+    except TypeError:
+        check_devices(input, min, max)
+        raise
     except ValueError:
+        check_devices(input, min, max)
         bound = lo if lo is not None and np.shape(lo) != xd.shape else hi
         raise broadcast_error(xd.shape, np.shape(bound)) from None
     out = out.astype(dt, copy=False)
@@ -1093,7 +1097,11 @@ def where(condition, input, other) -> Tensor:
     b = _tensor_arg(other, like)
     try:
         out = like._xp().where(cond, a._data, b._data)
+    except TypeError:
+        check_devices(condition, a, b)
+        raise
     except ValueError:
+        check_devices(condition, a, b)
         try:
             shape_ab = np.broadcast_shapes(a.shape, b.shape)
         except ValueError:
@@ -1119,7 +1127,11 @@ def _compare(op):
         b = other._data if isinstance(other, Tensor) else other
         try:
             return _wrap(op(input._data, b))
+        except TypeError:
+            check_devices(input, other)
+            raise
         except ValueError:
+            check_devices(input, other)
             raise broadcast_error(input.shape, np.shape(b)) from None
     compare.__name__ = op.__name__
     compare.__doc__ = f"Elementwise ``{op.__name__}`` as a bool tensor."
@@ -1183,15 +1195,18 @@ def isfinite(input) -> Tensor:
 
 def equal(input, other) -> bool:
     """True if both tensors have the same shape and values."""
+    check_devices(input, other)
     return input.shape == other.shape and bool((input._data == other._data).all())
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
     """``numpy.allclose`` on two tensors."""
+    check_devices(input, other)
     return bool(input._xp().allclose(input._data, other._data, rtol=rtol, atol=atol,
                                       equal_nan=equal_nan))
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> Tensor:
     b = other._data if isinstance(other, Tensor) else other
+    check_devices(input, other)
     return _wrap(input._xp().isclose(input._data, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
