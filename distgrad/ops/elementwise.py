@@ -14,8 +14,9 @@ from .. import _backend
 from ..autograd.graph import NO_INPUT, Node
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor, _from_node
-from ._util import (_state, broadcast_error, cast_grads_to_inputs, check_devices, check_same_device, fix_dtype,
-                    result_type, scalar_value, torch_type_name, unbroadcast)
+from ._util import (_state, broadcast_error, cast_grads_to_inputs, check_devices,
+                    check_same_device, fix_dtype, result_type, scalar_value, torch_type_name,
+                    unbroadcast)
 
 _wrap = Tensor._wrap
 
