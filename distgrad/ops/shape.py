@@ -11,8 +11,8 @@ from .. import _backend
 from ..autograd.graph import Node
 from ..dtypes import as_dtype
 from ..tensor import Tensor, _from_node
-from ._util import (_state, cast_grads_to_inputs, normalize_dims, result_type, sizes,
-                    unbroadcast)
+from ._util import (_state, cast_grads_to_inputs, check_devices, normalize_dims, result_type,
+                    sizes, unbroadcast)
 
 _wrap = Tensor._wrap
 
@@ -245,7 +245,11 @@ def cat(tensors, dim=0) -> Tensor:
     arrays = [t._data for t in tensors]
     try:
         out = xp.concatenate(arrays, axis=d)
+    except TypeError:
+        check_devices(*tensors)
+        raise
     except ValueError:
+        check_devices(*tensors)
         for i, t in enumerate(tensors):
             if t._data.ndim == 0:
                 raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be "
