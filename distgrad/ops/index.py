@@ -9,7 +9,7 @@ import numpy as np
 from .. import _backend
 from ..autograd.graph import Node
 from ..tensor import Tensor, _from_node
-from ._util import _state, normalize_dims, unbroadcast
+from ._util import _state, check_devices, normalize_dims, unbroadcast
 
 _wrap = Tensor._wrap
 
@@ -72,14 +72,30 @@ class IndexBackward0(Node):
         return (index_put(base, self.key, g, accumulate=not self.basic),)
 
 
+def _index_device_error(input, key):
+    """PyTorch's error for index tensors on another device (CPU indices suit any tensor)."""
+    dev = input.device
+    for k in key if isinstance(key, tuple) else (key,):
+        if isinstance(k, Tensor) and k.device.type != "cpu" and k.device != dev:
+            return RuntimeError("indices should be either on cpu or on the same device as the "
+                                f"indexed tensor ({dev})")
+    return None
+
+
 def getitem(input, key) -> Tensor:
     """``input[key]``: a view for basic indexing, a copy for advanced indexing."""
+    raw_key = key
     key, basic = convert_key(key)
     data = input._data
     try:
         out = data[key]
     except IndexError as exc:
         raise _index_error(exc, key, data.shape) from None
+    except (TypeError, ValueError):
+        err = _index_device_error(input, raw_key)
+        if err is not None:
+            raise err from None
+        raise
     if isinstance(out, np.generic):
         out = np.asarray(out)
     if _state.enabled and input._requires_grad:
@@ -134,7 +150,9 @@ def index_put(input, key, value, accumulate=False) -> Tensor:
                                             for k in key):
         key, _ = convert_key(key)
     value_t = value if isinstance(value, Tensor) else None
-    v = value._data if value_t is not None else value
+    if value_t is not None and type(value_t._data) is not type(input._data):
+        value_t = value_t.to(input.device)  # like PyTorch's copy from another device
+    v = value_t._data if value_t is not None else value
     out = input._data.copy()
     xp = input._xp()
     if accumulate:
@@ -198,7 +216,11 @@ def gather(input, dim, index) -> Tensor:
     """``out[i][j] = input[i][index[i][j]]`` along ``dim``."""
     d = normalize_dims(dim, input.ndim)[0]
     idx = index._data
-    out = input._xp().take_along_axis(input._data, idx, axis=d)
+    try:
+        out = input._xp().take_along_axis(input._data, idx, axis=d)
+    except (TypeError, ValueError):
+        check_devices(input, index)
+        raise
     if _state.enabled and input._requires_grad:
         node = GatherBackward0((input,))
         node.index, node.dim, node.shape = idx, d, input.shape
