@@ -117,6 +117,8 @@ def setitem(t: Tensor, key, value) -> None:
     """``t[key] = value``."""
     if not _needs_tracking(t, (value,)) and not t._is_inference:
         k, _ = convert_key(key)
+        if isinstance(value, Tensor) and type(value._data) is not type(t._data):
+            value = value.to(t.device)  # like PyTorch's copy from another device
         t._data[k] = value._data if isinstance(value, Tensor) else value
         t._version[0] += 1
         return
