@@ -63,10 +63,12 @@ def _kind(dtype):
     return dtype_kind_name(dtype)
 
 
-def _check_weight(weight, C):
+def _check_weight(weight, C, input):
     if weight is None:
         return None
     wd = weight._data
+    if type(wd) is not type(input._data):
+        check_devices(input, weight)
     if wd.ndim != 1 or wd.shape[0] != C:
         raise RuntimeError(f"weight tensor should be defined either for all {C} classes or no "
                            f"classes but got weight tensor of shape: {list(wd.shape)}")
@@ -182,7 +184,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if xd.ndim == 0:
         raise RuntimeError("cross_entropy: input must have at least one dimension")
     C = xd.shape[0] if xd.ndim == 1 else xd.shape[1]
-    wd = _check_weight(weight, C)
+    wd = _check_weight(weight, C, input)
     x2, back = _class_layout(xd, "cross_entropy")
     M = x2.shape[0]
     logp = log_softmax_array(x2, 1)
@@ -273,7 +275,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         raise ValueError(f"Expected input batch_size ({xd.shape[0]}) to match target batch_size "
                          f"({td.shape[0]}).")
     _check_index_target(xd.shape, target, "nll_loss")
-    wd = _check_weight(weight, C)
+    wd = _check_weight(weight, C, input)
     x2, back = _class_layout(xd, "nll_loss")
     M = x2.shape[0]
     xp = xp_of(xd)
