@@ -22,7 +22,7 @@ def cuda():
 
 
 def _is_dev(t, index=0):
-    return isinstance(t._data, fake_cupy.ndarray) and t.device == dg.device("cuda", index)
+    return _backend.is_device_array(t._data) and t.device == dg.device("cuda", index)
 
 
 def _host(t):
@@ -200,6 +200,80 @@ def test_mixed_device_errors_name_both_devices(cuda):
         np.asarray(a)
     with pytest.raises(RuntimeError, match="invalid device ordinal"):
         dg.zeros(2, device="cuda:2")
+
+
+def _g(*s, **k):
+    return dg.randn(*s, device="cuda", **k)
+
+
+def _c(*s, **k):
+    return dg.randn(*s, **k)
+
+
+def _lc(*s):
+    return dg.zeros(*s, dtype=dg.int64)
+
+
+def _lg(*s):
+    return dg.zeros(*s, dtype=dg.int64, device="cuda")
+
+
+MIXED = {
+    "add": lambda: _g(3) + _c(3), "pow": lambda: _g(3) ** _c(3), "eq": lambda: _g(3) == _c(3),
+    "logical_and": lambda: dg.logical_and(_g(3) > 0, _c(3) > 0), "bitand": lambda: _lg(3) & _lc(3),
+    "where": lambda: dg.where(_g(2) > 0, _g(2), _c(2)),
+    "where_cond": lambda: dg.where(dg.tensor([True, False]), _g(2), _g(2)),
+    "clamp": lambda: _g(3).clamp(min=_c(3)), "maximum": lambda: dg.maximum(_g(3), _c(3)),
+    "isclose": lambda: dg.isclose(_g(3), _c(3)), "allclose": lambda: dg.allclose(_g(3), _c(3)),
+    "equal": lambda: dg.equal(_g(3), _c(3)), "cat": lambda: dg.cat([_g(2), _c(2)]),
+    "stack": lambda: dg.stack([_c(2), _g(2)]), "gather": lambda: _g(3, 2).gather(1, _lc(3, 1)),
+    "gather_src": lambda: _c(3, 2).gather(1, _lg(3, 1)),
+    "index_cpu_by_cuda": lambda: _c(3)[_lg(2)], "mask_cpu_by_cuda": lambda: _c(3)[_g(3) > 0],
+    "masked_fill": lambda: _g(3).masked_fill(_c(3) > 0, 1.0),
+    "matmul": lambda: _g(2, 3) @ _c(3, 2), "bmm": lambda: dg.bmm(_g(1, 2, 3), _c(1, 3, 2)),
+    "linear_bias": lambda: F.linear(_g(2, 3), _g(4, 3), _c(4)),
+    "conv_weight": lambda: F.conv2d(_g(1, 1, 4, 4), _c(1, 1, 3, 3)),
+    "conv_bias": lambda: F.conv2d(_g(1, 1, 4, 4), _g(1, 1, 3, 3), _c(1)),
+    "embedding": lambda: F.embedding(_lg(2), _c(3, 2)),
+    "layer_norm": lambda: F.layer_norm(_g(2, 3), (3,), _c(3), _c(3)),
+    "batch_norm": lambda: F.batch_norm(_g(4, 3), _c(3), _c(3).abs(), training=False),
+    "group_norm": lambda: F.group_norm(_g(2, 4, 2), 2, _c(4)),
+    "cross_entropy_weight": lambda: F.cross_entropy(_g(4, 3), _lg(4), weight=_c(3)),
+    "mse": lambda: F.mse_loss(_g(3), _c(3)), "l1": lambda: F.l1_loss(_g(3), _c(3)),
+    "bce": lambda: F.binary_cross_entropy(_g(3).sigmoid(), _c(3).sigmoid()),
+    "bce_logits": lambda: F.binary_cross_entropy_with_logits(_g(3), _c(3)),
+    "huber": lambda: F.huber_loss(_g(3), _c(3)), "kl_div": lambda: F.kl_div(_g(3), _c(3), reduction="sum"),
+    "prelu": lambda: F.prelu(_g(2, 3), _c(3)), "cosine": lambda: F.cosine_similarity(_g(2, 3), _c(2, 3)),
+    "max_unpool": lambda: F.max_unpool2d(_g(1, 1, 2, 2), _lc(1, 1, 2, 2), 2),
+    "two_gpus": lambda: _g(3) + dg.ones(3, device="cuda:1"),
+    "two_gpus_cat": lambda: dg.cat([_g(3), dg.ones(3, device="cuda:1")]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MIXED))
+def test_mixed_devices_in_one_op_raise_naming_the_devices(cuda, name):
+    with pytest.raises(RuntimeError, match=r"cuda:0 and cpu|cpu and cuda:0|cuda:0 and cuda:1|"
+                                           r"indices should be either on cpu or on the same "
+                                           r"device as the indexed tensor \(cpu\)"):
+        MIXED[name]()
+
+
+def test_values_and_indices_from_another_device_are_copied_like_pytorch(cuda):
+    t = dg.zeros(4, device="cuda")
+    t[1:3] = dg.tensor([1.0, 2.0])  # copy from the CPU
+    t[dg.tensor([0])] = dg.tensor([5.0])
+    t[t > 4] = dg.tensor(6.0)
+    assert _is_dev(t) and t.tolist() == [6.0, 1.0, 2.0, 0.0]
+    c = dg.zeros(3)
+    c[:2] = dg.ones(2, device="cuda")
+    assert c.tolist() == [1.0, 1.0, 0.0] and c.device.type == "cpu"
+    x = dg.arange(5.0, device="cuda")
+    assert x[dg.tensor([4, 0])].tolist() == [4.0, 0.0]  # CPU indices on a GPU tensor
+    v = dg.ones(2, requires_grad=True)
+    w = dg.zeros(4, device="cuda", requires_grad=True) * 1
+    w[1:3] = v * 2
+    w.sum().backward()
+    assert v.grad.device.type == "cpu" and v.grad.tolist() == [2.0, 2.0]
 
 
 def test_cuda_module_api(cuda):
