@@ -4,14 +4,13 @@ training over MPI.
 Most names mirror ``torch``: ``distgrad.tensor``, ``distgrad.no_grad``, ``distgrad.nn.Linear``,
 ``distgrad.optim.SGD``, ``distgrad.distributed.all_reduce`` ...
 """
-from . import dtypes as _dtypes
+from . import _memory
 from ._backend import device
 from .autograd import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
                        no_grad, set_grad_enabled)
 from .dtypes import (bool_, double, float16, float32, float64, get_default_dtype, half, int8,
                      int16, int32, int64, long, set_default_dtype, short, uint8)
 from .ops import *  # noqa: F401,F403
-from .ops import creation as _creation
 from .random import (Generator, default_generator, get_rng_state, initial_seed, manual_seed,
                      seed, set_rng_state)
 from .tensor import Tensor
@@ -23,6 +22,8 @@ Size = tuple
 dtype = type(float32)
 
 __version__ = "0.1.0"
+
+_memory.keep_freed_memory()
 
 from . import autograd  # noqa: E402,F401
 from . import data  # noqa: E402,F401

@@ -723,7 +723,8 @@ class SigmoidBackward0(_UnaryBackward):
 
 class ReluBackward0(Node):
     def backward(self, g):
-        return (g * (self.saved_output > 0),)
+        # a float mask: multiplying by a bool array takes NumPy's slow casting path
+        return (g * (self.saved_output > 0).astype(g.dtype),)
 
     def graph_backward(self, g):
         return (g * (self.saved_output_tensor() > 0),)
