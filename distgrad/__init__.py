@@ -29,3 +29,4 @@ from . import autograd  # noqa: E402,F401
 from . import data  # noqa: E402,F401
 from . import cuda  # noqa: E402,F401
 from .checkpoint import load, save  # noqa: E402,F401
+from . import distributed, nn, optim  # noqa: E402,F401
