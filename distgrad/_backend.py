@@ -78,12 +78,14 @@ def use_cuda_module(module):
     global _cupy, _cupy_error
     saved = _cupy, _cupy_error
     _cupy, _cupy_error = module, None
+    _counts.clear()
     try:
         if hasattr(module, "random"):
             _seed_cupy()
         yield module
     finally:
         _cupy, _cupy_error = saved
+        _counts.clear()
 
 
 def get_array_module(array):
@@ -180,13 +182,25 @@ def current_device() -> int:
     return int(cupy_module().cuda.runtime.getDevice())
 
 
+_counts = {}  # CuPy module -> number of GPUs (asked once)
+
+
+def device_count() -> int:
+    """Number of GPUs the CuPy in use sees (raises without CuPy)."""
+    cp = cupy_module()
+    n = _counts.get(cp)
+    if n is None:
+        n = _counts[cp] = int(cp.cuda.runtime.getDeviceCount())
+    return n
+
+
 def device_index(dev: device) -> int:
     """The GPU index of a CUDA device (the current one for ``cuda`` without an index); raises
     PyTorch's error for an index past the number of GPUs."""
     cp = cupy_module()
     if dev.index is None:
         return int(cp.cuda.runtime.getDevice())
-    count = cp.cuda.runtime.getDeviceCount()
+    count = device_count()
     if dev.index >= count:
         raise RuntimeError(f"CUDA error: invalid device ordinal (device {dev} requested, "
                            f"{count} GPU(s) visible)")
@@ -199,13 +213,12 @@ _NULL = contextlib.nullcontext()
 def on_device(dev: device):
     """A context that makes ``dev`` the current GPU (a no-op for the CPU and for the current
     GPU), so arrays made inside land there."""
-    if dev.type == "cpu":
+    if dev.type == "cpu" or dev.index is None:
         return _NULL
     cp = cupy_module()
-    idx = device_index(dev)
-    if idx == cp.cuda.runtime.getDevice():
+    if dev.index == cp.cuda.runtime.getDevice():
         return _NULL
-    return cp.cuda.Device(idx)
+    return cp.cuda.Device(device_index(dev))
 
 
 def to_device(array, dev: device):

@@ -30,7 +30,7 @@ def device_count() -> int:
     """Number of visible GPUs (0 without CuPy or a GPU)."""
     if not _backend.cuda_available():
         return 0
-    return int(_backend.cupy_module().cuda.runtime.getDeviceCount())
+    return _backend.device_count()
 
 
 def _index(dev) -> int:
