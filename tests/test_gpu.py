@@ -181,6 +181,8 @@ def test_two_ranks_on_gpus(backend):
 
 
 def test_gpu_memory_is_released():
+    if cupy.__version__.endswith("-fake"):  # a dry run on distgrad.testing.fake_cupy
+        pytest.skip("the fake CuPy has no memory pool")
     before = dg.cuda.memory_allocated()
     x = dg.randn(1024, 1024, device="cuda")
     assert dg.cuda.memory_allocated() >= before + x.numel() * 4
