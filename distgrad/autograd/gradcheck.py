@@ -5,8 +5,14 @@ import warnings
 
 import numpy as np
 
+from .. import _backend
 from ..tensor import Tensor
 from .engine import grad as _grad
+
+
+def _host64(array):
+    """A float64 NumPy copy of ``array`` (copied from the GPU when it lives there)."""
+    return _backend.to_device(array, _backend.CPU).astype(np.float64)
 
 
 class GradcheckError(RuntimeError):
@@ -28,9 +34,9 @@ def _numerical_jacobian(func, inputs, idx, eps):
     for k in np.ndindex(*data.shape):
         orig = data[k].item()
         data[k] = orig + eps
-        plus = [o._data.astype(np.float64).ravel().copy() for o in _outputs(func, inputs)]
+        plus = [_host64(o._data).ravel() for o in _outputs(func, inputs)]
         data[k] = orig - eps
-        minus = [o._data.astype(np.float64).ravel().copy() for o in _outputs(func, inputs)]
+        minus = [_host64(o._data).ravel() for o in _outputs(func, inputs)]
         data[k] = orig
         columns.append([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
     return columns
@@ -64,11 +70,12 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
         for j in range(n_out):
             seed = np.zeros(n_out, dtype=out.dtype)
             seed[j] = 1
-            grads = _grad(out, [inputs[i] for i in diff_idx], Tensor._wrap(seed.reshape(out.shape)),
+            seed = _backend.to_device(seed.reshape(out.shape), out.device)
+            grads = _grad(out, [inputs[i] for i in diff_idx], Tensor._wrap(seed),
                           retain_graph=True, allow_unused=True)
             for i, g in zip(diff_idx, grads):
                 if g is not None:
-                    analytical[i][:, j] = g._data.astype(np.float64).ravel()
+                    analytical[i][:, j] = _host64(g._data).ravel()
         for i in diff_idx:
             numerical = np.array([col[out_i] for col in _numerical_jacobian(func, inputs, i, eps)])
             if not np.allclose(analytical[i], numerical, rtol=rtol, atol=atol):
@@ -88,7 +95,8 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
     outputs = [o for o in _as_tuple(func(*inputs)) if isinstance(o, Tensor)]
     if grad_outputs is None:
         rng = np.random.default_rng(0)
-        grad_outputs = [Tensor._wrap(rng.standard_normal(o.shape)) for o in outputs]
+        grad_outputs = [Tensor._wrap(_backend.to_device(rng.standard_normal(o.shape), o.device))
+                        for o in outputs]
     grad_outputs = list(_as_tuple(grad_outputs) if not isinstance(grad_outputs, list) else grad_outputs)
 
     def first_derivative(*args):
