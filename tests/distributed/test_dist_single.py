@@ -82,7 +82,7 @@ def test_single_collectives_and_validation(world_of_one):
 def test_init_rejects_bad_backends(monkeypatch):
     if dist.is_initialized():
         dist.destroy_process_group()
-    if not dg_cuda_available():
+    if not distgrad.cuda.is_available():
         with pytest.raises(RuntimeError, match="nccl"):
             dist.init_process_group("nccl")
     with pytest.raises(ValueError, match="unknown backend"):
