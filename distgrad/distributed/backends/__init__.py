@@ -18,11 +18,11 @@ otherwise the call blocks and returns None):
 Group ranks are used throughout (``root`` too); the collectives layer translates global ranks.
 
 The world of one (``single``) needs no MPI library; ``mpi`` uses mpi4py's buffer-based
-(uppercase) calls. An ``nccl`` backend (CuPy NCCL communicator on a side stream) is planned:
-it would implement the same interface on device arrays.
+(uppercase) calls. ``nccl`` (``backends/nccl.py``) wraps one of them: device (CuPy) buffers go
+through a CuPy NCCL communicator on a side stream, host buffers through the wrapped backend.
 """
 
-BACKENDS = ("mpi", "single")
+BACKENDS = ("mpi", "single", "nccl")
 
 
 def nccl_not_implemented():
