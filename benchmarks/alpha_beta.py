@@ -188,7 +188,8 @@ def table(title, net, models, kw, published_p):
         sens.append(f"alpha {n2.alpha * 1e6:g} us: {efficiency(worst, published_p, n2, **kw):.0%}")
     for b in (0.7, 1.3):
         n2 = Network(net.name, net.alpha, net.bandwidth * b, net.note)
-        sens.append(f"B {n2.bandwidth / 1e9:.2f} GB/s: {efficiency(worst, published_p, n2, **kw):.0%}")
+        e = efficiency(worst, published_p, n2, **kw)
+        sens.append(f"B {n2.bandwidth / 1e9:.2f} GB/s: {e:.0%}")
     print(f"  sensitivity of {worst.name} at {published_p} GPUs: " + ", ".join(sens))
     print("  without overlap (one all-reduce after backward) at "
           f"{published_p} GPUs: " + ", ".join(

@@ -10,11 +10,12 @@ its ratio estimates the efficiency when other processes compete for the cores.
 The driver launches the workers itself (``mpiexec -n 1`` and ``-n 2``, ``python -m mpi4py``),
 alternating the configurations ``--trials`` times; each worker times ``--windows`` windows of
 ``--steps`` steps and the best window is kept (the machine may be shared: the least disturbed
-window estimates the speed with the cores to itself; the median window is shown too). With 2 ranks on a 2-core machine each rank has a core to itself only if
-nothing else runs, and MPI progress cannot overlap with compute (mpi.md section 5.4): the
-all-reduce of the 7.2 MB of gradients adds to every step.
+window estimates the speed with the cores to itself; the median window is shown too). With 2
+ranks on a 2-core machine each rank has a core to itself only if nothing else runs, and MPI
+progress cannot overlap with compute (mpi.md section 5.4): the all-reduce of the 7.5 MB of
+gradients adds to every step.
 
-Run: python benchmarks/scaling.py [--steps 40 --trials 3]
+Run: python benchmarks/scaling.py [--trials 3 --windows 8 --steps 10]
 """
 from __future__ import annotations
 

@@ -217,7 +217,7 @@ class _TensorSlot:
 
 def _skeleton(obj, tensors):
     """``obj`` with every tensor/array replaced by a :class:`_TensorSlot` (collected in order)."""
-    if isinstance(obj, Tensor) or isinstance(obj, np.ndarray) or hasattr(obj, "__cuda_array_interface__"):
+    if isinstance(obj, (Tensor, np.ndarray)) or hasattr(obj, "__cuda_array_interface__"):
         a = _array_of(obj)
         tensors.append(a)
         return _TensorSlot(len(tensors) - 1, tuple(a.shape), str(a.dtype))
