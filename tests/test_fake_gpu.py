@@ -845,3 +845,23 @@ def test_two_ranks_all_reduce_fake_cuda(backend):
     from mpi_helpers import assert_ok_lines, run_mpi
     res = run_mpi(2, MPI_SCRIPT, backend, timeout=90)
     assert_ok_lines(res, 2)
+
+
+def test_gradcheck_double_backward_and_metrics_on_cuda(cuda):
+    x = dg.randn(3, dtype=dg.float64, device="cuda", requires_grad=True)
+    w = dg.randn(3, 2, dtype=dg.float64, device="cuda", requires_grad=True)
+    assert dg.autograd.gradcheck(lambda a, b: (a @ b).tanh(), (x, w))
+    assert dg.autograd.gradgradcheck(lambda a: (a ** 3).sum(), (x,))
+    y = dg.randn(2, 2, device="cuda", requires_grad=True)
+    g, = dg.autograd.grad((y ** 3).sum(), y, create_graph=True)
+    g.sum().backward()
+    assert _is_dev(y.grad)
+    np.testing.assert_allclose(_host(y.grad), 6 * _host(y), rtol=1e-5)
+    import distgrad.distributed as dist
+    from distgrad.distributed.evaluation import all_reduce_metrics
+    dist.init_process_group(backend="single")
+    try:
+        out = all_reduce_metrics({"correct": (dg.arange(4, device="cuda") > 1).sum(), "n": 4})
+        assert out == {"correct": 2, "n": 4}
+    finally:
+        dist.destroy_process_group()
