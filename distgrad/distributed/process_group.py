@@ -190,13 +190,17 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size:
         for label, want, got in (("world_size", world_size, pg.size()), ("rank", rank, pg.rank())):
             if want is not None and want != -1 and want != got:
                 raise ValueError(f"init_process_group({label}={want}), but MPI says {got}")
-        _state.device = _select_device(kwargs.get("device_id"), _state.local_rank)
-        if want_nccl or (backend is None and pg.size() > 1 and _state.device is not None
-                         and _auto_nccl()):
-            from .backends.nccl import NCCLBackend
+        try:
+            _state.device = _select_device(kwargs.get("device_id"), _state.local_rank)
+            if want_nccl or (backend is None and pg.size() > 1 and _state.device is not None
+                             and _auto_nccl()):
+                from .backends.nccl import NCCLBackend
 
-            pg._backend = NCCLBackend(pg._backend, eager=want_nccl)
-            pg.backend_name = "nccl"
+                pg._backend = NCCLBackend(pg._backend, eager=want_nccl)
+                pg.backend_name = "nccl"
+        except BaseException:
+            _abandon(pg)
+            raise
         _staging.set_device_transport(pg.backend_name in ("nccl", "single"))
         _state.default = _default = pg
         _state.groups.clear()  # the same dict object the watchdog holds
@@ -205,6 +209,25 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size:
         if not _atexit_registered:
             atexit.register(_shutdown_at_exit)
             _atexit_registered = True
+
+
+def _abandon(pg) -> None:
+    """Undo a default group that init_process_group could not finish."""
+    if _state.watchdog is not None:
+        _state.watchdog.stop()
+        _state.watchdog = None
+    if _state.ctl_comm is not None:
+        try:
+            _state.ctl_comm.Free()
+        except Exception:
+            pass
+        _state.ctl_comm = None
+    _faults.uninstall_excepthook()
+    _threads.restore_blas_threads()
+    if pg._backend is not None:
+        pg._backend.free()
+        pg._backend = None
+    _state.groups.clear()
 
 
 def _nccl_missing_message() -> str:
