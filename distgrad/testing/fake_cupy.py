@@ -45,6 +45,12 @@ _MISSING = {"array2string", "array_repr", "array_str", "errstate", "set_printopt
 _CONVERTING = {"array", "asarray", "asanyarray", "get_array_module", "asnumpy"}
 
 stats = {"to_host": 0, "to_device": 0, "pinned_allocs": 0}
+# dtypes of CuPy's atomic scatter kernels (ufunc.at, cupyx.scatter_add)
+_SCATTER_DTYPES = {
+    "add": {_np.dtype(t) for t in ("int32", "float16", "float32", "float64", "uint32", "uint64")},
+    "maximum": {_np.dtype(t) for t in ("int32", "float32", "float64", "uint32", "uint64")},
+    "minimum": {_np.dtype(t) for t in ("int32", "float32", "float64", "uint32", "uint64")},
+}
 
 
 class _Local(threading.local):
@@ -460,6 +466,9 @@ def _call_ufunc(ufunc, method, inputs, kwargs):
         out_w = outs[0] if len(outs) == 1 else None
         kwargs = dict(kwargs, out=tuple(o._a if isinstance(o, ndarray) else o for o in outs))
     _check_device(*devs)
+    if method == "at" and ins[0].dtype not in _SCATTER_DTYPES.get(ufunc.__name__, ()):
+        raise TypeError(f"{ufunc.__name__}.at (scatter_{ufunc.__name__}) does not support "
+                        f"{ins[0].dtype} on CuPy")
     with _np.errstate(all="ignore"):
         res = getattr(ufunc, method)(*ins, **kwargs)
     if method == "at":
