@@ -865,3 +865,12 @@ def test_gradcheck_double_backward_and_metrics_on_cuda(cuda):
         assert out == {"correct": 2, "n": 4}
     finally:
         dist.destroy_process_group()
+
+
+def test_layers_take_device_and_dtype(cuda):
+    for make in (lambda: nn.Linear(3, 4, device="cuda"), lambda: nn.Conv2d(1, 2, 3, device="cuda"),
+                 lambda: nn.BatchNorm2d(3, device="cuda"), lambda: nn.LayerNorm(3, device="cuda"),
+                 lambda: nn.Embedding(5, 3, device="cuda")):
+        assert all(_is_dev(t) for t in make().state_dict().values())
+    lin = nn.Linear(3, 4, device="cuda:1", dtype=dg.float64)
+    assert all(_is_dev(p, 1) and p.dtype == dg.float64 for p in lin.parameters())
