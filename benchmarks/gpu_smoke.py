@@ -153,7 +153,8 @@ def engine_on_gpu(rounds):
             weights = engine.mlp_weights(sizes) if kind == "mlp" else engine.cnn_weights()
             model = (engine.distgrad_mlp(sizes, weights) if kind == "mlp"
                      else engine.distgrad_cnn(weights))
-            data = [(dg.tensor(x, device=device), dg.tensor(y, device=device)) for x, y in zip(xs, ys)]
+            data = [(dg.tensor(x, device=device), dg.tensor(y, device=device))
+                    for x, y in zip(xs, ys)]
             step = distgrad_step(model, device)
             row[f"distgrad-{device}"] = statistics.median(
                 engine.measure(step, data) for _ in range(rounds))

@@ -101,7 +101,8 @@ def is_device_array(array) -> bool:
 
 
 class device:
-    """A device: ``device("cpu")``, ``device("cuda")``, ``device("cuda:1")`` or ``device("cuda", 1)``."""
+    """A device: ``device("cpu")``, ``device("cuda")``, ``device("cuda:1")`` or
+    ``device("cuda", 1)``. ``cuda`` without an index means the current GPU (and equals any)."""
 
     __slots__ = ("type", "index")
 
@@ -133,7 +134,8 @@ class device:
             other = device(other)
         if not isinstance(other, device):
             return NotImplemented
-        return self.type == other.type and (self.index == other.index or None in (self.index, other.index))
+        return self.type == other.type and (self.index == other.index
+                                            or None in (self.index, other.index))
 
     def __hash__(self):
         return hash((self.type, self.index))

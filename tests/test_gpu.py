@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 import distgrad as dg
-import distgrad.nn as nn
 import distgrad.nn.functional as F
 import distgrad.optim  # noqa: F401
 from distgrad import _backend
@@ -35,8 +34,8 @@ if REASON is not None:
 
 import cupy  # noqa: E402
 
-from test_fake_gpu import (CASES, MIXED, OPTIMIZERS, R, _assert_same_model, _digits_cnn,  # noqa: E402
-                           _host, _is_dev, _mlp, _train, check, rng)
+from test_fake_gpu import (CASES, MIXED, OPTIMIZERS, R,  # noqa: E402
+                           _assert_same_model, _digits_cnn, _is_dev, _mlp, _train, check, rng)
 
 RTOL, ATOL = 2e-4, 2e-5
 

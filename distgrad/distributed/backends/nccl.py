@@ -105,8 +105,8 @@ class NCCLBackend:
         self.cp = _backend.cupy_module()
         self.nccl = nccl_module(self.cp)
         if self.nccl is None:
-            raise RuntimeError("distgrad: backend='nccl' needs CuPy built with NCCL (cupy.cuda.nccl "
-                               "is not available); use backend='mpi'")
+            raise RuntimeError("distgrad: backend='nccl' needs CuPy built with NCCL "
+                               "(cupy.cuda.nccl is not available); use backend='mpi'")
         self.comm = None
         self.stream = None
         self.device = None
