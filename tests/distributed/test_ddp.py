@@ -29,6 +29,13 @@ def test_ddp_debug_replica_check_names_the_diverged_parameter():
     assert_ok_lines(res, 2)
 
 
+@pytest.mark.mpi
+def test_ddp_on_device_arrays_with_host_staging():
+    """DDP/DistributedOptimizer on distgrad.testing.fake_cupy arrays over MPI (2 ranks)."""
+    res = run_mpi(2, SCRIPTS / "ddp_fake_gpu.py", timeout=120)
+    assert_ok_lines(res, 2)
+
+
 def test_ddp_world_of_one_needs_no_mpi():
     res = run_python(SCRIPTS / "ddp_single.py", timeout=60)
     assert_ok_lines(res, 1)
