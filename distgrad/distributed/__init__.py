@@ -33,8 +33,10 @@ from .collectives import (
     scatter,
 )
 from .checkpoint import save_checkpoint
+from .evaluation import DistributedEvalSampler, all_reduce_metrics, evaluate
 from .faults import CollectiveMismatchError
 from .logging import get_logger, print0
+from .optimizer import DistributedOptimizer, broadcast_optimizer_state, broadcast_parameters
 from .process_group import (
     DEFAULT_TIMEOUT,
     ProcessGroup,
@@ -64,4 +66,14 @@ __all__ = [
     "reduce_scatter", "reduce_scatter_tensor", "reduce", "gather", "scatter", "barrier",
     "broadcast_object_list", "all_gather_object",
     "CollectiveMismatchError", "print0", "get_logger", "save_checkpoint",
+    "DistributedDataParallel", "DistributedOptimizer", "broadcast_parameters",
+    "broadcast_optimizer_state", "DistributedEvalSampler", "all_reduce_metrics", "evaluate",
 ]
+
+
+def __getattr__(name):
+    """``DistributedDataParallel`` is imported on first use (it imports ``distgrad.nn``)."""
+    if name == "DistributedDataParallel":
+        from .ddp import DistributedDataParallel
+        return DistributedDataParallel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,6 +13,7 @@ from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d,
                       AvgPool2d, MaxPool1d, MaxPool2d)
 from .sparse import Embedding
+from .sync_batchnorm import SyncBatchNorm
 
 __all__ = [
     "Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
@@ -22,5 +23,5 @@ __all__ = [
     "Softplus", "Hardtanh", "ReLU6", "Mish", "Dropout", "Dropout1d", "Dropout2d", "BatchNorm1d",
     "BatchNorm2d", "LayerNorm", "GroupNorm", "Embedding", "MSELoss", "L1Loss",
     "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "SmoothL1Loss", "HuberLoss",
-    "KLDivLoss",
+    "KLDivLoss", "SyncBatchNorm",
 ]

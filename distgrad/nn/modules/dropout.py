@@ -2,7 +2,7 @@
 ``p`` in training mode, scaling the rest by 1/(1-p)."""
 from __future__ import annotations
 
-from ._functional import F
+from .. import functional as F
 from .module import Module
 
 __all__ = ["Dropout", "Dropout1d", "Dropout2d"]

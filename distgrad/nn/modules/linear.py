@@ -6,7 +6,7 @@ import math
 from ... import ops
 from .. import init
 from ..parameter import Parameter
-from ._functional import F
+from .. import functional as F
 from .module import Module
 
 __all__ = ["Identity", "Linear"]

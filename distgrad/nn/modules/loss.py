@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 
-from ._functional import F
+from .. import functional as F
 from .module import Module
 
 __all__ = ["MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",

@@ -7,7 +7,7 @@ from ... import ops
 from ...dtypes import int64
 from .. import init
 from ..parameter import Parameter
-from ._functional import F
+from .. import functional as F
 from .module import Module
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]

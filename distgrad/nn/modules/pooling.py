@@ -2,7 +2,7 @@
 ``AdaptiveAvgPool1d``, ``AdaptiveAvgPool2d``, ``AdaptiveMaxPool2d``."""
 from __future__ import annotations
 
-from ._functional import F
+from .. import functional as F
 from .module import Module
 from .utils import _single
 

@@ -5,7 +5,7 @@ from ... import ops
 from ...autograd import grad_mode
 from .. import init
 from ..parameter import Parameter
-from ._functional import F
+from .. import functional as F
 from .module import Module
 
 __all__ = ["Embedding"]
