@@ -55,13 +55,7 @@ class Adagrad(Optimizer):
             lr = group["lr"]
             lr_decay = group["lr_decay"]
             eps = group["eps"]
-            weight_decay = group["weight_decay"]
-            maximize = group["maximize"]
-            for p in group["params"]:
-                grad = p._grad
-                if grad is None:
-                    continue
-                g = grad._data
+            for p, g in self._grads(group):
                 data = p._data
                 xp = get_array_module(data)
                 state = self.state[p]
@@ -69,11 +63,6 @@ class Adagrad(Optimizer):
                     state = self._init_state(p, group)
                 step = state["step"] = state["step"] + 1
                 state_sum = state["sum"]._data
-
-                if maximize:
-                    g = -g
-                if weight_decay != 0:
-                    g = g + weight_decay * data
                 clr = lr / (1 + (step - 1) * lr_decay)
 
                 tmp = xp.multiply(g, g)

@@ -60,13 +60,8 @@ class Adam(Optimizer):
             eps = group["eps"]
             weight_decay = group["weight_decay"]
             amsgrad = group["amsgrad"]
-            maximize = group["maximize"]
             decoupled = group["decoupled_weight_decay"]
-            for p in group["params"]:
-                grad = p._grad
-                if grad is None:
-                    continue
-                g = grad._data
+            for p, g in self._grads(group, couple_weight_decay=not decoupled):
                 data = p._data
                 xp = get_array_module(data)
                 state = self.state[p]
@@ -79,14 +74,8 @@ class Adam(Optimizer):
                 step = state["step"] = state["step"] + 1
                 exp_avg = state["exp_avg"]._data
                 exp_avg_sq = state["exp_avg_sq"]._data
-
-                if maximize:
-                    g = -g
-                if weight_decay != 0:
-                    if decoupled:
-                        data *= 1 - lr * weight_decay
-                    else:
-                        g = g + weight_decay * data
+                if decoupled and weight_decay != 0:
+                    data *= 1 - lr * weight_decay
 
                 tmp = xp.empty_like(data)
                 _lerp_(exp_avg, g, 1 - beta1, tmp, xp)

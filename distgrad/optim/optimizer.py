@@ -185,6 +185,24 @@ class Optimizer:
         with enable_grad():
             return closure()
 
+    @staticmethod
+    def _grads(group, couple_weight_decay=True):
+        """Yield ``(param, gradient array)`` for each parameter of ``group`` that has a gradient:
+        negated if ``group["maximize"]``, plus ``weight_decay * param`` (an L2 penalty) unless
+        ``couple_weight_decay`` is False."""
+        maximize = group["maximize"]
+        weight_decay = group["weight_decay"] if couple_weight_decay else 0
+        for p in group["params"]:
+            grad = p._grad
+            if grad is None:
+                continue
+            g = grad._data
+            if maximize:
+                g = -g
+            if weight_decay != 0:
+                g = g + weight_decay * p._data
+            yield p, g
+
     def step(self, closure=None):
         """Perform a single optimization step; ``closure`` re-evaluates the model and returns
         the loss (returned by ``step``)."""

@@ -47,15 +47,9 @@ class RMSprop(Optimizer):
             lr = group["lr"]
             alpha = group["alpha"]
             eps = group["eps"]
-            weight_decay = group["weight_decay"]
             momentum = group["momentum"]
             centered = group["centered"]
-            maximize = group["maximize"]
-            for p in group["params"]:
-                grad = p._grad
-                if grad is None:
-                    continue
-                g = grad._data
+            for p, g in self._grads(group):
                 data = p._data
                 xp = get_array_module(data)
                 state = self.state[p]
@@ -67,11 +61,6 @@ class RMSprop(Optimizer):
                         state[key] = Tensor._wrap(xp.zeros_like(data))
                 state["step"] += 1
                 square_avg = state["square_avg"]._data
-
-                if maximize:
-                    g = -g
-                if weight_decay != 0:
-                    g = g + weight_decay * data
 
                 avg = xp.multiply(g, 1 - alpha)
                 avg *= g

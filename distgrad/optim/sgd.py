@@ -40,19 +40,8 @@ class SGD(Optimizer):
             lr = group["lr"]
             momentum = group["momentum"]
             dampening = group["dampening"]
-            weight_decay = group["weight_decay"]
             nesterov = group["nesterov"]
-            maximize = group["maximize"]
-            for p in group["params"]:
-                grad = p._grad
-                if grad is None:
-                    continue
-                g = grad._data
-                data = p._data
-                if maximize:
-                    g = -g
-                if weight_decay != 0:
-                    g = g + weight_decay * data
+            for p, g in self._grads(group):
                 if momentum != 0:
                     state = self.state[p]
                     buf = state.get("momentum_buffer")
@@ -67,6 +56,7 @@ class SGD(Optimizer):
                         else:
                             b += (1 - dampening) * g
                     g = g + momentum * b if nesterov else b
+                data = p._data
                 data -= lr * g
                 p._version[0] += 1
         return loss
