@@ -8,20 +8,24 @@ __all__ = ["ReLU", "Tanh", "Sigmoid", "GELU", "Softmax", "LogSoftmax", "LeakyReL
            "Softplus", "Hardtanh", "ReLU6", "Mish"]
 
 
-class ReLU(Module):
-    """``max(x, 0)``; ``inplace=True`` overwrites the input."""
+class _InplaceActivation(Module):
+    """Base of the activations whose only option is ``inplace`` (overwrite the input)."""
 
     def __init__(self, inplace: bool = False):
         super().__init__()
         self.inplace = inplace
 
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class ReLU(_InplaceActivation):
+    """``max(x, 0)``; ``inplace=True`` overwrites the input."""
+
     def forward(self, input):
         if self.inplace:
             return F.relu(input, inplace=True)
         return F.relu(input)
-
-    def extra_repr(self) -> str:
-        return "inplace=True" if self.inplace else ""
 
 
 class Tanh(Module):
@@ -52,8 +56,8 @@ class GELU(Module):
         return f"approximate={repr(self.approximate)}"
 
 
-class Softmax(Module):
-    """Softmax along ``dim``."""
+class _SoftmaxBase(Module):
+    """Base of ``Softmax`` and ``LogSoftmax``: a ``dim`` (None in modules pickled without it)."""
 
     def __init__(self, dim=None):
         super().__init__()
@@ -63,31 +67,23 @@ class Softmax(Module):
         super().__setstate__(state)
         if not hasattr(self, "dim"):
             self.dim = None
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmax(_SoftmaxBase):
+    """Softmax along ``dim``."""
 
     def forward(self, input):
         return F.softmax(input, self.dim)
 
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
 
-
-class LogSoftmax(Module):
+class LogSoftmax(_SoftmaxBase):
     """Log of the softmax along ``dim`` (numerically stable)."""
-
-    def __init__(self, dim=None):
-        super().__init__()
-        self.dim = dim
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        if not hasattr(self, "dim"):
-            self.dim = None
 
     def forward(self, input):
         return F.log_softmax(input, self.dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
 
 
 class LeakyReLU(Module):
@@ -106,18 +102,11 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope}{inplace_str}"
 
 
-class SiLU(Module):
+class SiLU(_InplaceActivation):
     """``x * sigmoid(x)`` (swish)."""
-
-    def __init__(self, inplace: bool = False):
-        super().__init__()
-        self.inplace = inplace
 
     def forward(self, input):
         return F.silu(input, inplace=self.inplace)
-
-    def extra_repr(self) -> str:
-        return "inplace=True" if self.inplace else ""
 
 
 class ELU(Module):
@@ -180,15 +169,8 @@ class ReLU6(Hardtanh):
         return "inplace=True" if self.inplace else ""
 
 
-class Mish(Module):
+class Mish(_InplaceActivation):
     """``x * tanh(softplus(x))``."""
-
-    def __init__(self, inplace: bool = False):
-        super().__init__()
-        self.inplace = inplace
 
     def forward(self, input):
         return F.mish(input, inplace=self.inplace)
-
-    def extra_repr(self) -> str:
-        return "inplace=True" if self.inplace else ""
