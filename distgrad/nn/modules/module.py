@@ -42,22 +42,29 @@ _global_parameter_registration_hooks: OrderedDict = OrderedDict()
 _EXTRA_STATE_KEY_SUFFIX = "_extra_state"
 
 
+def _add_hook(hooks: OrderedDict, hook, *, prepend=False, extra_dict=None) -> RemovableHandle:
+    """Store ``hook`` in ``hooks`` (first if ``prepend``) under a new handle, which also removes
+    its entries from ``extra_dict`` (the hook's flags)."""
+    handle = RemovableHandle(hooks, extra_dict=extra_dict)
+    hooks[handle.id] = hook
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
+
+
 def register_module_forward_pre_hook(hook) -> RemovableHandle:
     """Register ``hook(module, args)`` run before every module's ``forward``, before the
     module's own pre-hooks. A non-None return replaces the positional args."""
-    handle = RemovableHandle(_global_forward_pre_hooks)
-    _global_forward_pre_hooks[handle.id] = hook
-    return handle
+    return _add_hook(_global_forward_pre_hooks, hook)
 
 
 def register_module_forward_hook(hook, *, with_kwargs=False, always_call=False) -> RemovableHandle:
     """Register ``hook(module, args, output)`` (``hook(module, args, kwargs, output)`` with
     ``with_kwargs``) run after every module's ``forward``, before the module's own forward hooks.
     A non-None return replaces the output."""
-    handle = RemovableHandle(_global_forward_hooks,
-                             extra_dict=[_global_forward_hooks_with_kwargs,
-                                         _global_forward_hooks_always_called])
-    _global_forward_hooks[handle.id] = hook
+    handle = _add_hook(_global_forward_hooks, hook,
+                       extra_dict=[_global_forward_hooks_with_kwargs,
+                                   _global_forward_hooks_always_called])
     if with_kwargs:
         _global_forward_hooks_with_kwargs[handle.id] = True
     if always_call:
@@ -68,38 +75,28 @@ def register_module_forward_hook(hook, *, with_kwargs=False, always_call=False) 
 def register_module_full_backward_pre_hook(hook) -> RemovableHandle:
     """Register ``hook(module, grad_output)`` for every module, run before the module's own
     backward pre-hooks."""
-    handle = RemovableHandle(_global_backward_pre_hooks)
-    _global_backward_pre_hooks[handle.id] = hook
-    return handle
+    return _add_hook(_global_backward_pre_hooks, hook)
 
 
 def register_module_full_backward_hook(hook) -> RemovableHandle:
     """Register ``hook(module, grad_input, grad_output)`` for every module, run before the
     module's own full backward hooks."""
-    handle = RemovableHandle(_global_backward_hooks)
-    _global_backward_hooks[handle.id] = hook
-    return handle
+    return _add_hook(_global_backward_hooks, hook)
 
 
 def register_module_buffer_registration_hook(hook) -> RemovableHandle:
     """Register ``hook(module, name, buffer) -> None | Tensor`` run by ``register_buffer``."""
-    handle = RemovableHandle(_global_buffer_registration_hooks)
-    _global_buffer_registration_hooks[handle.id] = hook
-    return handle
+    return _add_hook(_global_buffer_registration_hooks, hook)
 
 
 def register_module_module_registration_hook(hook) -> RemovableHandle:
     """Register ``hook(module, name, submodule) -> None | Module`` run by ``add_module``."""
-    handle = RemovableHandle(_global_module_registration_hooks)
-    _global_module_registration_hooks[handle.id] = hook
-    return handle
+    return _add_hook(_global_module_registration_hooks, hook)
 
 
 def register_module_parameter_registration_hook(hook) -> RemovableHandle:
     """Register ``hook(module, name, param) -> None | Parameter`` run by ``register_parameter``."""
-    handle = RemovableHandle(_global_parameter_registration_hooks)
-    _global_parameter_registration_hooks[handle.id] = hook
-    return handle
+    return _add_hook(_global_parameter_registration_hooks, hook)
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -433,13 +430,10 @@ class Module:
         A non-tuple return value is wrapped as ``(value,)`` and replaces all positional args.
         ``prepend=True`` runs it before the hooks already registered (but after global hooks).
         """
-        handle = RemovableHandle(self._forward_pre_hooks,
-                                 extra_dict=self._forward_pre_hooks_with_kwargs)
-        self._forward_pre_hooks[handle.id] = hook
+        handle = _add_hook(self._forward_pre_hooks, hook, prepend=prepend,
+                           extra_dict=self._forward_pre_hooks_with_kwargs)
         if with_kwargs:
             self._forward_pre_hooks_with_kwargs[handle.id] = True
-        if prepend:
-            self._forward_pre_hooks.move_to_end(handle.id, last=False)
         return handle
 
     def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
@@ -450,26 +444,19 @@ class Module:
         Any non-None return replaces the output; later hooks see the replacement.
         ``always_call=True`` also runs the hook when ``forward`` (or an earlier hook) raises.
         """
-        handle = RemovableHandle(self._forward_hooks,
-                                 extra_dict=[self._forward_hooks_with_kwargs,
-                                             self._forward_hooks_always_called])
-        self._forward_hooks[handle.id] = hook
+        handle = _add_hook(self._forward_hooks, hook, prepend=prepend,
+                           extra_dict=[self._forward_hooks_with_kwargs,
+                                       self._forward_hooks_always_called])
         if with_kwargs:
             self._forward_hooks_with_kwargs[handle.id] = True
         if always_call:
             self._forward_hooks_always_called[handle.id] = True
-        if prepend:
-            self._forward_hooks.move_to_end(handle.id, last=False)
         return handle
 
     def register_full_backward_pre_hook(self, hook, prepend=False) -> RemovableHandle:
         """Register ``hook(module, grad_output) -> None | new_grad_output`` run when the
         gradients with respect to the module's outputs have been computed."""
-        handle = RemovableHandle(self._backward_pre_hooks)
-        self._backward_pre_hooks[handle.id] = hook
-        if prepend:
-            self._backward_pre_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _add_hook(self._backward_pre_hooks, hook, prepend=prepend)
 
     def register_full_backward_hook(self, hook, prepend=False) -> RemovableHandle:
         """Register ``hook(module, grad_input, grad_output) -> None | new_grad_input``.
@@ -484,11 +471,7 @@ class Module:
             raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on "
                                "a single Module. Please use only one of them.")
         self._is_full_backward_hook = True
-        handle = RemovableHandle(self._backward_hooks)
-        self._backward_hooks[handle.id] = hook
-        if prepend:
-            self._backward_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _add_hook(self._backward_hooks, hook, prepend=prepend)
 
     def register_backward_hook(self, hook):
         """Deprecated non-full backward hook: not supported by distgrad."""
@@ -497,33 +480,24 @@ class Module:
 
     def register_state_dict_pre_hook(self, hook):
         """Register ``hook(module, prefix, keep_vars)`` run before ``state_dict``."""
-        handle = RemovableHandle(self._state_dict_pre_hooks)
-        self._state_dict_pre_hooks[handle.id] = hook
-        return handle
+        return _add_hook(self._state_dict_pre_hooks, hook)
 
     def register_state_dict_post_hook(self, hook):
         """Register ``hook(module, state_dict, prefix, local_metadata)``, run after
         ``state_dict``."""
-        handle = RemovableHandle(self._state_dict_hooks)
-        self._state_dict_hooks[handle.id] = hook
-        return handle
+        return _add_hook(self._state_dict_hooks, hook)
 
     _register_state_dict_hook = register_state_dict_post_hook
 
     def register_load_state_dict_pre_hook(self, hook):
         """Register ``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
         unexpected_keys, error_msgs)`` run before this module loads its state."""
-        handle = RemovableHandle(self._load_state_dict_pre_hooks)
-        self._load_state_dict_pre_hooks[handle.id] = (
-            lambda *args: hook(self, *args))
-        return handle
+        return _add_hook(self._load_state_dict_pre_hooks, lambda *args: hook(self, *args))
 
     def register_load_state_dict_post_hook(self, hook):
         """Register ``hook(module, incompatible_keys)`` run after ``load_state_dict``; it may
         edit the lists of missing and unexpected keys in place."""
-        handle = RemovableHandle(self._load_state_dict_post_hooks)
-        self._load_state_dict_post_hooks[handle.id] = hook
-        return handle
+        return _add_hook(self._load_state_dict_post_hooks, hook)
 
     # -- registration ----------------------------------------------------------------------------
     def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
