@@ -13,6 +13,27 @@ from .module import Module
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
 
 
+def _register_affine(module: Module, shape, affine: bool, bias: bool, device, dtype) -> None:
+    """Give ``module`` a learnable ``weight`` and (if ``bias``) ``bias`` of ``shape`` when
+    ``affine``; None otherwise."""
+    if affine:
+        module.weight = Parameter(ops.empty(shape, device=device, dtype=dtype))
+        if bias:
+            module.bias = Parameter(ops.empty(shape, device=device, dtype=dtype))
+        else:
+            module.register_parameter("bias", None)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
+def _reset_affine(weight, bias) -> None:
+    """Reset an affine transform to the identity: ``weight`` to ones, ``bias`` (if any) to 0."""
+    init.ones_(weight)
+    if bias is not None:
+        init.zeros_(bias)
+
+
 class _NormBase(Module):
     """Parameters (``weight``, ``bias``) and running statistics (buffers ``running_mean``,
     ``running_var``, ``num_batches_tracked``) shared by the batch-norm layers."""
@@ -27,15 +48,7 @@ class _NormBase(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if self.affine:
-            self.weight = Parameter(ops.empty(num_features, device=device, dtype=dtype))
-            if bias:
-                self.bias = Parameter(ops.empty(num_features, device=device, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, num_features, self.affine, bias, device, dtype)
         if self.track_running_stats:
             self.register_buffer("running_mean",
                                  ops.zeros(num_features, device=device, dtype=dtype))
@@ -58,9 +71,7 @@ class _NormBase(Module):
     def reset_parameters(self) -> None:
         self.reset_running_stats()
         if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+            _reset_affine(self.weight, self.bias)
 
     def _check_input_dim(self, input):
         raise NotImplementedError
@@ -144,22 +155,12 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if self.elementwise_affine:
-            self.weight = Parameter(ops.empty(self.normalized_shape, device=device, dtype=dtype))
-            if bias:
-                self.bias = Parameter(ops.empty(self.normalized_shape, device=device, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, self.normalized_shape, self.elementwise_affine, bias, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         if self.elementwise_affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+            _reset_affine(self.weight, self.bias)
 
     def forward(self, input):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -183,22 +184,12 @@ class GroupNorm(Module):
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        if self.affine:
-            self.weight = Parameter(ops.empty(num_channels, device=device, dtype=dtype))
-            if bias:
-                self.bias = Parameter(ops.empty(num_channels, device=device, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, num_channels, self.affine, bias, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+            _reset_affine(self.weight, self.bias)
 
     def forward(self, input):
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
