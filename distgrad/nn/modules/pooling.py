@@ -10,8 +10,8 @@ __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1
            "AdaptiveAvgPool2d", "AdaptiveMaxPool2d"]
 
 
-class MaxPool2d(Module):
-    """2-D max pooling; ``stride`` defaults to ``kernel_size``."""
+class _MaxPoolNd(Module):
+    """Base of the max-pooling layers: their options (``stride`` defaults to ``kernel_size``)."""
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
                  return_indices: bool = False, ceil_mode: bool = False):
@@ -26,6 +26,10 @@ class MaxPool2d(Module):
     def extra_repr(self) -> str:
         return ("kernel_size={kernel_size}, stride={stride}, padding={padding}, "
                 "dilation={dilation}, ceil_mode={ceil_mode}".format(**self.__dict__))
+
+
+class MaxPool2d(_MaxPoolNd):
+    """2-D max pooling; ``stride`` defaults to ``kernel_size``."""
 
     def forward(self, input):
         return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
@@ -56,22 +60,8 @@ class AvgPool2d(Module):
                             self.count_include_pad, self.divisor_override)
 
 
-class MaxPool1d(Module):
+class MaxPool1d(_MaxPoolNd):
     """1-D max pooling; ``stride`` defaults to ``kernel_size``."""
-
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
-                 return_indices: bool = False, ceil_mode: bool = False):
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if (stride is not None) else kernel_size
-        self.padding = padding
-        self.dilation = dilation
-        self.return_indices = return_indices
-        self.ceil_mode = ceil_mode
-
-    def extra_repr(self) -> str:
-        return ("kernel_size={kernel_size}, stride={stride}, padding={padding}, "
-                "dilation={dilation}, ceil_mode={ceil_mode}".format(**self.__dict__))
 
     def forward(self, input):
         return F.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
@@ -99,6 +89,8 @@ class AvgPool1d(Module):
 
 
 class _AdaptivePool(Module):
+    """Base of the adaptive pooling layers: an ``output_size``."""
+
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size
