@@ -7,6 +7,7 @@ on raw arrays (the fast path) and whose ``graph_backward`` works on tensors (for
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
@@ -349,58 +350,44 @@ def _as_input(input, other):
     return _tensor_arg(input, other if isinstance(other, Tensor) else _wrap(np.asarray(other)))
 
 
-def add(input, other, *, alpha=1) -> Tensor:
-    """``input + alpha * other`` with broadcasting."""
-    input = _as_input(input, other)
-    if alpha != 1:
-        other = other * alpha
-    if isinstance(other, Tensor):
-        out = _binary(np.add, input, other)
-        mixed = other._data.dtype is not input._data.dtype
-        if mixed:
-            out = _fix_dtype(out, input._data, other._data)
-        if _state.enabled and (input._requires_grad or other._requires_grad):
-            node = AddBackward0((input, other))
-            node.shapes = (input._data.shape, other._data.shape)
-            if mixed:
-                cast_grads_to_inputs(node, (input, other))
-            return _from_node(out, node)
-        return _wrap(out)
-    if type(other) not in _PY_NUMBERS:
-        other = _coerce(other, input)
+def _additive(arrays_op, scalar_op, node_cls, scalar_node_cls, name, doc):
+    """Build ``add`` or ``sub``: ``arrays_op`` on two tensors (``scalar_op`` with a number),
+    recording ``node_cls`` (``scalar_node_cls``) for autograd."""
+
+    def op(input, other, *, alpha=1) -> Tensor:
+        input = _as_input(input, other)
+        if alpha != 1:
+            other = other * alpha
         if isinstance(other, Tensor):
-            return add(input, other)
-    out = _scalar_result_dtype(input._data + other, input._data, other)
-    if _state.enabled and input._requires_grad:
-        return _from_node(out, AddScalarBackward((input, NO_INPUT)))
-    return _wrap(out)
+            out = _binary(arrays_op, input, other)
+            mixed = other._data.dtype is not input._data.dtype
+            if mixed:
+                out = _fix_dtype(out, input._data, other._data)
+            if _state.enabled and (input._requires_grad or other._requires_grad):
+                node = node_cls((input, other))
+                node.shapes = (input._data.shape, other._data.shape)
+                if mixed:
+                    cast_grads_to_inputs(node, (input, other))
+                return _from_node(out, node)
+            return _wrap(out)
+        if type(other) not in _PY_NUMBERS:
+            other = _coerce(other, input)
+            if isinstance(other, Tensor):
+                return op(input, other)
+        out = _scalar_result_dtype(scalar_op(input._data, other), input._data, other)
+        if _state.enabled and input._requires_grad:
+            return _from_node(out, scalar_node_cls((input, NO_INPUT)))
+        return _wrap(out)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
+    return op
 
 
-def sub(input, other, *, alpha=1) -> Tensor:
-    """``input - alpha * other`` with broadcasting."""
-    input = _as_input(input, other)
-    if alpha != 1:
-        other = other * alpha
-    if isinstance(other, Tensor):
-        out = _binary(np.subtract, input, other)
-        mixed = other._data.dtype is not input._data.dtype
-        if mixed:
-            out = _fix_dtype(out, input._data, other._data)
-        if _state.enabled and (input._requires_grad or other._requires_grad):
-            node = SubBackward0((input, other))
-            node.shapes = (input._data.shape, other._data.shape)
-            if mixed:
-                cast_grads_to_inputs(node, (input, other))
-            return _from_node(out, node)
-        return _wrap(out)
-    if type(other) not in _PY_NUMBERS:
-        other = _coerce(other, input)
-        if isinstance(other, Tensor):
-            return sub(input, other)
-    out = _scalar_result_dtype(input._data - other, input._data, other)
-    if _state.enabled and input._requires_grad:
-        return _from_node(out, SubScalarBackward((input, NO_INPUT)))
-    return _wrap(out)
+add = _additive(np.add, operator.add, AddBackward0, AddScalarBackward, "add",
+                "``input + alpha * other`` with broadcasting.")
+sub = _additive(np.subtract, operator.sub, SubBackward0, SubScalarBackward, "sub",
+                "``input - alpha * other`` with broadcasting.")
 
 
 def rsub(input, other) -> Tensor:
