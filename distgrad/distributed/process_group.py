@@ -5,7 +5,6 @@ from __future__ import annotations
 import atexit
 import datetime
 import os
-import sys
 import threading
 import warnings
 

@@ -19,7 +19,7 @@ import distgrad as dg  # noqa: E402
 import distgrad.distributed as dist  # noqa: E402
 import distgrad.nn as nn  # noqa: E402
 from ddp_common import (MLP, Dense, assert_identical_replicas, data, max_diff_to, mse,  # noqa: E402
-                        params_hash, reference_train, shard)
+                        reference_train, shard)
 from distgrad.distributed.optimizer import (DistributedOptimizer, broadcast_optimizer_state,  # noqa: E402
                                             broadcast_parameters)
 from distgrad.nn.parallel import DistributedDataParallel as DDP  # noqa: E402
