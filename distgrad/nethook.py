@@ -46,7 +46,21 @@ __all__ = [
 ]
 
 
-class Trace(contextlib.AbstractContextManager):
+class _StopForwardContext(contextlib.AbstractContextManager):
+    """The ``with`` behaviour of ``Trace`` and ``TraceDict``: ``close()`` on exit, and swallow
+    the ``StopForward`` that ``stop=True`` raises."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, type, value, traceback):
+        self.close()
+        if self.stop and type is not None and issubclass(type, StopForward):
+            return True
+        return None
+
+
+class Trace(_StopForwardContext):
     """Retain (and optionally edit) the output of one layer while the network runs::
 
         with Trace(net, 'layer.name') as ret:
@@ -110,21 +124,12 @@ class Trace(contextlib.AbstractContextManager):
         self.registered_hook = module.register_forward_hook(retain_hook, with_kwargs=True)
         self.stop = stop
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, type, value, traceback):
-        self.close()
-        if self.stop and type is not None and issubclass(type, StopForward):
-            return True
-        return None
-
     def close(self):
         """Remove the hook (idempotent)."""
         self.registered_hook.remove()
 
 
-class TraceDict(OrderedDict, contextlib.AbstractContextManager):
+class TraceDict(OrderedDict, _StopForwardContext):
     """Trace several layers at once; ``ret[name]`` is the ``Trace`` of layer ``name``::
 
         with TraceDict(net, ['layer1.name1', 'layer2.name2']) as ret:
@@ -170,15 +175,6 @@ class TraceDict(OrderedDict, contextlib.AbstractContextManager):
                                 retain_grad=optional_dict(retain_grad),
                                 edit_output=optional_dict(edit_output),
                                 stop=stop and is_last)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, type, value, traceback):
-        self.close()
-        if self.stop and type is not None and issubclass(type, StopForward):
-            return True
-        return None
 
     def close(self):
         """Remove all hooks (in reverse order)."""
