@@ -84,6 +84,16 @@ def _slurm_step(env: Mapping[str, str]):
     return True, tasks
 
 
+# (launcher, size, rank, local rank, local size) variables of the MPI launchers, checked in order
+_MPI_LAUNCHER_VARS = (
+    ("openmpi", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_LOCAL_RANK",
+     "OMPI_COMM_WORLD_LOCAL_SIZE"),
+    ("mvapich", "MV2_COMM_WORLD_SIZE", "MV2_COMM_WORLD_RANK", "MV2_COMM_WORLD_LOCAL_RANK",
+     "MV2_COMM_WORLD_LOCAL_SIZE"),
+    ("pmi", "PMI_SIZE", "PMI_RANK", "MPI_LOCALRANKID", "MPI_LOCALNRANKS"),
+)
+
+
 def detect_launch(environ: Optional[Mapping[str, str]] = None) -> LaunchInfo:
     """Read the launcher variables of ``environ`` (default ``os.environ``)."""
     env = os.environ if environ is None else environ
@@ -94,26 +104,11 @@ def detect_launch(environ: Optional[Mapping[str, str]] = None) -> LaunchInfo:
 
     common = dict(in_slurm_step=in_step, slurm_tasks=step_tasks)
 
-    size = _int(env, "OMPI_COMM_WORLD_SIZE")
-    if size is not None:
-        return LaunchInfo(
-            "openmpi", size, _int(env, "OMPI_COMM_WORLD_RANK"),
-            _int(env, "OMPI_COMM_WORLD_LOCAL_RANK"), _int(env, "OMPI_COMM_WORLD_LOCAL_SIZE"),
-            ev("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"), **common)
-
-    size = _int(env, "MV2_COMM_WORLD_SIZE")
-    if size is not None:
-        return LaunchInfo(
-            "mvapich", size, _int(env, "MV2_COMM_WORLD_RANK"),
-            _int(env, "MV2_COMM_WORLD_LOCAL_RANK"), _int(env, "MV2_COMM_WORLD_LOCAL_SIZE"),
-            ev("MV2_COMM_WORLD_SIZE", "MV2_COMM_WORLD_RANK"), **common)
-
-    size = _int(env, "PMI_SIZE")
-    if size is not None:
-        return LaunchInfo(
-            "pmi", size, _int(env, "PMI_RANK"),
-            _int(env, "MPI_LOCALRANKID"), _int(env, "MPI_LOCALNRANKS"),
-            ev("PMI_SIZE", "PMI_RANK"), **common)
+    for launcher, size_var, rank_var, local_rank_var, local_size_var in _MPI_LAUNCHER_VARS:
+        size = _int(env, size_var)
+        if size is not None:
+            return LaunchInfo(launcher, size, _int(env, rank_var), _int(env, local_rank_var),
+                              _int(env, local_size_var), ev(size_var, rank_var), **common)
 
     if _int(env, "PMIX_RANK") is not None:
         size = step_tasks if in_step else None
