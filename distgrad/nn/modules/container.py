@@ -14,6 +14,15 @@ from .module import Module, _addindent
 __all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
 
 
+def _check_index(idx, size: int) -> int:
+    """``idx`` as a position in ``0..size-1`` (negative counts from the end); IndexError when it
+    is out of range."""
+    idx = operator.index(idx)
+    if not -size <= idx < size:
+        raise IndexError(f"index {idx} is out of range")
+    return idx + size if idx < 0 else idx
+
+
 class Sequential(Module):
     """Runs its children in order, each on the previous one's output.
 
@@ -32,12 +41,8 @@ class Sequential(Module):
                 self.add_module(str(idx), module)
 
     def _get_item_by_idx(self, iterator, idx):
-        size = len(self)
-        idx = operator.index(idx)
-        if not -size <= idx < size:
-            raise IndexError(f"index {idx} is out of range")
-        idx %= size
-        return next(islice(iterator, idx, None))
+        """The ``idx``-th item of ``iterator`` (over the children; negative counts from the end)."""
+        return next(islice(iterator, _check_index(idx, len(self)), None))
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
@@ -145,28 +150,20 @@ class ModuleList(Module):
         if modules is not None:
             self += modules
 
-    def _get_abs_string_index(self, idx) -> str:
-        idx = operator.index(idx)
-        if not (-len(self) <= idx < len(self)):
-            raise IndexError(f"index {idx} is out of range")
-        if idx < 0:
-            idx += len(self)
-        return str(idx)
-
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return self.__class__(list(self._modules.values())[idx])
-        return self._modules[self._get_abs_string_index(idx)]
+        return self._modules[str(_check_index(idx, len(self)))]
 
     def __setitem__(self, idx, module) -> None:
-        setattr(self, self._get_abs_string_index(idx), module)
+        setattr(self, str(_check_index(idx, len(self))), module)
 
     def __delitem__(self, idx) -> None:
         if isinstance(idx, slice):
             for k in range(len(self._modules))[idx]:
                 delattr(self, str(k))
         else:
-            delattr(self, self._get_abs_string_index(idx))
+            delattr(self, str(_check_index(idx, len(self))))
         str_indices = [str(i) for i in range(len(self._modules))]
         self.__dict__["_modules"] = OrderedDict(zip(str_indices, self._modules.values()))
 
@@ -308,22 +305,14 @@ class ParameterList(Module):
         if values is not None:
             self += values
 
-    def _get_abs_string_index(self, idx) -> str:
-        idx = operator.index(idx)
-        if not (-len(self) <= idx < len(self)):
-            raise IndexError(f"index {idx} is out of range")
-        if idx < 0:
-            idx += len(self)
-        return str(idx)
-
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             start, stop, step = idx.indices(len(self))
             return self.__class__([self[i] for i in range(start, stop, step)])
-        return getattr(self, self._get_abs_string_index(idx))
+        return getattr(self, str(_check_index(idx, len(self))))
 
     def __setitem__(self, idx, param) -> None:
-        idx = self._get_abs_string_index(idx)
+        idx = str(_check_index(idx, len(self)))
         if isinstance(param, Tensor) and not isinstance(param, Parameter):
             param = Parameter(param)
         setattr(self, idx, param)
