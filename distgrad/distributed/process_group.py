@@ -210,8 +210,9 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size:
             _atexit_registered = True
 
 
-def _abandon(pg) -> None:
-    """Undo a default group that init_process_group could not finish."""
+def _stop_control_plane() -> None:
+    """Stop the watchdog, free the control communicator, and restore the excepthook and the BLAS
+    thread count (the process-wide state of the default group)."""
     if _state.watchdog is not None:
         _state.watchdog.stop()
         _state.watchdog = None
@@ -223,9 +224,19 @@ def _abandon(pg) -> None:
         _state.ctl_comm = None
     _faults.uninstall_excepthook()
     _threads.restore_blas_threads()
+
+
+def _free_backend(pg) -> None:
+    """Release ``pg``'s communication backend, if it still holds one."""
     if pg._backend is not None:
         pg._backend.free()
         pg._backend = None
+
+
+def _abandon(pg) -> None:
+    """Undo a default group that init_process_group could not finish."""
+    _stop_control_plane()
+    _free_backend(pg)
     _state.groups.clear()
 
 
@@ -323,29 +334,15 @@ def destroy_process_group(group=None) -> None:
     global _default
     with _state.lock:
         if group is not None and group is not _default:
-            if group._backend is not None:
-                group._backend.free()
-                group._backend = None
+            _free_backend(group)
             group._destroyed = True
             _state.groups.pop(group.gid, None)
             return
         if _default is None:
             raise RuntimeError(_NOT_INITIALIZED)
-        if _state.watchdog is not None:
-            _state.watchdog.stop()
-            _state.watchdog = None
-        if _state.ctl_comm is not None:
-            try:
-                _state.ctl_comm.Free()
-            except Exception:
-                pass
-            _state.ctl_comm = None
-        _faults.uninstall_excepthook()
-        _threads.restore_blas_threads()
+        _stop_control_plane()
         for pg in list(_state.groups.values()):
-            if pg._backend is not None:
-                pg._backend.free()
-                pg._backend = None
+            _free_backend(pg)
             pg._destroyed = True
         _state.groups.clear()
         _staging.set_device_transport(False)
