@@ -2,8 +2,7 @@
 ``BCEWithLogitsLoss``; each calls its ``distgrad.nn.functional`` counterpart."""
 from __future__ import annotations
 
-import warnings
-
+from ...ops.nn._util import legacy_reduction
 from .. import functional as F
 from .module import Module
 
@@ -11,34 +10,21 @@ __all__ = ["MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWi
            "SmoothL1Loss", "HuberLoss", "KLDivLoss"]
 
 
-def _legacy_get_string(size_average, reduce, emit_warning=True) -> str:
-    warning = ("size_average and reduce args will be deprecated, please use reduction='{}' "
-               "instead.")
-    if size_average is None:
-        size_average = True
-    if reduce is None:
-        reduce = True
-    if size_average and reduce:
-        ret = "mean"
-    elif reduce:
-        ret = "sum"
-    else:
-        ret = "none"
-    if emit_warning:
-        warnings.warn(warning.format(ret))
-    return ret
-
-
 class _Loss(Module):
+    """Base of the losses: the ``reduction`` (from the deprecated ``size_average``/``reduce``
+    flags when given)."""
+
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
         super().__init__()
         if size_average is not None or reduce is not None:
-            self.reduction = _legacy_get_string(size_average, reduce)
+            self.reduction = legacy_reduction(size_average, reduce, stacklevel=2)
         else:
             self.reduction = reduction
 
 
 class _WeightedLoss(_Loss):
+    """Base of the losses with a per-class ``weight`` buffer."""
+
     def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
         super().__init__(size_average, reduce, reduction)
         self.register_buffer("weight", weight)

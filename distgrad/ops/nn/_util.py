@@ -29,8 +29,9 @@ def pair(value, name="argument", n=2) -> tuple:
     return (int(value),) * n
 
 
-def legacy_reduction(size_average, reduce, emit_warning=True) -> str:
-    """PyTorch's mapping of the deprecated ``size_average``/``reduce`` flags to ``reduction``."""
+def legacy_reduction(size_average, reduce, stacklevel=4) -> str:
+    """PyTorch's mapping of the deprecated ``size_average``/``reduce`` flags to ``reduction``,
+    with a deprecation warning attributed ``stacklevel`` frames up."""
     if size_average is None:
         size_average = True
     if reduce is None:
@@ -41,9 +42,8 @@ def legacy_reduction(size_average, reduce, emit_warning=True) -> str:
         ret = "sum"
     else:
         ret = "none"
-    if emit_warning:
-        warnings.warn(f"size_average and reduce args will be deprecated, please use "
-                      f"reduction='{ret}' instead.", UserWarning, stacklevel=4)
+    warnings.warn(f"size_average and reduce args will be deprecated, please use "
+                  f"reduction='{ret}' instead.", UserWarning, stacklevel=stacklevel)
     return ret
 
 
