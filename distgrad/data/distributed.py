@@ -25,7 +25,19 @@ from .sampler import Sampler
 __all__ = ["DistributedSampler"]
 
 
+def _epoch_order(n: int, shuffle: bool, seed: int, epoch: int) -> list:
+    """The indices ``0..n-1``, in a permutation seeded with ``seed + epoch`` when ``shuffle``."""
+    if not shuffle:
+        return list(range(n))
+    from .. import Generator, randperm
+
+    g = Generator()
+    g.manual_seed(seed + epoch)
+    return randperm(n, generator=g).tolist()
+
+
 def _world(num_replicas, rank):
+    """``(num_replicas, rank)``, from the default process group where not given, validated."""
     if num_replicas is None or rank is None:
         from .. import distributed as dist
 
@@ -78,15 +90,8 @@ class DistributedSampler(Sampler):
         self._warned = False
 
     def _all_indices(self):
-        n = len(self.dataset)
-        if self.shuffle:
-            from .. import Generator, randperm
-
-            g = Generator()
-            g.manual_seed(self.seed + self.epoch)
-            indices = randperm(n, generator=g).tolist()
-        else:
-            indices = list(range(n))
+        """Every rank's indices of this epoch, padded (or cut) to ``total_size``."""
+        indices = _epoch_order(len(self.dataset), self.shuffle, self.seed, self.epoch)
         if not self.drop_last:
             padding_size = self.total_size - len(indices)
             if padding_size > 0 and indices:

@@ -55,15 +55,9 @@ class DistributedEvalSampler(Sampler):
         self.epoch = 0
 
     def __iter__(self):
-        n = len(self.dataset)
-        if self.shuffle:
-            from .. import Generator, randperm
+        from ..data.distributed import _epoch_order
 
-            g = Generator()
-            g.manual_seed(self.seed + self.epoch)
-            indices = randperm(n, generator=g).tolist()
-        else:
-            indices = list(range(n))
+        indices = _epoch_order(len(self.dataset), self.shuffle, self.seed, self.epoch)
         return iter(indices[self.rank::self.num_replicas])
 
     def __len__(self) -> int:
