@@ -400,34 +400,24 @@ class Module:
             return result
         except Exception:
             # Run the always_call forward hooks that have not run yet, then re-raise.
-            for hook_id, hook in _global_forward_hooks.items():
-                if (hook_id in _global_forward_hooks_always_called
-                        and hook_id not in called_always_called_hooks):
-                    try:
-                        if hook_id in _global_forward_hooks_with_kwargs:
-                            hook_result = hook(self, args, kwargs, result)
-                        else:
-                            hook_result = hook(self, args, result)
-                        if hook_result is not None:
-                            result = hook_result
-                    except Exception as e:
-                        warnings.warn("global module forward hook with ``always_call=True`` raised "
-                                      "an exception that was silenced as another error was raised "
-                                      f"in forward: {str(e)}")
-            for hook_id, hook in self._forward_hooks.items():
-                if (hook_id in self._forward_hooks_always_called
-                        and hook_id not in called_always_called_hooks):
-                    try:
-                        if hook_id in self._forward_hooks_with_kwargs:
-                            hook_result = hook(self, args, kwargs, result)
-                        else:
-                            hook_result = hook(self, args, result)
-                        if hook_result is not None:
-                            result = hook_result
-                    except Exception as e:
-                        warnings.warn("module forward hook with ``always_call=True`` raised an "
-                                      "exception that was silenced as another error was raised in "
-                                      f"forward: {str(e)}")
+            for owner, hooks, always_called, with_kwargs in (
+                    ("global module", _global_forward_hooks, _global_forward_hooks_always_called,
+                     _global_forward_hooks_with_kwargs),
+                    ("module", self._forward_hooks, self._forward_hooks_always_called,
+                     self._forward_hooks_with_kwargs)):
+                for hook_id, hook in hooks.items():
+                    if hook_id in always_called and hook_id not in called_always_called_hooks:
+                        try:
+                            if hook_id in with_kwargs:
+                                hook_result = hook(self, args, kwargs, result)
+                            else:
+                                hook_result = hook(self, args, result)
+                            if hook_result is not None:
+                                result = hook_result
+                        except Exception as e:
+                            warnings.warn(f"{owner} forward hook with ``always_call=True`` raised "
+                                          "an exception that was silenced as another error was "
+                                          f"raised in forward: {str(e)}")
             raise
 
     # -- hook registration -----------------------------------------------------------------------
