@@ -360,6 +360,18 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
                 finish, async_op, arr)
 
 
+def _check_blocks(fn, out, arr, stacked, n) -> None:
+    """Check that ``out`` and ``arr`` (output and input of ``fn``) share a dtype and that the
+    ``stacked`` one (``"output"`` or ``"input"``) holds ``n`` blocks of the other's size."""
+    if out.dtype != arr.dtype:
+        raise TypeError(f"{fn}: output dtype {out.dtype} != input dtype {arr.dtype}")
+    big, block, other = (out, arr, "input") if stacked == "output" else (arr, out, "output")
+    if big.size != n * block.size:
+        raise ValueError(f"{fn}: {stacked} has {big.size} elements (shape {tuple(big.shape)}) "
+                         f"but needs world size {n} x {block.size} {other} elements ({other} "
+                         f"shape {tuple(block.shape)})")
+
+
 def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
     """``output_tensor`` (world_size x input elements, stacked or concatenated along dim 0)
     receives every rank's ``input_tensor`` in rank order."""
@@ -369,13 +381,7 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
     out, arr = _array(output_tensor), _array(input_tensor)
     _check_dtype(arr, "all_gather_into_tensor")
     n = pg._backend.size
-    if out.dtype != arr.dtype:
-        raise TypeError(f"all_gather_into_tensor: output dtype {out.dtype} != input dtype "
-                        f"{arr.dtype}")
-    if out.size != n * arr.size:
-        raise ValueError(f"all_gather_into_tensor: output has {out.size} elements (shape "
-                         f"{tuple(out.shape)}) but needs world size {n} x {arr.size} input "
-                         f"elements (input shape {tuple(arr.shape)})")
+    _check_blocks("all_gather_into_tensor", out, arr, "output", n)
     _check_writable(out, "all_gather_into_tensor", "output tensor")
     _bump_version(output_tensor)
     send = _to_host(arr)
@@ -426,13 +432,7 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
         return None
     out, arr = _array(output), _array(input)
     n = pg._backend.size
-    if out.dtype != arr.dtype:
-        raise TypeError(f"reduce_scatter_tensor: output dtype {out.dtype} != input dtype "
-                        f"{arr.dtype}")
-    if arr.size != n * out.size:
-        raise ValueError(f"reduce_scatter_tensor: input has {arr.size} elements (shape "
-                         f"{tuple(arr.shape)}) but needs world size {n} x {out.size} output "
-                         f"elements (output shape {tuple(out.shape)})")
+    _check_blocks("reduce_scatter_tensor", out, arr, "input", n)
     _bump_version(output)
     return _reduce_scatter_common("reduce_scatter_tensor", pg, out, arr, arr, op, async_op)
 
