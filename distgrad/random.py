@@ -68,6 +68,7 @@ def seed() -> int:
 
 
 def initial_seed() -> int:
+    """The seed the default generator started from."""
     return default_generator.initial_seed()
 
 

@@ -139,6 +139,7 @@ def install_excepthook(rank: int) -> None:
 
 
 def uninstall_excepthook() -> None:
+    """Put back the ``sys.excepthook`` that ``install_excepthook`` replaced."""
     hook = _hook_state["hook"]
     if hook is None:
         return

@@ -86,6 +86,7 @@ _atexit_registered = False
 
 
 def is_available() -> bool:
+    """True: the distributed package is always available."""
     return True
 
 
@@ -95,6 +96,7 @@ def is_mpi_available() -> bool:
 
 
 def is_initialized() -> bool:
+    """True once the default process group exists."""
     return _default is not None
 
 
@@ -388,18 +390,22 @@ def get_local_world_size() -> int:
 
 
 def get_backend(group=None) -> str:
+    """The backend name of ``group`` (default: the default group)."""
     return _resolve(group).backend_name
 
 
 def get_process_group_ranks(group) -> list:
+    """The global ranks of the members of ``group``."""
     return list(_resolve(group).world_ranks)
 
 
 def get_global_rank(group, group_rank: int) -> int:
+    """The global rank of ``group``'s member ``group_rank``."""
     return _resolve(group).world_ranks[group_rank]
 
 
 def get_group_rank(group, global_rank: int) -> int:
+    """The rank within ``group`` of global rank ``global_rank``."""
     return _resolve(group).group_rank(global_rank)
 
 

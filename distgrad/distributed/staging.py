@@ -55,10 +55,12 @@ def _bump_version(t) -> None:
 
 
 def is_host_array(arr) -> bool:
+    """True for a NumPy (host memory) array."""
     return isinstance(arr, np.ndarray)
 
 
 def cuda_aware_mpi() -> bool:
+    """True when ``DISTGRAD_CUDA_AWARE_MPI`` says MPI may read GPU memory directly."""
     return os.environ.get("DISTGRAD_CUDA_AWARE_MPI", "0").strip().lower() in ("1", "true", "yes")
 
 

@@ -20,6 +20,7 @@ _limiter = None  # the threadpool_limits object, kept alive while the limit hold
 
 
 def blas_thread_share(local_world_size: int) -> int:
+    """BLAS threads for one of ``local_world_size`` ranks on this node (at least 1)."""
     cpus = os.cpu_count() or 1
     try:
         usable = len(os.sched_getaffinity(0))  # a rank bound to some cores gets only those
@@ -48,6 +49,7 @@ def limit_blas_threads(local_world_size: int):
 
 
 def restore_blas_threads() -> None:
+    """Undo ``limit_blas_threads``: the BLAS libraries get their original thread counts."""
     global _limiter
     if _limiter is not None:
         try:

@@ -36,6 +36,7 @@ def relu(input, inplace=False):
 
 
 def relu_(input):
+    """In-place ``relu``."""
     return input.relu_()
 
 
@@ -65,14 +66,17 @@ feature_alpha_dropout = alpha_dropout
 
 
 def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    """In-place ``hardtanh``."""
     return hardtanh(input, min_val, max_val, True)
 
 
 def elu_(input, alpha=1.0):
+    """In-place ``elu``."""
     return elu(input, alpha, True)
 
 
 def leaky_relu_(input, negative_slope=0.01):
+    """In-place ``leaky_relu``."""
     return leaky_relu(input, negative_slope, True)
 
 

@@ -106,6 +106,8 @@ def sum_to(t: Tensor, shape) -> Tensor:
 # Binary arithmetic
 # --------------------------------------------------------------------------------------------
 class AddBackward0(Node):
+    """Backward of ``a + b`` for two tensors."""
+
     def backward(self, g):
         na, nb = self.next_functions
         return (unbroadcast(g, self.shapes[0]) if na else None,
@@ -116,6 +118,8 @@ class AddBackward0(Node):
 
 
 class SubBackward0(Node):
+    """Backward of ``a - b`` for two tensors."""
+
     def backward(self, g):
         na, nb = self.next_functions
         return (unbroadcast(g, self.shapes[0]) if na else None,
@@ -126,6 +130,8 @@ class SubBackward0(Node):
 
 
 class MulBackward0(Node):
+    """Backward of ``a * b`` for two tensors."""
+
     def backward(self, g):
         a, b = self.saved_tensors
         na, nb = self.next_functions
@@ -138,6 +144,8 @@ class MulBackward0(Node):
 
 
 class DivBackward0(Node):
+    """Backward of ``a / b`` for two tensors."""
+
     def backward(self, g):
         a, b = self.saved_tensors
         na, nb = self.next_functions
@@ -191,11 +199,15 @@ class DivScalarBackward(Node):
 
 
 class SubScalarBackward(AddScalarBackward):
+    """Backward of ``x - number``."""
+
     def name(self):
         return "SubBackward0"
 
 
 class NegBackward0(Node):
+    """Backward of ``-x``."""
+
     def backward(self, g):
         return (-g,)
 
@@ -633,6 +645,8 @@ class _UnaryBackward(Node):
 
 
 class ExpBackward0(_UnaryBackward):
+    """Backward of ``exp``."""
+
     def derivative(self):
         return self.saved_output
 
@@ -641,6 +655,8 @@ class ExpBackward0(_UnaryBackward):
 
 
 class LogBackward0(_UnaryBackward):
+    """Backward of ``log``."""
+
     def backward(self, g):
         (x,) = self.saved_tensors
         return (g / x._data,)
@@ -651,6 +667,8 @@ class LogBackward0(_UnaryBackward):
 
 
 class SqrtBackward0(_UnaryBackward):
+    """Backward of ``sqrt``."""
+
     def derivative(self):
         return 0.5 / self.saved_output
 
@@ -659,6 +677,8 @@ class SqrtBackward0(_UnaryBackward):
 
 
 class AbsBackward0(_UnaryBackward):
+    """Backward of ``abs``."""
+
     def derivative(self):
         (x,) = self.saved_tensors
         return _backend.get_array_module(x._data).sign(x._data)
@@ -669,6 +689,8 @@ class AbsBackward0(_UnaryBackward):
 
 
 class SinBackward0(_UnaryBackward):
+    """Backward of ``sin``."""
+
     def derivative(self):
         (x,) = self.saved_tensors
         return _backend.get_array_module(x._data).cos(x._data)
@@ -679,6 +701,8 @@ class SinBackward0(_UnaryBackward):
 
 
 class CosBackward0(_UnaryBackward):
+    """Backward of ``cos``."""
+
     def derivative(self):
         (x,) = self.saved_tensors
         return -_backend.get_array_module(x._data).sin(x._data)
@@ -689,6 +713,8 @@ class CosBackward0(_UnaryBackward):
 
 
 class TanhBackward0(_UnaryBackward):
+    """Backward of ``tanh``."""
+
     def derivative(self):
         y = self.saved_output
         return 1 - y * y
@@ -699,6 +725,8 @@ class TanhBackward0(_UnaryBackward):
 
 
 class SigmoidBackward0(_UnaryBackward):
+    """Backward of ``sigmoid``."""
+
     def derivative(self):
         y = self.saved_output
         return y * (1 - y)
@@ -709,6 +737,8 @@ class SigmoidBackward0(_UnaryBackward):
 
 
 class ReluBackward0(Node):
+    """Backward of ``relu``."""
+
     def backward(self, g):
         # a float mask: multiplying by a bool array takes NumPy's slow casting path
         return (g * (self.saved_output > 0).astype(g.dtype),)
@@ -815,6 +845,8 @@ def _erf(x):
 
 
 class GeluBackward0(Node):
+    """Backward of ``gelu``."""
+
     def backward(self, g):
         (x,) = self.saved_tensors
         xd = x._data
@@ -1049,6 +1081,8 @@ def minimum(input, other) -> Tensor:
 
 
 class WhereBackward0(Node):
+    """Backward of ``where``."""
+
     def backward(self, g):
         cond = self.condition
         na, nb = self.next_functions
@@ -1171,14 +1205,17 @@ trunc = _rounding("trunc")
 
 
 def isnan(input) -> Tensor:
+    """Elementwise test for NaN, as a bool tensor."""
     return _wrap(input._xp().isnan(input._data))
 
 
 def isinf(input) -> Tensor:
+    """Elementwise test for +-inf, as a bool tensor."""
     return _wrap(input._xp().isinf(input._data))
 
 
 def isfinite(input) -> Tensor:
+    """Elementwise test for finite values, as a bool tensor."""
     return _wrap(input._xp().isfinite(input._data))
 
 
@@ -1196,6 +1233,7 @@ def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> Tensor:
+    """Elementwise ``numpy.isclose``, as a bool tensor."""
     b = other._data if isinstance(other, Tensor) else other
     check_devices(input, other)
     return _wrap(input._xp().isclose(input._data, b, rtol=rtol, atol=atol, equal_nan=equal_nan))

@@ -57,6 +57,8 @@ def _index_error(exc, key, shape) -> IndexError:
 
 
 class IndexBackward0(Node):
+    """Backward of indexing ``x[index]``."""
+
     def backward(self, g):
         xp = _backend.get_array_module(g)
         out = xp.zeros(self.shape, dtype=g.dtype)
@@ -112,6 +114,8 @@ def getitem(input, key) -> Tensor:
 
 
 class IndexPutBackward0(Node):
+    """Backward of ``x[index] = value``."""
+
     def backward(self, g):
         ns, nv = self.next_functions
         g_self = g_value = None
@@ -132,6 +136,8 @@ class IndexPutBackward0(Node):
 
 
 class IndexPutAccumulateBackward0(Node):
+    """Backward of ``index_put_(..., accumulate=True)``."""
+
     def backward(self, g):
         ns, nv = self.next_functions
         return (g if ns else None,
@@ -196,6 +202,8 @@ def _open_grid(xp, index, dim):
 
 
 class GatherBackward0(Node):
+    """Backward of ``gather``."""
+
     def backward(self, g):
         xp = _backend.get_array_module(g)
         out = xp.zeros(self.shape, dtype=g.dtype)

@@ -35,6 +35,8 @@ def _expand_back_tensor(g, shape, axes, keepdim):
 
 
 class SumBackward0(Node):
+    """Backward of ``sum``."""
+
     def backward(self, g):
         return (_expand_back(g, self.shape, self.axes, self.keepdim),)
 
@@ -43,6 +45,8 @@ class SumBackward0(Node):
 
 
 class MeanBackward0(Node):
+    """Backward of ``mean``."""
+
     def backward(self, g):
         return (_expand_back(g / self.count, self.shape, self.axes, self.keepdim),)
 
@@ -383,6 +387,8 @@ def prod(input, dim=None, keepdim=False) -> Tensor:
 
 
 class ProdBackward0(Node):
+    """Backward of ``prod``."""
+
     def backward(self, g):
         (x,) = self.saved_tensors
         out = self.saved_output

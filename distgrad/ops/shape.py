@@ -33,6 +33,8 @@ def _view_of(input: Tensor, out, node_cls=None, **attrs) -> Tensor:
 
 
 class ViewBackward0(Node):
+    """Backward of ``view``/``reshape``: the gradient reshaped back."""
+
     def backward(self, g):
         return (g.reshape(self.shape),)
 
@@ -113,6 +115,8 @@ def unflatten(input, dim, sizes_) -> Tensor:
 
 
 class PermuteBackward0(Node):
+    """Backward of ``permute``: the inverse permutation."""
+
     def backward(self, g):
         return (g.transpose(self.inverse),)
 
@@ -159,6 +163,8 @@ def T(input) -> Tensor:
 
 
 class ExpandBackward0(Node):
+    """Backward of ``expand``: the gradient summed over the expanded dimensions."""
+
     def backward(self, g):
         return (unbroadcast(g, self.shape),)
 
@@ -193,10 +199,12 @@ def expand(input, *shape) -> Tensor:
 
 
 def expand_as(input, other) -> Tensor:
+    """``input`` expanded to ``other``'s shape."""
     return expand(input, other.shape)
 
 
 def broadcast_to(input, shape) -> Tensor:
+    """``input`` broadcast to ``shape`` (``expand``)."""
     return expand(input, shape)
 
 
@@ -225,6 +233,8 @@ def unsqueeze(input, dim) -> Tensor:
 
 
 class CatBackward0(Node):
+    """Backward of ``cat``: the gradient split back into the inputs."""
+
     def backward(self, g):
         xp = _backend.get_array_module(g)
         pieces = xp.split(g, self.offsets, axis=self.dim)
@@ -340,6 +350,8 @@ def unbind(input, dim=0):
 
 
 class ToCopyBackward0(Node):
+    """Backward of ``to``: the gradient back on the input's device and dtype."""
+
     def backward(self, g):
         return (_backend.to_device(g, self.device).astype(self.dtype, copy=False),)
 
@@ -388,6 +400,8 @@ def contiguous(input) -> Tensor:
 
 
 class CloneBackward0(Node):
+    """Backward of ``clone``."""
+
     def backward(self, g):
         return (g,)
 

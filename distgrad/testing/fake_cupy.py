@@ -542,6 +542,7 @@ def _translate(value, name):
 # --------------------------------------------------------------------------- module functions
 
 def get_array_module(*args):
+    """This module for fake-GPU arrays among ``args``, NumPy otherwise."""
     for a in args:
         if isinstance(a, ndarray):
             return _this_module()
@@ -549,12 +550,14 @@ def get_array_module(*args):
 
 
 def asnumpy(a, stream=None, order="C", out=None, blocking=True):
+    """A NumPy copy of ``a`` (on the host)."""
     if isinstance(a, ndarray):
         return a.get(order=order, out=out)
     return _np.asarray(a, order=order)
 
 
 def array(obj, dtype=None, copy=True, order="K", subok=False, ndmin=0):
+    """A new fake-GPU array on the current device."""
     if isinstance(obj, ndarray):
         a = _np.array(obj._a, dtype=dtype, copy=True, order=order, ndmin=ndmin)
         return _new(a, _current())
@@ -564,6 +567,7 @@ def array(obj, dtype=None, copy=True, order="K", subok=False, ndmin=0):
 
 
 def asarray(a, dtype=None, order=None, *, blocking=False):
+    """``a`` as a fake-GPU array on the current device (no copy when it already is one)."""
     if isinstance(a, ndarray):
         if a._dev != _current():  # CuPy copies to the current device
             return array(a, dtype=dtype)
@@ -577,6 +581,7 @@ asanyarray = asarray
 
 
 def ascontiguousarray(a, dtype=None):
+    """A C-contiguous fake-GPU array with ``a``'s contents."""
     if not isinstance(a, ndarray):
         if isinstance(a, _np.ndarray):
             raise _unsupported(a)

@@ -54,6 +54,7 @@ def plot_metrics(path_or_records, out_png, keys=None, x="step"):
 
 
 def main(argv=None) -> None:
+    """Command line: plot a metrics log to a PNG."""
     parser = argparse.ArgumentParser(prog="python -m distgrad.utils.plot",
                                      description="Plot a distgrad metrics log (JSON lines) to a PNG.")
     parser.add_argument("metrics", help="metrics log written by distgrad.utils.metrics.MetricsLog")

@@ -26,6 +26,7 @@ BACKENDS = ("mpi", "single", "nccl")
 
 
 def nccl_not_implemented():
+    """Raise the error for ``backend='nccl'``, which distgrad does not implement yet."""
     raise NotImplementedError(
         "distgrad: the 'nccl' backend is not implemented yet; use backend='mpi' (GPU arrays are "
         "staged through host memory, or set DISTGRAD_CUDA_AWARE_MPI=1 with a CUDA-aware MPI)")

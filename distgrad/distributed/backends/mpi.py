@@ -38,6 +38,8 @@ def _msg(buf):
 
 
 class MPIBackend:
+    """Collectives and point-to-point operations over an mpi4py communicator."""
+
     name = "mpi"
 
     def __init__(self, comm):
@@ -128,6 +130,7 @@ class MPIBackend:
 
 
 def library_version() -> str:
+    """The MPI library's version string (``MPI.Get_library_version()``, NULs stripped)."""
     return MPI.Get_library_version().replace("\x00", "").strip()
 
 
@@ -143,10 +146,12 @@ def world_info():
 
 
 def dup_world():
+    """A duplicate of ``MPI.COMM_WORLD`` (a private communicator)."""
     return MPI.COMM_WORLD.Dup()
 
 
 def allreduce_max_int(comm, value: int) -> int:
+    """The largest of every rank's ``value`` on ``comm``."""
     buf = np.array([value], np.int64)
     comm.Allreduce(MPI.IN_PLACE, [buf, MPI.INT64_T], MPI.MAX)
     return int(buf[0])

@@ -97,6 +97,8 @@ _DONE = _Done()
 
 
 class NCCLBackend:
+    """Collectives on CuPy arrays through NCCL, with ``host`` (an MPI backend) for setup."""
+
     name = "nccl"
 
     def __init__(self, host, eager: bool = False):

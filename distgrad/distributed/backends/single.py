@@ -4,6 +4,8 @@ from __future__ import annotations
 
 
 class SingleBackend:
+    """The backend of a one-process world: every collective is a no-op."""
+
     name = "single"
     rank = 0
     size = 1

@@ -62,6 +62,7 @@ def size_str(shape) -> str:
 
 
 def check_tensor(value, name, fn):
+    """Raise PyTorch's TypeError when argument ``name`` of ``fn`` is not a tensor."""
     if not isinstance(value, Tensor):
         raise TypeError(f"{fn}(): argument '{name}' must be Tensor, not {type(value).__name__}")
 
@@ -75,6 +76,7 @@ def requires_grad(*tensors) -> bool:
 
 
 def dtype_kind_name(dtype) -> str:
+    """PyTorch's scalar-type name of ``dtype`` (``Float``, ``Long``, ...)."""
     return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
             "int32": "Int", "bool": "Bool", "uint8": "Byte", "int8": "Char",
             "int16": "Short"}.get(str(dtype), str(dtype))

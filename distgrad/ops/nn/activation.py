@@ -40,6 +40,7 @@ def _cast(input, dtype):
 # softmax family
 # --------------------------------------------------------------------------------------------
 def softmax_array(x, axis):
+    """Softmax of an array along ``axis`` (ones for a 0-d array)."""
     xp = xp_of(x)
     if axis is None:  # 0-d
         return xp.ones_like(x)
@@ -50,6 +51,7 @@ def softmax_array(x, axis):
 
 
 def log_softmax_array(x, axis):
+    """Log-softmax of an array along ``axis`` (zeros for a 0-d array)."""
     xp = xp_of(x)
     if axis is None:
         return xp.zeros_like(x)
@@ -60,6 +62,8 @@ def log_softmax_array(x, axis):
 
 
 class SoftmaxBackward0(Node):
+    """Backward of ``softmax``."""
+
     def backward(self, g):
         y = self.saved_output
         if self.dim is None:
@@ -77,6 +81,8 @@ class SoftmaxBackward0(Node):
 
 
 class LogSoftmaxBackward0(Node):
+    """Backward of ``log_softmax``."""
+
     def backward(self, g):
         y = self.saved_output
         if self.dim is None:
@@ -129,6 +135,8 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None) -> Tensor:
 # dropout
 # --------------------------------------------------------------------------------------------
 class DropoutBackward0(Node):
+    """Backward of ``dropout``: the gradient times the saved mask."""
+
     def backward(self, g):
         return (g * self.mask,)
 

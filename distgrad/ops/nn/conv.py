@@ -131,6 +131,8 @@ def _forward(x, w, b, geo):
 
 
 class ConvolutionBackward0(Node):
+    """Backward of the convolutions (input, weight and bias gradients)."""
+
     def backward(self, g):
         x, w = self.saved_tensors
         geo = self.geo

@@ -12,6 +12,8 @@ _wrap = Tensor._wrap
 
 
 class NormBackward1(Node):
+    """Backward of the vector norm along a dimension."""
+
     def backward(self, g):
         (x,) = self.saved_tensors
         xd = x._data

@@ -23,6 +23,8 @@ def scatter_add_rows(out, idx, rows):
 
 
 class EmbeddingBackward0(Node):
+    """Backward of ``embedding``: the gradient scattered into the rows used."""
+
     def backward(self, g):
         xp = xp_of(g)
         idx = self.indices

@@ -242,6 +242,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 
 
 class NllLossBackward0(Node):
+    """Backward of ``nll_loss``."""
+
     def backward(self, g):
         xp = xp_of(g)
         M, C = self.rows_shape
@@ -445,6 +447,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None) -> Tenso
 # binary cross entropy
 # --------------------------------------------------------------------------------------------
 class BinaryCrossEntropyBackward0(Node):
+    """Backward of ``binary_cross_entropy``."""
+
     def backward(self, g):
         x, t = self.saved_tensors
         xd, td = x._data, t._data
@@ -505,6 +509,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 
 
 class BinaryCrossEntropyWithLogitsBackward0(Node):
+    """Backward of ``binary_cross_entropy_with_logits``."""
+
     def backward(self, g):
         x, t = self.saved_tensors
         xd, td = x._data, t._data
@@ -612,6 +618,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean",
 
 def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8,
                      reduce=None, reduction="mean") -> Tensor:
+    """Negative log-likelihood of ``target`` under a Poisson distribution of rate ``input``."""
     reduction = check_reduction(reduction, size_average, reduce)
     if log_input:
         loss = input.exp() - target * input
@@ -627,6 +634,8 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
 
 
 def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean") -> Tensor:
+    """Negative log-likelihood of ``target`` under a Gaussian of mean ``input``, variance
+    ``var``."""
     reduction = check_reduction(reduction)
     if var.ndim == input.ndim - 1 or (var.ndim == input.ndim and var.shape[-1] == 1
                                       and input.shape[-1] != 1):
@@ -643,12 +652,14 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
 
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
                         reduction="mean") -> Tensor:
+    """``max(0, -target * (input1 - input2) + margin)``."""
     reduction = check_reduction(reduction, size_average, reduce)
     return _finish((-target * (input1 - input2) + margin).clamp(min=0), reduction)
 
 
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,
                          reduction="mean") -> Tensor:
+    """``input`` where ``target`` is 1, ``max(0, margin - input)`` where it is -1."""
     reduction = check_reduction(reduction, size_average, reduce)
     td = target._data
     pos = input * _wrap((td == 1).astype(input.dtype))
@@ -657,6 +668,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
 
 
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean") -> Tensor:
+    """``log(1 + exp(-target * input))``."""
     reduction = check_reduction(reduction, size_average, reduce)
     from .activation import softplus
     return _finish(softplus(-target * input), reduction)
@@ -664,6 +676,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
 
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
                           reduction="mean") -> Tensor:
+    """``1 - cos(x1, x2)`` for ``target`` 1, ``max(0, cos(x1, x2) - margin)`` for -1."""
     reduction = check_reduction(reduction, size_average, reduce)
     from .distance import cosine_similarity
     cos = cosine_similarity(input1, input2, dim=-1)
@@ -675,6 +688,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
 
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
                         size_average=None, reduce=None, reduction="mean") -> Tensor:
+    """``max(d(anchor, positive) - d(anchor, negative) + margin, 0)`` with the p-norm distance."""
     reduction = check_reduction(reduction, size_average, reduce)
     from .distance import pairwise_distance
     d_pos = pairwise_distance(anchor, positive, p, eps)
@@ -687,6 +701,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
 
 def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
                                 reduction="mean") -> Tensor:
+    """Multi-label one-versus-all loss: the mean binary cross-entropy over the classes."""
     reduction = check_reduction(reduction, size_average, reduce)
     from .activation import logsigmoid
     loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))

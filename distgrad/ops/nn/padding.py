@@ -13,6 +13,8 @@ _wrap = Tensor._wrap
 
 
 class ConstantPadNdBackward0(Node):
+    """Backward of constant padding: the gradient cut back to the input's region."""
+
     def backward(self, g):
         if self.all_nonneg:
             return (g[self.dst],)

@@ -155,6 +155,8 @@ def _max_pool_indices(buf, m, geo):
 
 
 class MaxPool2DWithIndicesBackward0(Node):
+    """Backward of ``max_pool2d``: the gradient routed to the maxima."""
+
     def backward(self, g):
         self.saved_tensors  # in-place modification check
         xp = xp_of(g)
@@ -214,10 +216,13 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
                             ceil_mode=False, return_indices=True):
+    """``max_pool2d`` returning ``(output, indices)``."""
     return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
 
 
 class MaxUnpool2DBackward0(Node):
+    """Backward of ``max_unpool2d``."""
+
     def backward(self, g):
         xp = xp_of(g)
         flat = g.reshape(g.shape[:-2] + (-1,))
@@ -271,6 +276,8 @@ def _avg_divisor(geo, ceil_mode, count_include_pad, divisor_override, xp, dtype)
 
 
 class AvgPool2DBackward0(Node):
+    """Backward of ``avg_pool2d``."""
+
     def backward(self, g):
         xp = xp_of(g)
         geo = self.geo
@@ -399,6 +406,7 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 
 
 def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Max pooling of ``(N, C, L)`` input to a fixed output length."""
     size = output_size[0] if isinstance(output_size, (tuple, list)) else output_size
     res = adaptive_max_pool2d(input.unsqueeze(-2), (1, size), return_indices)
     if return_indices:
