@@ -12,24 +12,11 @@ import pytest
 import distgrad
 import distgrad.distributed as dist
 from distgrad.distributed import env as denv
-from mpi_helpers import LAUNCHER_VARIABLE_PREFIXES, assert_ok_lines, run_python
+from mpi_helpers import assert_ok_lines, run_python
 
 JOBS = Path(__file__).resolve().parent / "jobs"
 NOT_INIT = ("Default process group has not been initialized, please make sure to call "
             "init_process_group.")
-
-
-@pytest.fixture
-def world_of_one(monkeypatch):
-    for k in list(__import__("os").environ):
-        if k.startswith(LAUNCHER_VARIABLE_PREFIXES) or k.startswith("DISTGRAD_"):
-            monkeypatch.delenv(k)
-    if dist.is_initialized():
-        dist.destroy_process_group()
-    dist.init_process_group()
-    yield
-    if dist.is_initialized():
-        dist.destroy_process_group()
 
 
 def test_world_of_one_imports_no_mpi():

@@ -19,24 +19,6 @@ def test_distributed_optimizer(n):
     assert_ok_lines(res, n)
 
 
-@pytest.fixture
-def world_of_one(monkeypatch):
-    import os
-
-    import distgrad.distributed as dist
-    from mpi_helpers import LAUNCHER_VARIABLE_PREFIXES
-
-    for k in list(os.environ):
-        if k.startswith(LAUNCHER_VARIABLE_PREFIXES) or k.startswith("DISTGRAD_"):
-            monkeypatch.delenv(k)
-    if dist.is_initialized():
-        dist.destroy_process_group()
-    dist.init_process_group()
-    yield
-    if dist.is_initialized():
-        dist.destroy_process_group()
-
-
 def test_wrapper_arguments_and_errors(world_of_one):
     import distgrad as dg
     import distgrad.nn
