@@ -32,6 +32,7 @@ except ImportError:  # torch is optional: its columns are left out
     torch = None
 
 LR = 0.01
+TORCH_SYSTEMS = {"torch-1t": 1, "torch-2t": 2}  # PyTorch with 1 and 2 intra-op threads
 
 
 # ------------------------------------------------------------------------------ data and weights
@@ -252,7 +253,8 @@ def chain_systems():
             for _ in range(250):
                 y = torch.tanh(y * 1.0001 + 0.001) * w
             y.sum().backward()
-        systems["torch"] = torch_chain
+        for label in TORCH_SYSTEMS:
+            systems[label] = torch_chain
     return systems
 
 
@@ -267,7 +269,10 @@ def _time_block(fn, args_cycle, seconds):
             return elapsed / n
 
 
-def measure(fn, args_cycle, blocks=5, block_s=0.15):
+def measure(name, fn, args_cycle, blocks=5, block_s=0.15):
+    """Median time per call of ``fn`` over ``blocks`` timed blocks, after a warm-up."""
+    if name in TORCH_SYSTEMS:
+        torch.set_num_threads(TORCH_SYSTEMS[name])
     _time_block(fn, args_cycle, 0.2)  # warm-up
     return statistics.median(_time_block(fn, args_cycle, block_s) for _ in range(blocks))
 
@@ -281,16 +286,16 @@ def workloads():
             "numpy": lambda s=sizes: numpy_mlp_step([(w.copy(), b.copy()) for w, b in mlp_weights(s)]),
             "distgrad": lambda s=sizes: distgrad_step(distgrad_mlp(s, mlp_weights(s))),
         }
-        if torch is not None:
-            systems["torch"] = lambda s=sizes: torch_model("mlp", s, mlp_weights(s))
+        for label in TORCH_SYSTEMS if torch is not None else ():
+            systems[label] = lambda s=sizes: torch_model("mlp", s, mlp_weights(s))
         out[name] = (systems, list(zip(xs, ys)))
     xs, ys = _batches((1, 8, 8), 10, 64)
     systems = {
         "numpy": lambda: numpy_cnn_step([(w.copy(), b.copy()) for w, b in cnn_weights()]),
         "distgrad": lambda: distgrad_step(distgrad_cnn(cnn_weights())),
     }
-    if torch is not None:
-        systems["torch"] = lambda: torch_model("cnn", None, cnn_weights())
+    for label in TORCH_SYSTEMS if torch is not None else ():
+        systems[label] = lambda: torch_model("cnn", None, cnn_weights())
     out["cnn-digits"] = (systems, list(zip(xs, ys)))
     return out
 
@@ -298,13 +303,9 @@ def workloads():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--torch-threads", type=int, default=None,
-                        help="torch.set_num_threads (default: torch's own default)")
     parser.add_argument("--only", nargs="*", help="workloads to run (default: all)")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
-    if torch is not None and args.torch_threads:
-        torch.set_num_threads(args.torch_threads)
 
     results = {}
     loads = workloads()
@@ -316,23 +317,20 @@ def main(argv=None):
             order = list(systems)
             order = order[r % len(order):] + order[:r % len(order)]  # rotate the order per round
             for sys_name in order:
-                t = measure(systems[sys_name], loads[name][1])
+                t = measure(sys_name, systems[sys_name], loads[name][1])
                 results.setdefault(name, {}).setdefault(sys_name, []).append(t * 1e3)
         for sys_name, fn in chain.items():
-            t = measure(fn, [()])
+            t = measure(sys_name, fn, [()])
             results.setdefault("chain", {}).setdefault(sys_name, []).append(t / 1000 * 1e6)
 
     summary = {w: {s: statistics.median(v) for s, v in d.items()} for w, d in results.items()}
     print(f"distgrad engine benchmark, {args.rounds} interleaved rounds (median); numpy {np.__version__}"
-          + (f", torch {torch.__version__} ({torch.get_num_threads()} threads)" if torch else ""))
+          " (BLAS threads as configured)" + (f", torch {torch.__version__}" if torch else ""))
     for w, d in summary.items():
         unit = "us/op (fwd+bwd)" if w == "chain" else "ms/step"
         cells = "  ".join(f"{s} {v:.3f}" for s, v in d.items())
-        ratios = []
-        if "numpy" in d and w != "chain":
-            ratios.append(f"distgrad/numpy {d['distgrad'] / d['numpy']:.2f}x")
-        if "torch" in d:
-            ratios.append(f"distgrad/torch {d['distgrad'] / d['torch']:.2f}x")
+        ratios = [f"distgrad/{s} {d['distgrad'] / d[s]:.2f}x" for s in d
+                  if s != "distgrad" and not (s == "numpy" and w == "chain")]
         print(f"{w:11s} {unit}: {cells}   ({', '.join(ratios)})")
     if args.json:
         Path(args.json).write_text(json.dumps({"median": summary, "rounds": results}, indent=1))

@@ -38,9 +38,16 @@ def queue_callback(callback) -> None:
     _run_state.callbacks_stack[-1].append(callback)
 
 
+_Tensor = None
+
+
 def _tensor_class():
-    from ..tensor import Tensor
-    return Tensor
+    """``distgrad.Tensor`` (imported on first use: tensor.py imports this package)."""
+    global _Tensor
+    if _Tensor is None:
+        from ..tensor import Tensor
+        _Tensor = Tensor
+    return _Tensor
 
 
 def _run_tensor_hooks(hooks, grad, create_graph, Tensor):
