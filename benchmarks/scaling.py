@@ -1,7 +1,7 @@
 """Weak scaling on this machine: DDP on 2 ranks (one BLAS thread each) against 1 rank.
 
-Workload: the wide MLP 784-1024-1024-10 (float32, ReLU, softmax cross-entropy, plain SGD lr
-0.01), batch 128 *per rank* (weak scaling: the global batch grows with the ranks), synthetic
+Workload: the wide MLP 784-1024-1024-10 (``nn.Linear``, ReLU, ``F.cross_entropy``, float32,
+plain SGD lr 0.01), batch 128 *per rank* (weak scaling: the global batch grows with the ranks), synthetic
 data (8 fixed batches per rank, cycled). samples/s = ranks x batch x steps / time of the slowest
 rank; efficiency = samples/s(2 ranks) / (2 x samples/s(1 rank)); the goal is >= 90%. The CPU
 time per step of the slowest rank is also shown (MPI waits spin, so they count as CPU time);
@@ -14,6 +14,9 @@ window estimates the speed with the cores to itself; the median window is shown 
 ranks on a 2-core machine each rank has a core to itself only if nothing else runs, and MPI
 progress cannot overlap with compute (mpi.md section 5.4): the all-reduce of the 7.5 MB of
 gradients adds to every step.
+
+The "no communication" row runs 2 ranks that each train their own model (no DDP): the
+contention of two ranks for the machine alone, the ceiling any all-reduce adds to.
 
 Run: python benchmarks/scaling.py [--trials 3 --windows 8 --steps 10]
 """
@@ -38,41 +41,26 @@ def worker(args):
 
     import distgrad as dg
     import distgrad.distributed as dist
+    import distgrad.nn.functional as F
     import distgrad.optim  # noqa: F401
     from distgrad import nn
     from distgrad.nn.parallel import DistributedDataParallel as DDP
 
-    class Dense(nn.Module):  # the same computation as nn.Linear
-        def __init__(self, fan_in, fan_out):
-            super().__init__()
-            bound = 1 / fan_in ** 0.5
-            self.weight = nn.Parameter(dg.rand(fan_out, fan_in) * (2 * bound) - bound)
-            self.bias = nn.Parameter(dg.rand(fan_out) * (2 * bound) - bound)
-
-        def forward(self, x):
-            return x @ self.weight.T + self.bias
-
-    class MLP(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.layers = nn.ModuleList([Dense(a, b) for a, b in zip(SIZES[:-1], SIZES[1:])])
-
-        def forward(self, x):
-            for i, layer in enumerate(self.layers):
-                x = layer(x)
-                if i < len(self.layers) - 1:
-                    x = x.relu()
-            return x
-
-    def cross_entropy(logits, y):
-        return (logits.logsumexp(1) - logits.gather(1, y.unsqueeze(1)).squeeze(1)).mean()
+    def mlp():
+        layers = []
+        for i, (a, b) in enumerate(zip(SIZES[:-1], SIZES[1:])):
+            layers.append(nn.Linear(a, b))
+            if i < len(SIZES) - 2:
+                layers.append(nn.ReLU())
+        return nn.Sequential(*layers)
 
     dist.init_process_group()
     from mpi4py import MPI
 
     rank, world = dist.get_rank(), dist.get_world_size()
     dg.manual_seed(0)
-    model = DDP(MLP(), overlap=args.overlap == "on")
+    # overlap "none": no DDP at all, so the ranks only compete for the machine (the ceiling)
+    model = mlp() if args.overlap == "none" else DDP(mlp(), overlap=args.overlap == "on")
     opt = dg.optim.SGD(model.parameters(), lr=0.01)
     rng = np.random.default_rng(rank)
     batches = [(dg.tensor(rng.standard_normal((args.batch, SIZES[0])).astype(np.float32)),
@@ -82,7 +70,7 @@ def worker(args):
     def step(i):
         x, y = batches[i % len(batches)]
         opt.zero_grad()
-        cross_entropy(model(x), y).backward()
+        F.cross_entropy(model(x), y).backward()
         opt.step()
 
     for i in range(5):
@@ -135,11 +123,11 @@ def main():
     ap.add_argument("--windows", type=int, default=8, help="timed windows per trial")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--trials", type=int, default=3)
-    ap.add_argument("--overlap", default="on", choices=["on", "off"])
+    ap.add_argument("--overlap", default="on", choices=["on", "off", "none"])
     args = ap.parse_args()
     if args.worker:
         return worker(args)
-    configs = [(1, "on"), (2, "on"), (2, "off")]
+    configs = [(1, "on"), (2, "on"), (2, "off"), (2, "none")]
     best, medians = {}, {}
     load0 = os.getloadavg()[0]
     for _ in range(args.trials):
@@ -158,7 +146,8 @@ def main():
     print(f"{'configuration':28s} {'samples/s':>10s} {'step ms':>16s} {'speedup':>8s} "
           f"{'efficiency':>10s} {'cpu ms/step':>12s} {'eff. by cpu':>11s}")
     for (n, overlap), (sps, ms, cpu) in best.items():
-        label = "1 rank" if n == 1 else f"{n} ranks, DDP overlap={overlap}"
+        label = ("1 rank" if n == 1 else f"{n} ranks, no communication" if overlap == "none"
+                 else f"{n} ranks, DDP overlap={overlap}")
         med = min(medians[(n, overlap)])
         print(f"{label:28s} {sps:10.1f} {ms:7.2f} [{med:6.2f}] {sps / one:7.2f}x "
               f"{sps / (n * one):9.1%} [{one_med / med:5.1%}] {cpu:7.2f} {one_cpu / cpu:11.1%}")

@@ -164,7 +164,6 @@ class _Reducer:
         self.views = [None] * n  # Tensor wrappers of self.slots (the .grad objects)
         self._layout(bucket_cap, first_cap)
         self.ready = [0] * n  # round id in which each parameter was marked ready
-        self.fresh = [False] * n  # .grad re-pointed at a zeroed view, no gradient since
         self.round = 0
         self.active = False
         self.num_ready = 0
@@ -235,21 +234,18 @@ class _Reducer:
 
     # -- forward ---------------------------------------------------------------------------------
     def repoint(self):
-        """Point every None ``.grad`` at its zeroed view (after ``zero_grad(set_to_none=True)``)."""
+        """Point every None ``.grad`` at its zeroed view. Only a world of one needs this (it has
+        no hooks); with several ranks the grad-ready hooks move each gradient into its view."""
         params = self.params
         none = [i for i, p in enumerate(params) if p._grad is None]
-        if not none:
-            return
         if len(none) == len(params):
             for f in self.flats:
                 f.data.fill(0)
         else:
             for i in none:
                 self.slots[i].fill(0)
-        views, fresh = self.views, self.fresh
         for i in none:
-            params[i]._grad = views[i]
-            fresh[i] = True
+            params[i]._grad = self.views[i]
 
     # -- backward --------------------------------------------------------------------------------
     def _start_round(self):
@@ -265,30 +261,25 @@ class _Reducer:
     def grad_ready(self, i, p):
         """The post-accumulate-grad hook of parameter ``i``."""
         g = p._grad
+        separate = None  # a gradient array outside the flat buffer, to move into its slot
         if self.as_view:
             v = self.views[i]
             if g is not v:
                 if g is not None:
-                    self.slots[i][...] = g._data
+                    separate = g._data
                 p._grad = v
-        self.fresh[i] = False
-        if not self.sync:
+        if not self._mark_ready(i):
+            if separate is not None:
+                self.slots[i][...] = separate
             return
-        if not self.active:
-            self._start_round()
-        if self.ready[i] == self.round:
-            return
-        self.ready[i] = self.round
-        self.num_ready += 1
-        # divide by the world size now, while the freshly accumulated gradient is in cache; the
-        # all-reduce then sums (no extra pass over the whole buffer after the reduction)
-        if self.as_view:
-            if self.scale is not None:
-                self.slots[i] *= self.scale
-            else:
-                self.slots[i] /= self.world
+        # Divide by the world size now, while the fresh gradient is in cache (the all-reduce
+        # then sums), fused with the copy into the flat buffer when the gradient was separate.
+        slot = self.slots[i]
+        src = separate if separate is not None else slot if self.as_view else g._data
+        if self.scale is not None:
+            self.flat_xp[i].multiply(src, self.scale, out=slot)
         else:
-            self.flat_xp[i].divide(g._data, self.world, out=self.slots[i])
+            self.flat_xp[i].divide(src, self.world, out=slot)
         if self.overlap:
             b = self.bucket_of[i]
             b.pending -= 1
@@ -296,6 +287,19 @@ class _Reducer:
                 self._launch_ready()
             elif self.next_test < self.next_launch:
                 self._progress()
+
+    def _mark_ready(self, i) -> bool:
+        """Count parameter ``i`` as ready in this round; False when this backward does not
+        synchronize or ``i`` was already counted."""
+        if not self.sync:
+            return False
+        if not self.active:
+            self._start_round()
+        if self.ready[i] == self.round:
+            return False
+        self.ready[i] = self.round
+        self.num_ready += 1
+        return True
 
     def _launch_ready(self):
         buckets = self.buckets
@@ -330,8 +334,7 @@ class _Reducer:
         if self.find_unused:
             used = np.ones(len(params), np.uint8)
             for i in missing:
-                g = params[i]._grad
-                if g is None or self.fresh[i]:
+                if params[i]._grad is None:
                     used[i] = 0
         for i in missing:  # their slots take part in the reduction: current gradient, or zero
             g = params[i]._grad
@@ -365,8 +368,7 @@ class _Reducer:
             p = params[i]
             if used is not None and not used[i]:
                 # no rank computed a gradient: keep (or restore) grad=None, as without DDP
-                if p._grad is None or self.fresh[i]:
-                    p._grad = None
+                p._grad = None
             elif p._grad is None:
                 p._grad = self.views[i] if self.as_view else Tensor._wrap(self.slots[i].copy())
         self.num_syncs += 1
@@ -544,7 +546,7 @@ class DistributedDataParallel(Module):
                 if n != self._last_verified and (n == 1 or n % self._debug_every == 0):
                     self._last_verified = n
                     reducer.verify_replicas(step=n)
-        if reducer.as_view:
+        if reducer.as_view and self._world == 1:
             reducer.repoint()
         return self.module(*inputs, **kwargs)
 
