@@ -191,31 +191,28 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None) -> Te
 class ExtremumBackward(Node):
     """Gradient of max/min/amax/amin: spread evenly over the elements equal to the extremum."""
 
-    def backward(self, g):
+    def _tie_weights(self):
+        """Per element of the input: 1/count where it equals the extremum (count = the ties of
+        its reduction group), else 0."""
         (x,) = self.saved_tensors
         xd = x._data
         out = self.saved_output
-        axes, keepdim = self.axes, self.keepdim
         xp = _backend.get_array_module(xd)
-        o = out if axes is None or keepdim else xp.expand_dims(out, axes)
-        mask = xd == o
-        count = mask.sum(axis=axes, keepdims=True)
-        g = g if axes is None or keepdim else xp.expand_dims(g, axes)
-        return ((mask * (g / count)).astype(xd.dtype, copy=False),)
+        if self.axes is not None and not self.keepdim:
+            out = xp.expand_dims(out, self.axes)
+        mask = xd == out
+        return (mask / mask.sum(axis=self.axes, keepdims=True)).astype(xd.dtype, copy=False)
+
+    def backward(self, g):
+        if self.axes is not None and not self.keepdim:
+            g = _backend.get_array_module(g).expand_dims(g, self.axes)
+        return (g * self._tie_weights(),)
 
     def graph_backward(self, g):
-        (x,) = self.saved_tensors
-        xd = x._data
-        out = self.saved_output
-        axes, keepdim = self.axes, self.keepdim
-        xp = _backend.get_array_module(xd)
-        o = out if axes is None or keepdim else xp.expand_dims(out, axes)
-        mask = xd == o
-        weight = (mask / mask.sum(axis=axes, keepdims=True)).astype(xd.dtype, copy=False)
-        if axes is not None and not keepdim:
-            for a in axes:
+        if self.axes is not None and not self.keepdim:
+            for a in self.axes:
                 g = g.unsqueeze(a)
-        return (g * _wrap(weight),)
+        return (g * _wrap(self._tie_weights()),)
 
 
 class IndexedExtremumBackward(Node):
