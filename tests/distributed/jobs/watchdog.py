@@ -18,6 +18,6 @@ if dist.get_rank() == 1:
 if dist.get_rank() == 0:  # collective #2: rank 1 never arrives (rank 0 waits on a Work)
     dist.all_reduce(x, async_op=True).wait()
 else:
-    time.sleep(0.5)  # rank 0 times out first, so rank 0 writes the report
+    time.sleep(1.5)  # rank 0 times out well before rank 2, so rank 0 writes the report
     dist.all_reduce(x)
 print(f"rank {dist.get_rank()} passed the stalled all_reduce", flush=True)
