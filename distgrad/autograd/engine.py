@@ -178,8 +178,7 @@ def execute(root_edges, root_grads, *, retain_graph, create_graph, accumulate=Tr
                 remaining = deps[nxt] - 1
                 deps[nxt] = remaining
                 if remaining == 0:
-                    heappush(ready, (-_ACCUMULATE_FIRST if type(nxt) is AccumulateGrad else -nxt._seq,
-                                     nxt._seq, nxt))
+                    heappush(ready, (_priority(nxt), nxt._seq, nxt))
             grads = grad_inputs = g = None  # drop references: see _owned()
     finally:
         grad_mode._set_mode(*previous_mode)
@@ -190,6 +189,7 @@ def execute(root_edges, root_grads, *, retain_graph, create_graph, accumulate=Tr
 
 
 def _priority(node):
+    """Heap key: leaf accumulators first, then the most recently created node."""
     return -_ACCUMULATE_FIRST if type(node) is AccumulateGrad else -node._seq
 
 
@@ -284,7 +284,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     """Return the gradients of ``outputs`` w.r.t. ``inputs`` without touching ``.grad``."""
     Tensor = _tensor_class()
     outputs, grads = _roots(outputs, grad_outputs, create_graph)
-    single_input = isinstance(inputs, Tensor)
     inputs = _as_tuple(inputs)
     if allow_unused is None:
         allow_unused = materialize_grads
@@ -314,7 +313,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             result.append(None)
             continue
         result.append(g if create_graph else Tensor._wrap(g))
-    del single_input
     return tuple(result)
 
 
