@@ -188,18 +188,23 @@ def distgrad_step(model):
 
 
 # ------------------------------------------------------------------------------ PyTorch
-def torch_model(kind, sizes, weights):
+def torch_network(kind, sizes):
+    """The PyTorch twin of ``distgrad_cnn`` (kind "cnn") or ``distgrad_mlp`` (kind "mlp")."""
     tnn = torch.nn
     if kind == "cnn":
-        model = tnn.Sequential(tnn.Conv2d(1, 16, 3, padding=1), tnn.ReLU(), tnn.Conv2d(16, 32, 3, padding=1),
-                               tnn.ReLU(), tnn.MaxPool2d(2), tnn.Flatten(), tnn.Linear(512, 10))
-    else:
-        layers = []
-        for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
-            layers.append(tnn.Linear(a, b))
-            if i < len(sizes) - 2:
-                layers.append(tnn.ReLU())
-        model = tnn.Sequential(*layers)
+        return tnn.Sequential(tnn.Conv2d(1, 16, 3, padding=1), tnn.ReLU(), tnn.Conv2d(16, 32, 3, padding=1),
+                              tnn.ReLU(), tnn.MaxPool2d(2), tnn.Flatten(), tnn.Linear(512, 10))
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(tnn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(tnn.ReLU())
+    return tnn.Sequential(*layers)
+
+
+def torch_model(kind, sizes, weights):
+    tnn = torch.nn
+    model = torch_network(kind, sizes)
     layers = [m for m in model.modules() if isinstance(m, (tnn.Linear, tnn.Conv2d))]
     with torch.no_grad():
         for layer, (w, b) in zip(layers, weights):

@@ -157,7 +157,7 @@ def engine_on_gpu(rounds):
                     for x, y in zip(xs, ys)]
             step = distgrad_step(model, device)
             row[f"distgrad-{device}"] = statistics.median(
-                engine.measure(step, data) for _ in range(rounds))
+                engine.measure("distgrad", step, data) for _ in range(rounds))
         row["torch-cuda"] = _torch_cuda(kind, sizes, xs, ys, rounds)
         rows.append(row)
     return rows
@@ -171,19 +171,7 @@ def _torch_cuda(kind, sizes, xs, ys, rounds):
     if not torch.cuda.is_available():
         return None
     import engine
-    tnn = torch.nn
-    if kind == "cnn":
-        model = tnn.Sequential(tnn.Conv2d(1, 16, 3, padding=1), tnn.ReLU(),
-                               tnn.Conv2d(16, 32, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
-                               tnn.Flatten(), tnn.Linear(512, 10))
-    else:
-        layers = []
-        for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
-            layers.append(tnn.Linear(a, b))
-            if i < len(sizes) - 2:
-                layers.append(tnn.ReLU())
-        model = tnn.Sequential(*layers)
-    model = model.cuda()
+    model = engine.torch_network(kind, sizes).cuda()
     opt = torch.optim.SGD(model.parameters(), lr=engine.LR)
     data = [(torch.from_numpy(x).cuda(), torch.from_numpy(y).cuda()) for x, y in zip(xs, ys)]
 
@@ -192,7 +180,7 @@ def _torch_cuda(kind, sizes, xs, ys, rounds):
         torch.nn.functional.cross_entropy(model(x), y).backward()
         opt.step()
         torch.cuda.synchronize()
-    return statistics.median(engine.measure(step, data) for _ in range(rounds))
+    return statistics.median(engine.measure("torch-cuda", step, data) for _ in range(rounds))
 
 
 def main(argv=None):
