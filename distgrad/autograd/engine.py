@@ -16,9 +16,6 @@ from . import anomaly as _anomaly
 from . import grad_mode
 from .graph import AccumulateGrad, _edge
 
-_ACCUMULATE_FIRST = 1 << 62
-
-
 class _RunState(threading.local):
     def __init__(self):
         self.callbacks_stack = []
@@ -87,80 +84,44 @@ def execute(root_edges, root_grads, *, retain_graph, create_graph, accumulate=Tr
     accumulation to the given leaf tensors (``backward(inputs=...)``).
     """
     Tensor = _tensor_class()
-    # 1. dependency counts over the reachable graph
-    deps = {}
-    seen = set()
-    stack = [e[0] for e in root_edges if e is not None]
-    for node in stack:
-        seen.add(node)
-    while stack:
-        node = stack.pop()
-        for edge in node.next_functions:
-            if edge is None:
-                continue
-            nxt = edge[0]
-            deps[nxt] = deps.get(nxt, 0) + 1
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
-
+    deps = _dependencies(root_edges)
     buffers = {}
     for edge, grad in zip(root_edges, root_grads):
         _accumulate_into(buffers, edge[0], edge[1], grad)
-
-    ready = []
-    for node in dict.fromkeys(e[0] for e in root_edges):
-        if deps.get(node, 0) == 0:
-            ready.append((_priority(node), node._seq, node))
+    roots = [node for node in dict.fromkeys(e[0] for e in root_edges) if deps[node] == 0]
+    ready = [(-node._seq, node) for node in roots if type(node) is not AccumulateGrad]
     heapq.heapify(ready)
+    leaves = [node for node in roots if type(node) is AccumulateGrad]
 
     captured = {} if capture is not None else None
+    plain = capture is None and not create_graph  # the fast path for hook-free nodes applies
+    acc_args = (create_graph, accumulate, capture, captured, accumulate_only, Tensor)
     callbacks = []
     _run_state.callbacks_stack.append(callbacks)
     previous_mode = grad_mode._set_mode(create_graph, grad_mode._state.inference)
     check_nan = _anomaly._enabled and _anomaly._check_nan
     try:
-        while ready:
-            node = heappop(ready)[2]
-            if type(node) is AccumulateGrad:
-                # The buffer is passed without a local reference, so _run_accumulate can tell
-                # from the reference count whether it may keep the array as .grad.
-                _run_accumulate(node, buffers.pop(node, None), create_graph, accumulate, capture,
-                                captured, accumulate_only, Tensor)
-                continue
+        while True:
+            if leaves:  # accumulators run as soon as they are ready, in creation order
+                if len(leaves) > 1:
+                    leaves.sort(key=_creation_order)
+                for leaf in leaves:
+                    # The buffer is passed without a local reference, so _run_accumulate can
+                    # tell from the reference count whether it may keep the array as .grad.
+                    _run_accumulate(leaf, buffers.pop(leaf, None), *acc_args)
+                leaves = []
+            if not ready:
+                break
+            node = heappop(ready)[1]
             grads = buffers.pop(node, None)
             if grads is None:
                 grad_inputs = (None,) * len(node.next_functions)
             else:
-                multi = node.num_outputs != 1
-                if not multi:
-                    grads = [grads]
-                if node._tensor_pre_hooks:
-                    for nr, hooks in node._tensor_pre_hooks.items():
-                        if grads[nr] is not None and hooks:
-                            grads[nr] = _run_tensor_hooks(hooks, grads[nr], create_graph, Tensor)
-                if capture:
-                    for nr in range(len(grads)):
-                        slot = capture.get((node, nr))
-                        if slot is not None:
-                            captured[slot] = grads[nr]
-                if node._pre_hooks:
-                    for hook in list(node._pre_hooks.values()):
-                        result = hook(_wrap_all(grads, Tensor, create_graph))
-                        if result is not None:
-                            grads = list(_unwrap_all(result, create_graph))
-                if node._retained:
-                    _retain(node, grads, create_graph, Tensor)
-                if create_graph:
-                    grad_inputs = node.graph_backward(*grads)
+                if (plain and node.num_outputs == 1 and not node._tensor_pre_hooks
+                        and not node._pre_hooks and not node._retained and not node._post_hooks):
+                    grad_inputs = node.backward(grads)
                 else:
-                    grad_inputs = node.backward(*grads)
-                if node._post_hooks:
-                    for hook in list(node._post_hooks.values()):
-                        result = hook(_wrap_all(grad_inputs, Tensor, create_graph),
-                                      _wrap_all(grads, Tensor, create_graph))
-                        if result is not None:
-                            grad_inputs = _unwrap_all(result, create_graph)
+                    grad_inputs = _run_node(node, grads, create_graph, capture, captured, Tensor)
                 if check_nan:
                     _anomaly.check_grads(node, grad_inputs)
                 if not retain_graph:
@@ -178,7 +139,10 @@ def execute(root_edges, root_grads, *, retain_graph, create_graph, accumulate=Tr
                 remaining = deps[nxt] - 1
                 deps[nxt] = remaining
                 if remaining == 0:
-                    heappush(ready, (_priority(nxt), nxt._seq, nxt))
+                    if type(nxt) is AccumulateGrad:
+                        leaves.append(nxt)
+                    else:
+                        heappush(ready, (-nxt._seq, nxt))
             grads = grad_inputs = g = None  # drop references: see _owned()
     finally:
         grad_mode._set_mode(*previous_mode)
@@ -188,9 +152,62 @@ def execute(root_edges, root_grads, *, retain_graph, create_graph, accumulate=Tr
     return captured
 
 
-def _priority(node):
-    """Heap key: leaf accumulators first, then the most recently created node."""
-    return -_ACCUMULATE_FIRST if type(node) is AccumulateGrad else -node._seq
+def _dependencies(root_edges):
+    """For every node reachable from the roots, the number of edges that feed it a gradient."""
+    deps = {}
+    stack = []
+    for edge in root_edges:
+        if edge is not None and edge[0] not in deps:
+            deps[edge[0]] = 0
+            stack.append(edge[0])
+    while stack:
+        for edge in stack.pop().next_functions:
+            if edge is not None:
+                nxt = edge[0]
+                if nxt in deps:
+                    deps[nxt] += 1
+                else:
+                    deps[nxt] = 1
+                    stack.append(nxt)
+    return deps
+
+
+def _creation_order(node):
+    return node._seq
+
+
+def _run_node(node, grads, create_graph, capture, captured, Tensor):
+    """Run one node with what surrounds it: tensor and node hooks, capture for
+    ``autograd.grad``, ``retain_grad`` and differentiable backward."""
+    if node.num_outputs == 1:
+        grads = [grads]
+    if node._tensor_pre_hooks:
+        for nr, hooks in node._tensor_pre_hooks.items():
+            if grads[nr] is not None and hooks:
+                grads[nr] = _run_tensor_hooks(hooks, grads[nr], create_graph, Tensor)
+    if capture:
+        for nr in range(len(grads)):
+            slot = capture.get((node, nr))
+            if slot is not None:
+                captured[slot] = grads[nr]
+    if node._pre_hooks:
+        for hook in list(node._pre_hooks.values()):
+            result = hook(_wrap_all(grads, Tensor, create_graph))
+            if result is not None:
+                grads = list(_unwrap_all(result, create_graph))
+    if node._retained:
+        _retain(node, grads, create_graph, Tensor)
+    if create_graph:
+        grad_inputs = node.graph_backward(*grads)
+    else:
+        grad_inputs = node.backward(*grads)
+    if node._post_hooks:
+        for hook in list(node._post_hooks.values()):
+            result = hook(_wrap_all(grad_inputs, Tensor, create_graph),
+                          _wrap_all(grads, Tensor, create_graph))
+            if result is not None:
+                grad_inputs = _unwrap_all(result, create_graph)
+    return grad_inputs
 
 
 def _accumulate_into(buffers, node, output_nr, grad):
@@ -346,8 +363,7 @@ def _roots(tensors, grad_tensors, create_graph):
             if t._data.dtype.kind != "f":
                 raise RuntimeError("grad can be implicitly created only for real scalar outputs "
                                    f"but got {t.dtype}")
-            xp = t._xp()
-            g_data = xp.ones(t.data.shape, dtype=t._data.dtype)
+            g_data = t._xp().ones(t._data.shape, dtype=t._data.dtype)
             seeds.append(Tensor._wrap(g_data) if create_graph else g_data)
             continue
         if not isinstance(g, Tensor):
