@@ -650,3 +650,23 @@ def test_custom_function_gradients_come_back_in_the_input_dtype():
 def test_gradcheck_on_a_non_contiguous_input():
     x = dg.from_numpy(np.random.default_rng(0).random((3, 2)).T).requires_grad_()
     assert autograd.gradcheck(dg.sin, (x,))
+
+
+def test_a_fresh_gradient_becomes_grad_without_a_copy():
+    pointers = []
+
+    class Fresh(dg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, g):
+            out = dg.ones(g.shape) * 3
+            pointers.append(out.numpy().ctypes.data)  # the address only, no reference
+            return out
+
+    x = dg.zeros(1000, requires_grad=True)
+    Fresh.apply(x).sum().backward()
+    assert x.grad.numpy().ctypes.data == pointers[0]
+    assert x.grad.sum().item() == 3000

@@ -95,7 +95,6 @@ def execute(root_edges, root_grads, *, retain_graph, create_graph, accumulate=Tr
 
     captured = {} if capture is not None else None
     plain = capture is None and not create_graph  # the fast path for hook-free nodes applies
-    acc_args = (create_graph, accumulate, capture, captured, accumulate_only, Tensor)
     callbacks = []
     _run_state.callbacks_stack.append(callbacks)
     previous_mode = grad_mode._set_mode(create_graph, grad_mode._state.inference)
@@ -106,9 +105,11 @@ def execute(root_edges, root_grads, *, retain_graph, create_graph, accumulate=Tr
                 if len(leaves) > 1:
                     leaves.sort(key=_creation_order)
                 for leaf in leaves:
-                    # The buffer is passed without a local reference, so _run_accumulate can
-                    # tell from the reference count whether it may keep the array as .grad.
-                    _run_accumulate(leaf, buffers.pop(leaf, None), *acc_args)
+                    # The buffer is passed without a local reference (and without *args, whose
+                    # tuple would hold one), so _run_accumulate can tell from the reference
+                    # count whether it may keep the array as .grad.
+                    _run_accumulate(leaf, buffers.pop(leaf, None), create_graph, accumulate, capture,
+                                    captured, accumulate_only, Tensor)
                 leaves = []
             if not ready:
                 break
