@@ -3,6 +3,10 @@
 Model: a deep MLP of ``--layers`` Linear(width, width) layers with biases (default 120 x 256x256,
 240 parameter tensors, 31.6 MB of float32 gradients), batch ``--batch`` per rank.
 
+DDP and DistributedOptimizer keep their gradient buffers in node shared memory when all ranks
+share one node, and all-reduce them there (distgrad/distributed/backends/shm.py); run with
+``DISTGRAD_SHM_ALLREDUCE=0`` to measure them over MPI's Allreduce instead.
+
 Figures (every sample starts after a Barrier and is the slowest rank's time; the measurements
 are interleaved round by round, so that all see the same machine conditions; the value shown is
 the median):
@@ -160,9 +164,9 @@ def main():
     cases = [
         ("raw Allreduce, one buffer (MPI.COMM_WORLD.Allreduce)", raw_allreduce, True),
         (f"per-tensor Allreduce ({len(grads)} calls)", per_tensor, True),
-        ("DDP sync only, overlap=on (Iallreduce per bucket, wait)", sync_only(True), True),
-        ("DDP sync only, overlap=off (one Allreduce per flat buffer)", sync_only(False), True),
-        ("DistributedOptimizer.synchronize (pack, Allreduce, unpack)", dopt.synchronize, True),
+        ("DDP sync only, overlap=on (all-reduce per bucket)", sync_only(True), True),
+        ("DDP sync only, overlap=off (one all-reduce of the buffer)", sync_only(False), True),
+        ("DistributedOptimizer.synchronize (pack, all-reduce, unpack)", dopt.synchronize, True),
         ("step fwd+bwd, DDP overlap=on", step(True), False),
         ("step fwd+bwd, DDP overlap=off", step(False), False),
         ("step fwd+bwd inside no_sync() (no communication)", local_step, False),

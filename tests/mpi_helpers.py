@@ -56,7 +56,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # (Configuration variables such as OMPI_MCA_*, OMPI_ALLOW_RUN_AS_ROOT or I_MPI_* are kept.)
 LAUNCHER_VARIABLE_PREFIXES = ("PMI_", "PMIX_", "OMPI_COMM_WORLD_", "MV2_COMM_WORLD_",
                               "MPI_LOCALRANKID", "MPI_LOCALNRANKS", "SLURM_")
-DISTGRAD_VARIABLES = ("DISTGRAD_TIMEOUT", "DISTGRAD_DEBUG", "DISTGRAD_CUDA_AWARE_MPI")
+DISTGRAD_VARIABLES = ("DISTGRAD_TIMEOUT", "DISTGRAD_DEBUG", "DISTGRAD_CUDA_AWARE_MPI",
+                      "DISTGRAD_SHM_ALLREDUCE")
 
 __all__ = ["find_mpiexec", "require_mpi", "run_mpi", "run_python", "clean_env",
            "assert_ok_lines", "MPITimeout", "REPO_ROOT"]

@@ -232,8 +232,8 @@ def _run(pg, name, start, finish, async_op, arr=None, op=None, root=None):
     if state.debug and pg._backend.size > 1:
         _guarded(wd, pg, seq, name + " (debug check)",
                  lambda: _faults.debug_check(pg, name, arr, op, root))
-    if async_op:
-        return Work(pg, seq, name, start(True), finish)
+    if async_op:  # the launch is guarded too: a shared-memory all-reduce completes in it
+        return Work(pg, seq, name, _guarded(wd, pg, seq, name, lambda: start(True)), finish)
     if wd is None:
         start(False)
     else:  # the watchdog's enter/exit, inlined: this is the hot path of every collective
@@ -271,6 +271,15 @@ def _run_blocking(pg, name, fn, extra=None):
         return fn()
 
     return _guarded(state.watchdog, pg, seq, name, body)
+
+
+def reduction_buffer(pg, count, dtype):
+    """A zeroed 1-D host array for data that will be SUM-all-reduced over ``pg``: in node shared
+    memory when every rank is on this node (the fast path of ``backends/shm.py``), else in
+    ordinary memory. Collective over ``pg``."""
+    shared = getattr(pg._backend, "shared_zeros", None)
+    buf = shared(count, dtype) if shared is not None and pg.size() > 1 else None
+    return np.zeros(count, dtype) if buf is None else buf
 
 
 # --------------------------------------------------------------------------- collectives

@@ -133,9 +133,9 @@ class _Bucket:
         self.data = None
 
 
-def _zeros(xp, n, dtype, device):
+def _zeros(xp, n, dtype, device, pg):
     if xp is np:
-        return np.zeros(n, dtype)
+        return _coll.reduction_buffer(pg, n, dtype)
     with xp.cuda.Device(device.index or 0):
         return xp.zeros(n, dtype)
 
@@ -214,7 +214,7 @@ class _Reducer:
             if b.nbytes >= b.cap:
                 open_bucket[key] = None
         for f in self.flats:
-            f.data = _zeros(f.xp, f.size, f.dtype, f.device)
+            f.data = _zeros(f.xp, f.size, f.dtype, f.device, self.pg)
         for b in self.buckets:
             b.data = b.flat.data[b.start:b.end]
         self.flat_xp = [self.bucket_of[i].flat.xp for i in range(len(self.params))]

@@ -477,7 +477,9 @@ class DistributedOptimizer(Optimizer):
             f.offsets.append(f.total)
             f.total += int(p._data.size)
         for f in flats.values():
-            f.buf = f.xp.empty(f.total + len(f.idx), dtype=f.dtype)
+            n = f.total + len(f.idx)
+            f.buf = (_coll.reduction_buffer(self.process_group, n, f.dtype)
+                     if f.xp is np else f.xp.empty(n, dtype=f.dtype))
         self.__dict__["_flats"] = list(flats.values())
         return self._flats
 

@@ -23,6 +23,13 @@ def test_ddp_matches_single_process_and_edge_cases(n):
 
 
 @pytest.mark.mpi
+def test_ddp_over_plain_mpi_allreduce():
+    """The same checks with the shared-memory all-reduce off (the path across nodes)."""
+    res = run_mpi(2, SCRIPTS / "ddp_core.py", timeout=120, env={"DISTGRAD_SHM_ALLREDUCE": "0"})
+    assert_ok_lines(res, 2)
+
+
+@pytest.mark.mpi
 def test_ddp_debug_replica_check_names_the_diverged_parameter():
     res = run_mpi(2, SCRIPTS / "ddp_debug.py", timeout=60,
                   env={"DISTGRAD_DEBUG": "1", "DISTGRAD_DEBUG_EVERY": "2"})

@@ -27,6 +27,20 @@ def test_collectives_every_op_and_dtype(n):
         assert f"[rank {r}] WARNING jobtest: WARN from {r}" in res.stderr, res.stderr
 
 
+@pytest.mark.parametrize("n", [2, 3])
+def test_shared_memory_allreduce(n):
+    """DDP's flat buffer is in node shared memory; SUM/AVG all-reduces of slices of a shared
+    buffer (several dtypes, odd lengths) are exact, MAX falls back to MPI, gradients stay
+    readable after destroy_process_group."""
+    res = run_mpi(n, JOBS / "shm_allreduce.py", timeout=60)
+    assert_ok_lines(res, n)
+
+
+def test_shared_memory_allreduce_can_be_turned_off():
+    res = run_mpi(2, JOBS / "shm_allreduce.py", timeout=60, env={"DISTGRAD_SHM_ALLREDUCE": "0"})
+    assert_ok_lines(res, 2)
+
+
 def test_collectives_with_debug_checks():
     """DISTGRAD_DEBUG=1 adds a descriptor allgather before each collective: no false alarms."""
     res = run_mpi(3, JOBS / "collectives.py", timeout=120, env={"DISTGRAD_DEBUG": "1"})

@@ -1,0 +1,59 @@
+"""The shared-memory all-reduce (backends/shm.py) on N ranks of one node; asserts inside the
+ranks, prints "OK rank r". With DISTGRAD_SHM_ALLREDUCE=0 it checks the path is off instead.
+
+Run: mpiexec -n 3 python -m mpi4py tests/distributed/jobs/shm_allreduce.py
+"""
+import os
+
+import numpy as np
+
+import distgrad as dg
+import distgrad.distributed as dist
+from distgrad import nn
+from distgrad.distributed import ReduceOp
+from distgrad.distributed import process_group as pgm
+from distgrad.nn.parallel import DistributedDataParallel as DDP
+
+dist.init_process_group()
+rank, n = dist.get_rank(), dist.get_world_size()
+backend = pgm._default._backend
+enabled = os.environ.get("DISTGRAD_SHM_ALLREDUCE", "1") != "0"
+
+# DDP puts its flat gradient buffer in shared memory (when enabled)
+dg.manual_seed(rank)
+model = DDP(nn.Sequential(nn.Linear(5, 7), nn.ReLU(), nn.Linear(7, 3)))
+flat = model._reducer.flats[0].data
+assert (backend.shared.locate(flat) is not None) == enabled, enabled
+x = dg.randn(4, 5)
+model(x).pow(2).sum().backward()
+grads = np.concatenate([p.grad.numpy().ravel() for p in model.parameters()])
+every = np.empty((n, grads.size), grads.dtype)
+dist.all_gather_into_tensor(dg.from_numpy(every.reshape(-1)), dg.from_numpy(grads))
+assert (every == every[0]).all(), "replicas got different gradients"
+
+if enabled:
+    for dtype in ("float32", "float64", "int64", "int32", "uint8"):
+        buf = backend.shared_zeros(1037, dtype)
+        assert buf is not None and buf.dtype == dtype
+        for lo, hi in ((0, 1037), (3, 4), (5, 5), (100, 117), (1, 1036)):
+            buf[:] = (np.arange(1037) % 7 + rank + 1).astype(dtype)
+            dist.all_reduce(buf[lo:hi])  # a slice of a shared buffer: the shared-memory path
+            want = (np.arange(1037) % 7).astype(np.int64)
+            want[lo:hi] = n * want[lo:hi] + n * (n + 1) // 2
+            want[:lo] += rank + 1
+            want[hi:] += rank + 1
+            assert (buf == want.astype(dtype)).all(), (dtype, lo, hi, buf[:8], want[:8])
+        if dtype.startswith("float"):
+            buf[:] = rank + 1
+            work = dist.all_reduce(dg.from_numpy(buf[10:20]), op=ReduceOp.AVG, async_op=True)
+            work.wait()
+            assert (buf[10:20] == (n + 1) / 2).all() and (buf[:10] == rank + 1).all()
+        buf[:] = rank  # MAX is not summed in shared memory: MPI does it, on the same memory
+        dist.all_reduce(buf[2:9], op=ReduceOp.MAX)
+        assert (buf[2:9] == n - 1).all() and buf[0] == rank
+else:
+    assert backend.shared_zeros(10, "float32") is None
+
+dist.destroy_process_group()
+assert np.isfinite(flat).all()  # the gradients stay readable after the group is gone
+print(f"OK rank {rank}", flush=True)
