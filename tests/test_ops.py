@@ -700,3 +700,10 @@ def test_integer_and_bool_ops_have_no_history():
     assert dg.div(x, 2, rounding_mode="trunc").tolist() == [1, 0, 1]
     assert (x / 2).dtype == dg.float32
     assert math.isclose(dg.tensor([1.0, 4.0]).sqrt().sum().item(), 3.0)
+
+
+def test_comparing_with_none_is_not_elementwise():
+    t = dg.tensor([1, 2])
+    assert (t == None) is False  # noqa: E711 -- the operator itself is under test
+    assert (t != None) is True  # noqa: E711
+    assert (t == 1).tolist() == [True, False]

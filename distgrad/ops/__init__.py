@@ -47,6 +47,16 @@ def _iop(fn):
     return method
 
 
+def _operator_eq(self, other):
+    """``t == other``; ``t == None`` is False, as in PyTorch (not an elementwise comparison)."""
+    return False if other is None else eq(self, other)
+
+
+def _operator_ne(self, other):
+    """``t != other``; ``t != None`` is True, as in PyTorch."""
+    return True if other is None else ne(self, other)
+
+
 def _reflected(fn):
     def method(self, other):
         return fn(self, other)
@@ -95,7 +105,7 @@ def _install_methods():
         "__pow__": pow, "__rpow__": elementwise.rpow, "__matmul__": matmul,
         "__rmatmul__": lambda self, other: matmul(as_tensor(other), self),
         "__neg__": neg, "__pos__": lambda self: self, "__abs__": abs,
-        "__eq__": eq, "__ne__": ne, "__lt__": lt, "__le__": le, "__gt__": gt, "__ge__": ge,
+        "__eq__": _operator_eq, "__ne__": _operator_ne, "__lt__": lt, "__le__": le, "__gt__": gt, "__ge__": ge,
         "__and__": elementwise.bitwise_and, "__or__": elementwise.bitwise_or,
         "__xor__": elementwise.bitwise_xor, "__invert__": bitwise_not,
         "__rand__": elementwise.bitwise_and, "__ror__": elementwise.bitwise_or,
