@@ -78,7 +78,11 @@ class SharedBuffers:
         self.comm.Allreduce(MPI.IN_PLACE, [verdict, MPI.INT32_T], MPI.MIN)
         if not verdict[0]:
             return None
-        win = MPI.Win.Allocate_shared(nbytes, dtype.itemsize, comm=self.node)
+        try:
+            win = MPI.Win.Allocate_shared(nbytes, dtype.itemsize, comm=self.node)
+        except MPI.Exception:  # an MPI without shared-memory windows: fails on every rank
+            self.usable = False
+            return None
         win.Lock_all(MPI.MODE_NOCHECK)  # a passive epoch for the whole lifetime: Sync() works
         seg = _Segment(win, count, dtype, self.node.Get_size(), self.node.Get_rank())
         seg.mine.fill(0)
