@@ -6,8 +6,9 @@ Workloads (float32, softmax cross-entropy, plain SGD lr 0.01; see docs/benchmark
   cnn-digits  1x8x8 -> Conv(1,16,3,p1)-ReLU-Conv(16,32,3,p1)-ReLU-MaxPool(2)-Linear(512,10), batch 64
   chain       1000 small elementwise ops on a 16-element tensor, forward + backward (us per op)
 
-Systems are interleaved round by round so that they see the same machine conditions; each figure
-is the median over rounds of the median block time. Run: python benchmarks/engine.py [--rounds N]
+Systems are interleaved block by block (about 0.15 s each) so that they see the same machine
+conditions; each time is the median over rounds of a round's median block time, and each ratio
+the median over rounds of the ratio within a round. Run: python benchmarks/engine.py [--rounds N]
 """
 from __future__ import annotations
 
@@ -274,12 +275,31 @@ def _time_block(fn, args_cycle, seconds):
             return elapsed / n
 
 
-def measure(name, fn, args_cycle, blocks=5, block_s=0.15):
-    """Median time per call of ``fn`` over ``blocks`` timed blocks, after a warm-up."""
+def _use_threads(name):
     if name in TORCH_SYSTEMS:
         torch.set_num_threads(TORCH_SYSTEMS[name])
+
+
+def measure(name, fn, args_cycle, blocks=5, block_s=0.15):
+    """Median time per call of ``fn`` over ``blocks`` timed blocks, after a warm-up."""
+    _use_threads(name)
     _time_block(fn, args_cycle, 0.2)  # warm-up
     return statistics.median(_time_block(fn, args_cycle, block_s) for _ in range(blocks))
+
+
+def measure_side_by_side(systems, args_cycle, blocks=5, block_s=0.15):
+    """``{name: median time per call}`` of every system, its timed blocks interleaved with the
+    other systems' (block 1 of each, then block 2 of each, ...) so that all see the same
+    machine conditions, after a warm-up of each."""
+    for name, fn in systems.items():
+        _use_threads(name)
+        _time_block(fn, args_cycle, 0.2)
+    times = {name: [] for name in systems}
+    for _ in range(blocks):
+        for name, fn in systems.items():
+            _use_threads(name)
+            times[name].append(_time_block(fn, args_cycle, block_s))
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def workloads():
@@ -317,29 +337,35 @@ def main(argv=None):
     steps = {name: {sys_name: make() for sys_name, make in systems.items()}
              for name, (systems, _) in loads.items() if not args.only or name in args.only}
     chain = chain_systems() if not args.only or "chain" in args.only else {}
+    work = {name: (systems, loads[name][1], 1e3) for name, systems in steps.items()}
+    if chain:
+        work["chain"] = (chain, [()], 1e6 / 1000)
     for r in range(args.rounds):
-        for name, systems in steps.items():
+        for name, (systems, args_cycle, scale) in work.items():
             order = list(systems)
             order = order[r % len(order):] + order[:r % len(order)]  # rotate the order per round
-            for sys_name in order:
-                t = measure(sys_name, systems[sys_name], loads[name][1])
-                results.setdefault(name, {}).setdefault(sys_name, []).append(t * 1e3)
-        for sys_name, fn in chain.items():
-            t = measure(sys_name, fn, [()])
-            results.setdefault("chain", {}).setdefault(sys_name, []).append(t / 1000 * 1e6)
+            times = measure_side_by_side({s: systems[s] for s in order}, args_cycle)
+            for sys_name, t in times.items():
+                results.setdefault(name, {}).setdefault(sys_name, []).append(t * scale)
 
     summary = {w: {s: statistics.median(v) for s, v in d.items()} for w, d in results.items()}
-    print(f"distgrad engine benchmark, {args.rounds} interleaved rounds (median); numpy {np.__version__}"
-          " (BLAS threads as configured)" + (f", torch {torch.__version__}" if torch else ""))
+    print(f"distgrad engine benchmark, {args.rounds} rounds of interleaved blocks (median); numpy "
+          f"{np.__version__} (BLAS threads as configured)"
+          + (f", torch {torch.__version__}" if torch else ""))
     for w, d in summary.items():
         unit = "us/op (fwd+bwd)" if w == "chain" else "ms/step"
         cells = "  ".join(f"{s} {v:.3f}" for s, v in d.items())
-        ratios = [f"distgrad/{s} {d['distgrad'] / d[s]:.2f}x" for s in d
+        ratios = [f"distgrad/{s} {_paired_ratio(results[w], s):.2f}x" for s in d
                   if s != "distgrad" and not (s == "numpy" and w == "chain")]
         print(f"{w:11s} {unit}: {cells}   ({', '.join(ratios)})")
     if args.json:
         Path(args.json).write_text(json.dumps({"median": summary, "rounds": results}, indent=1))
     return summary
+
+
+def _paired_ratio(times, other):
+    """The median over rounds of distgrad's time / ``other``'s time in the same round."""
+    return statistics.median(a / b for a, b in zip(times["distgrad"], times[other]))
 
 
 if __name__ == "__main__":
