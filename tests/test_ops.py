@@ -707,3 +707,14 @@ def test_comparing_with_none_is_not_elementwise():
     assert (t == None) is False  # noqa: E711 -- the operator itself is under test
     assert (t != None) is True  # noqa: E711
     assert (t == 1).tolist() == [True, False]
+
+
+def test_cat_skips_empty_1d_tensors_next_to_other_ranks():
+    x = dg.ones(2, 3, requires_grad=True)
+    out = dg.cat([dg.tensor([]), x, dg.tensor([])])
+    assert out.shape == (2, 3)
+    out.sum().backward()
+    assert x.grad.tolist() == [[1.0] * 3] * 2
+    assert dg.cat([dg.tensor([]), dg.tensor([])]).shape == (0,)
+    with pytest.raises(RuntimeError, match="same number of dimensions: got 1 and 2"):
+        dg.cat([dg.zeros(2), dg.ones(2, 4)])

@@ -245,10 +245,15 @@ class CatBackward0(Node):
 
 
 def cat(tensors, dim=0) -> Tensor:
-    """Concatenate tensors along an existing dimension."""
+    """Concatenate tensors along an existing dimension (empty 1-D tensors are skipped next to
+    tensors of another rank, as in PyTorch)."""
     tensors = list(tensors)
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
+    if any(t._data.shape == (0,) for t in tensors) and any(t._data.ndim != 1 for t in tensors):
+        # PyTorch's legacy rule: empty 1-D tensors are skipped next to tensors of another rank
+        # (they get no gradient)
+        tensors = [t for t in tensors if t._data.shape != (0,)]
     nd = tensors[0]._data.ndim
     d = normalize_dims(dim, nd)[0] if nd else 0
     xp = tensors[0]._xp()
