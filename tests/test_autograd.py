@@ -670,3 +670,18 @@ def test_a_fresh_gradient_becomes_grad_without_a_copy():
     Fresh.apply(x).sum().backward()
     assert x.grad.numpy().ctypes.data == pointers[0]
     assert x.grad.sum().item() == 3000
+
+
+def test_inplace_on_a_reshape_view_rewrites_the_base():
+    x = dg.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    y = x * 1
+    v = y.view(2, 2)
+    v.mul_(dg.tensor([[1.0, 10.0], [100.0, 1000.0]]))
+    assert y.tolist() == [1.0, 20.0, 300.0, 4000.0]
+    assert v.grad_fn is not None and y.grad_fn is not None
+    y.sum().backward()
+    assert x.grad.tolist() == [1.0, 10.0, 100.0, 1000.0]
+    with pytest.raises(RuntimeError, match="view of a leaf Variable"):
+        x.view(2, 2).mul_(2)
+    with pytest.raises(RuntimeError, match="expanded view"):
+        (x * 1)[:1].expand(3).mul_(2)

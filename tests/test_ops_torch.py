@@ -697,3 +697,23 @@ def test_std_gradient_of_constant_input_is_zero():
     check_against_torch(lambda m, x: x.std(0, keepdim=True), [np.array([[1.0, 2.0], [1.0, 2.0]])])
     check_against_torch(lambda m, x: x.std(), [np.array([3.0, 3.0, 3.0])])
     check_against_torch(lambda m, x: x.std(1, unbiased=False), [np.array([[1.0, 1.0], [1.0, 2.0]])])
+
+
+def _inplace_through_whole_views(lib, x0, w0):
+    x = lib.tensor(x0, requires_grad=True)
+    w = lib.tensor(w0, requires_grad=True)
+    y = x * 2
+    y.view(3, 2).mul_(w)             # a reshape view
+    y.t().add_(1.5)                  # a transpose view
+    y.reshape(-1)[1:3].mul_(3)       # an index view of a reshape view
+    y.permute(1, 0).unsqueeze(0).sub_(w.unsqueeze(0))  # a view of a view
+    (y * y).sum().backward()
+    return [t.detach().numpy() for t in (y, x.grad, w.grad)]
+
+
+def test_inplace_on_reshape_and_transpose_views_matches_torch():
+    rng = np.random.default_rng(3)
+    x0, w0 = rng.standard_normal((2, 3)), rng.standard_normal((3, 2))
+    for mine, ref in zip(_inplace_through_whole_views(dg, x0, w0),
+                         _inplace_through_whole_views(torch, x0, w0)):
+        np.testing.assert_allclose(mine, ref, rtol=1e-12, atol=1e-12)

@@ -3,8 +3,10 @@
 Each in-place op is the out-of-place op applied to a snapshot of the tensor, with the result
 written back into the tensor's storage (so views see it) and the tensor's history rebased onto
 the result. The shared version counter is incremented, so saved tensors that were overwritten
-are detected at backward. An in-place op on a basic-indexing view that needs gradients is routed
-through its base (``base[key] = new_view``), which is how PyTorch's ``CopySlices`` behaves.
+are detected at backward. An in-place op on a view that needs gradients is routed through its
+base, which is how PyTorch's ``CopySlices`` behaves: ``base[key] = new_view`` for a basic-indexing
+view, the whole base replaced by the new view mapped back (``WholeView``) for a reshape or a
+permutation; then the view is made again from the new base.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from .. import random as _random
 from ..tensor import Tensor
 from ._util import _state
 from .index import convert_key, getitem, index_put
+from .shape import WholeView
 
 LEAF_MESSAGE = "a leaf Variable that requires grad is being used in an in-place operation."
 VIEW_OF_LEAF_MESSAGE = ("a view of a leaf Variable that requires grad is being used in an "
@@ -89,19 +92,28 @@ def apply_inplace(t: Tensor, fn, *args) -> Tensor:
         return t
     _leaf_error(t)
     parent, key = t._base, t._view_key
-    if parent is not None and key is not None:
+    if parent is not None and key is not None:  # rewrite the base, then view it again
         new_value = fn(_snapshot(t), *args)
-        apply_inplace(parent, index_put, key, new_value)
-        _rebase(t, getitem(parent, key))
+        if isinstance(key, WholeView):
+            apply_inplace(parent, _replace, key.unmake(new_value))
+            _rebase(t, key.make(parent))
+        else:
+            apply_inplace(parent, index_put, key, new_value)
+            _rebase(t, getitem(parent, key))
         return t
     if parent is not None and parent._requires_grad:
         raise RuntimeError(
-            "in-place operation on a view created by reshape/transpose/expand of a tensor that "
-            "requires grad is not supported; apply the operation out of place, or clone() first")
+            "in-place operation on an expanded view of a tensor that requires grad is not "
+            "supported (more than one element refers to a single memory location); clone() first")
     result = fn(_snapshot(t), *args)
     _write(t, result._data)
     _rebase(t, result)
     return t
+
+
+def _replace(t: Tensor, value: Tensor) -> Tensor:
+    """The in-place function that overwrites every element of ``t`` with ``value``."""
+    return value
 
 
 class _NoGrad:

@@ -17,8 +17,20 @@ from ._util import (_state, cast_grads_to_inputs, check_devices, normalize_dims,
 _wrap = Tensor._wrap
 
 
-def _view_of(input: Tensor, out, node_cls=None, **attrs) -> Tensor:
-    """Result of a view op: shares the version counter and records its base."""
+class WholeView:
+    """How a view that covers all of its base (a reshape or a permutation) is made from the base,
+    and how a tensor of the view's shape maps back onto the base: in-place ops on such a view
+    of a tensor that needs gradients rewrite the base through these (``ops/inplace.py``)."""
+
+    __slots__ = ("make", "unmake")
+
+    def __init__(self, make, unmake):
+        self.make, self.unmake = make, unmake
+
+
+def _view_of(input: Tensor, out, node_cls=None, view=None, **attrs) -> Tensor:
+    """Result of a view op: shares the version counter and records its base (and ``view``, the
+    ``WholeView`` that recreates it)."""
     if _state.enabled and input._requires_grad and node_cls is not None:
         node = node_cls((input,))
         for k, v in attrs.items():
@@ -29,6 +41,7 @@ def _view_of(input: Tensor, out, node_cls=None, **attrs) -> Tensor:
     if out.base is not None:
         t._version = input._version
         t._base = input
+        t._view_key = view
     return t
 
 
@@ -50,7 +63,15 @@ def reshape(input, *shape) -> Tensor:
     except ValueError:
         _check_shape(shape, input._data.size)
         raise
-    return _view_of(input, out, ViewBackward0, shape=input._data.shape)
+    return _reshaped(input, out)
+
+
+def _reshaped(input, out) -> Tensor:
+    """``out`` (``input``'s array reshaped) as a tensor: a view of ``input`` when it shares memory."""
+    base_shape, view_shape = input._data.shape, out.shape
+    return _view_of(input, out, ViewBackward0, shape=base_shape,
+                    view=WholeView(lambda b: reshape(b, view_shape),
+                                   lambda v: reshape(v, base_shape)))
 
 
 def _check_shape(shape, size):
@@ -89,7 +110,7 @@ def view(input, *shape) -> Tensor:
             raise RuntimeError(VIEW_MESSAGE) from None
     except ValueError:
         raise RuntimeError(VIEW_MESSAGE) from None
-    return _view_of(input, out, ViewBackward0, shape=data.shape)
+    return _reshaped(input, out)
 
 
 def flatten(input, start_dim=0, end_dim=-1) -> Tensor:
@@ -136,7 +157,8 @@ def permute(input, *dims) -> Tensor:
     if len(set(dims)) != nd:
         raise RuntimeError("permute(): duplicate dims are not allowed.")
     inverse = tuple([int(i) for i in np.argsort(dims)])
-    return _view_of(input, input._data.transpose(dims), PermuteBackward0, inverse=inverse)
+    return _view_of(input, input._data.transpose(dims), PermuteBackward0, inverse=inverse,
+                    view=WholeView(lambda b: permute(b, dims), lambda v: permute(v, inverse)))
 
 
 def transpose(input, dim0, dim1) -> Tensor:
