@@ -9,15 +9,16 @@ gradient buffers here; any SUM all-reduce of an array inside such a buffer takes
 
 Every element is computed by exactly one rank and copied to the others, so all replicas get
 bit-identical results. Allocation is collective and the decision to use shared memory is made
-jointly (every rank agrees, or none uses it). Buffers stay mapped until the process exits
-(gradients may still view them after the group is destroyed). ``DISTGRAD_SHM_ALLREDUCE=0``
-turns the path off.
+jointly (every rank agrees, or none uses it). A buffer that no rank uses any more is freed at the
+next allocation; those of a destroyed group stay mapped until the process exits, since gradients
+may still view them. ``DISTGRAD_SHM_ALLREDUCE=0`` turns the path off.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import weakref
 
 import numpy as np
 from mpi4py import MPI
@@ -41,19 +42,28 @@ def _room_for(nbytes: int) -> bool:
 
 
 class _Segment:
-    """One shared buffer: this rank's array and views of every node rank's array."""
+    """One shared buffer: a weak reference to this rank's array (its owner, e.g. DDP, keeps it
+    alive) and views of the other node ranks' arrays (None at this rank's place)."""
 
-    __slots__ = ("win", "start", "stop", "mine", "peers")
+    __slots__ = ("win", "start", "stop", "dtype", "me", "mine", "peers")
 
-    def __init__(self, win, count, dtype, node_size, node_rank):
-        self.win = win
-        self.peers = []
-        for k in range(node_size):
-            mem, _ = win.Shared_query(k)
-            self.peers.append(np.frombuffer(mem, dtype=dtype, count=count))
-        self.mine = self.peers[node_rank]
-        self.start = self.mine.__array_interface__["data"][0]
-        self.stop = self.start + self.mine.nbytes
+    def __init__(self, win, mine, peers, me):
+        self.win, self.dtype, self.me = win, mine.dtype, me
+        self.mine = weakref.ref(mine)
+        self.peers = peers
+        self.start = mine.__array_interface__["data"][0]
+        self.stop = self.start + mine.nbytes
+
+
+def _attach(win, count, dtype, node_size, node_rank):
+    """This rank's array in ``win`` and the list of every node rank's (None at this rank)."""
+    arrays = []
+    for k in range(node_size):
+        mem, _ = win.Shared_query(k)
+        arrays.append(np.frombuffer(mem, dtype=dtype, count=count))
+    mine = arrays[node_rank]
+    arrays[node_rank] = None
+    return mine, arrays
 
 
 class SharedBuffers:
@@ -72,6 +82,7 @@ class SharedBuffers:
         if self.usable is None:
             self.node = self.comm.Split_type(MPI.COMM_TYPE_SHARED, key=self.comm.Get_rank())
             self.usable = self.node.Get_size() == self.comm.Get_size() > 1
+        self._reclaim()
         nbytes = count * dtype.itemsize
         verdict = np.array([self.usable and _enabled() and count > 0 and _room_for(nbytes)],
                            np.int32)
@@ -84,12 +95,31 @@ class SharedBuffers:
             self.usable = False
             return None
         win.Lock_all(MPI.MODE_NOCHECK)  # a passive epoch for the whole lifetime: Sync() works
-        seg = _Segment(win, count, dtype, self.node.Get_size(), self.node.Get_rank())
-        seg.mine.fill(0)
-        self.segments.append(seg)
-        _live.append(seg)
+        me = self.node.Get_rank()
+        mine, peers = _attach(win, count, dtype, self.node.Get_size(), me)
+        mine.fill(0)
+        self.segments.append(_Segment(win, mine, peers, me))
+        _open[id(win)] = win
         self._fence(win)
-        return seg.mine
+        return mine
+
+    def _reclaim(self) -> None:
+        """Free the buffers that no rank uses any more (collective: every rank has the same
+        segments, and a buffer is freed only when it is unused on all of them)."""
+        if not self.segments:
+            return
+        unused = np.array([seg.mine() is None for seg in self.segments], np.int32)
+        self.comm.Allreduce(MPI.IN_PLACE, [unused, MPI.INT32_T], MPI.MIN)
+        kept = []
+        for seg, gone in zip(self.segments, unused):
+            if gone:
+                seg.peers = None
+                del _open[id(seg.win)]
+                seg.win.Unlock_all()
+                seg.win.Free()
+            else:
+                kept.append(seg)
+        self.segments = kept
 
     def _fence(self, win):
         """Make every rank's writes to ``win`` visible to all: memory sync, barrier, sync."""
@@ -104,26 +134,27 @@ class SharedBuffers:
             return None
         addr = buf.__array_interface__["data"][0]
         for seg in self.segments:
-            if seg.start <= addr < seg.stop and buf.dtype == seg.mine.dtype:
+            if seg.start <= addr < seg.stop and buf.dtype == seg.dtype:
                 return seg, (addr - seg.start) // buf.itemsize, buf.size
         return None
 
     def allreduce_sum(self, seg, first: int, count: int) -> None:
         """Sum elements ``[first, first + count)`` over the node's ranks, in every buffer."""
-        n, me = len(seg.peers), self.node.Get_rank()
+        mine = seg.mine()  # alive: the caller's array views it
+        n = len(seg.peers)
         per = -(-count // n)
-        step = max(1, _ALIGN // seg.mine.itemsize)
+        step = max(1, _ALIGN // mine.itemsize)
         per = -(-per // step) * step
-        lo = first + min(count, me * per)
-        hi = first + min(count, (me + 1) * per)
+        lo = first + min(count, seg.me * per)
+        hi = first + min(count, (seg.me + 1) * per)
         self._fence(seg.win)  # every rank has written its gradients
         if hi > lo:
-            share = seg.mine[lo:hi]
-            for k, peer in enumerate(seg.peers):
-                if k != me:
+            share = mine[lo:hi]
+            for peer in seg.peers:
+                if peer is not None:
                     share += peer[lo:hi]
-            for k, peer in enumerate(seg.peers):
-                if k != me:
+            for peer in seg.peers:
+                if peer is not None:
                     peer[lo:hi] = share
         self._fence(seg.win)  # every rank has written its share into all buffers
 
@@ -133,15 +164,15 @@ class SharedBuffers:
         self.segments = []
 
 
-_live = []  # every segment ever made: kept alive (their epochs open) until exit
+_open = {}  # id -> window whose passive epoch is open (windows are not hashable)
 
 
 @atexit.register
 def _close_epochs():
     """End the passive epochs before mpi4py finalizes MPI (atexit runs this first: it was
     registered after mpi4py's own handler)."""
-    for seg in _live:
+    for win in _open.values():
         try:
-            seg.win.Unlock_all()
+            win.Unlock_all()
         except MPI.Exception:
             pass

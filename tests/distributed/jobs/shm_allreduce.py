@@ -1,5 +1,5 @@
-"""The shared-memory all-reduce (backends/shm.py) on N ranks of one node; asserts inside the
-ranks, prints "OK rank r". With DISTGRAD_SHM_ALLREDUCE=0 it checks the path is off instead.
+"""The shared-memory all-reduce (backends/shm.py) on N ranks of one node, and the freeing of
+buffers nobody uses; asserts inside the ranks, prints "OK rank r". With DISTGRAD_SHM_ALLREDUCE=0 it checks the path is off instead.
 
 Run: mpiexec -n 3 python -m mpi4py tests/distributed/jobs/shm_allreduce.py
 """
@@ -51,6 +51,19 @@ if enabled:
         buf[:] = rank  # MAX is not summed in shared memory: MPI does it, on the same memory
         dist.all_reduce(buf[2:9], op=ReduceOp.MAX)
         assert (buf[2:9] == n - 1).all() and buf[0] == rank
+    # buffers nobody uses any more are freed at the next allocation; used ones are kept
+    import gc
+    del buf
+    kept = backend.shared_zeros(100, "float32")
+    for _ in range(5):
+        backend.shared_zeros(1000, "float64")
+    gc.collect()
+    backend.shared_zeros(10, "float32")
+    assert len(backend.shared.segments) <= 3, len(backend.shared.segments)  # flat, kept, last
+    assert backend.shared.locate(kept) is not None and backend.shared.locate(flat) is not None
+    kept[:] = 1
+    dist.all_reduce(kept)
+    assert (kept == n).all()
 else:
     assert backend.shared_zeros(10, "float32") is None
 
