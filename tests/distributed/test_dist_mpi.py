@@ -4,11 +4,12 @@ The job scripts live in ``jobs/``; each asserts inside the ranks. Run one by han
 ``PYTHONPATH=. mpiexec -n 3 python -m mpi4py tests/distributed/jobs/collectives.py``.
 """
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from mpi_helpers import assert_ok_lines, run_mpi
+from mpi_helpers import assert_ok_lines, require_mpi, run_mpi
 
 pytestmark = pytest.mark.mpi
 
@@ -34,6 +35,31 @@ def test_shared_memory_allreduce(n):
     readable after destroy_process_group."""
     res = run_mpi(n, JOBS / "shm_allreduce.py", timeout=60)
     assert_ok_lines(res, n)
+
+
+def _hydra_nodes(hosts):
+    """mpiexec arguments that make MPICH's Hydra place ranks on fake "nodes" of this machine
+    (``hosts`` like ``"a:2,b:2"``: MPI then sees one shared-memory domain per name)."""
+    out = subprocess.run([require_mpi(), "--version"], capture_output=True, text=True, timeout=30)
+    if "HYDRA" not in out.stdout:
+        pytest.skip("needs MPICH's Hydra launcher (-launcher fork -hosts) to fake several nodes")
+    return ("-launcher", "fork", "-hosts", hosts)
+
+
+@pytest.mark.parametrize("hosts,n", [("a:2,b:2", 4), ("a:2,b:1", 3)])
+def test_shared_memory_allreduce_across_nodes(hosts, n):
+    """Two nodes of two ranks: shared memory within each node, MPI between them (hierarchical);
+    nodes of different sizes: plain MPI."""
+    res = run_mpi(n, JOBS / "shm_allreduce.py", timeout=120, mpiexec_args=_hydra_nodes(hosts))
+    assert_ok_lines(res, n)
+
+
+def test_ddp_on_two_nodes_with_hierarchical_allreduce():
+    """The DDP checks (== one process on the whole batch, bit-identical replicas, ...) on two
+    fake nodes of two ranks each."""
+    res = run_mpi(4, Path(__file__).resolve().parent / "scripts" / "ddp_core.py", timeout=300,
+                  mpiexec_args=_hydra_nodes("a:2,b:2"))
+    assert_ok_lines(res, 4)
 
 
 def test_shared_memory_allreduce_can_be_turned_off():

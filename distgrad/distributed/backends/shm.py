@@ -1,17 +1,23 @@
-"""All-reduce through shared memory, for the ranks of a communicator that share one node.
+"""All-reduce through shared memory, for ranks that share a node.
 
 MPI's own shared-memory all-reduce copies every buffer into its transport and back out. When
 the buffers themselves live in an MPI shared-memory window (``MPI.Win.Allocate_shared``), each
-rank can instead sum its share of the elements straight from every rank's buffer and write the
-result into all of them: one read of each buffer and one write, 2-3x faster than
+rank can instead sum its share of the elements straight from every rank's buffer on the node
+and write the result into all of them: one read of each buffer and one write, 2-3x faster than
 ``Allreduce`` for a few MB on two ranks (benchmarks/ddp_sync.py). DDP allocates its flat
 gradient buffers here; any SUM all-reduce of an array inside such a buffer takes this path.
 
-Every element is computed by exactly one rank and copied to the others, so all replicas get
-bit-identical results. Allocation is collective and the decision to use shared memory is made
-jointly (every rank agrees, or none uses it). A buffer that no rank uses any more is freed at the
-next allocation; those of a destroyed group stay mapped until the process exits, since gradients
-may still view them. ``DISTGRAD_SHM_ALLREDUCE=0`` turns the path off.
+Across several nodes (each with the same number of ranks, at least two) the reduction is
+hierarchical: each rank sums its share over its node, all-reduces that share with the ranks of
+the same local rank on the other nodes (MPI, a 1/L-sized message per rank for L ranks per node,
+the L messages of a node in parallel), and copies the result to its node's buffers.
+
+Every element is computed by exactly one rank per node (and MPI's all-reduce gives the same
+result on every rank), so all replicas get bit-identical results. Allocation is collective and
+the decision to use shared memory is made jointly (every rank agrees, or none uses it). A buffer
+that no rank uses any more is freed at the next allocation; those of a destroyed group stay
+mapped until the process exits, since gradients may still view them.
+``DISTGRAD_SHM_ALLREDUCE=0`` turns the path off.
 """
 
 from __future__ import annotations
@@ -71,17 +77,31 @@ class SharedBuffers:
 
     def __init__(self, comm):
         self.comm = comm
-        self.node = None  # the node communicator, made on the first allocation
+        self.node = None   # this node's ranks, made on the first allocation
+        self.cross = None  # the ranks of this local rank on every node (None on one node)
         self.usable = None
         self.segments = []
+
+    def _split(self) -> bool:
+        """Make the node (and cross-node) communicators; whether shared memory can be used:
+        at least two ranks on every node, the same number on each (collective)."""
+        comm = self.comm
+        self.node = comm.Split_type(MPI.COMM_TYPE_SHARED, key=comm.Get_rank())
+        local = self.node.Get_size()
+        sizes = np.array([local, -local], np.int64)
+        comm.Allreduce(MPI.IN_PLACE, [sizes, MPI.INT64_T], MPI.MIN)
+        if not local == sizes[0] == -sizes[1] > 1:
+            return False
+        if local < comm.Get_size():
+            self.cross = comm.Split(self.node.Get_rank(), comm.Get_rank())
+        return True
 
     def zeros(self, count: int, dtype) -> np.ndarray | None:
         """A zeroed 1-D array of ``count`` elements in shared memory, or None when the ranks
         do not all share this node (or shared memory is off or too small). Collective."""
         dtype = np.dtype(dtype)
         if self.usable is None:
-            self.node = self.comm.Split_type(MPI.COMM_TYPE_SHARED, key=self.comm.Get_rank())
-            self.usable = self.node.Get_size() == self.comm.Get_size() > 1
+            self.usable = self._split()
         self._reclaim()
         nbytes = count * dtype.itemsize
         verdict = np.array([self.usable and _enabled() and count > 0 and _room_for(nbytes)],
@@ -139,7 +159,7 @@ class SharedBuffers:
         return None
 
     def allreduce_sum(self, seg, first: int, count: int) -> None:
-        """Sum elements ``[first, first + count)`` over the node's ranks, in every buffer."""
+        """Sum elements ``[first, first + count)`` over all ranks, in every buffer."""
         mine = seg.mine()  # alive: the caller's array views it
         n = len(seg.peers)
         per = -(-count // n)
@@ -148,11 +168,14 @@ class SharedBuffers:
         lo = first + min(count, seg.me * per)
         hi = first + min(count, (seg.me + 1) * per)
         self._fence(seg.win)  # every rank has written its gradients
+        share = mine[lo:hi]
         if hi > lo:
-            share = mine[lo:hi]
             for peer in seg.peers:
                 if peer is not None:
                     share += peer[lo:hi]
+        if self.cross is not None:  # every rank takes part, even with an empty share
+            self.cross.Allreduce(MPI.IN_PLACE, share, MPI.SUM)  # type from the buffer
+        if hi > lo:
             for peer in seg.peers:
                 if peer is not None:
                     peer[lo:hi] = share

@@ -1,5 +1,6 @@
-"""The shared-memory all-reduce (backends/shm.py) on N ranks of one node, and the freeing of
-buffers nobody uses; asserts inside the ranks, prints "OK rank r". With DISTGRAD_SHM_ALLREDUCE=0 it checks the path is off instead.
+"""The shared-memory all-reduce (backends/shm.py) on N ranks, on one node or several (MPICH:
+``mpiexec -launcher fork -hosts a:2,b:2`` makes two "nodes" on this machine), and the freeing
+of buffers nobody uses; asserts inside the ranks, prints "OK rank r". With DISTGRAD_SHM_ALLREDUCE=0 it checks the path is off instead.
 
 Run: mpiexec -n 3 python -m mpi4py tests/distributed/jobs/shm_allreduce.py
 """
@@ -17,7 +18,11 @@ from distgrad.nn.parallel import DistributedDataParallel as DDP
 dist.init_process_group()
 rank, n = dist.get_rank(), dist.get_world_size()
 backend = pgm._default._backend
-enabled = os.environ.get("DISTGRAD_SHM_ALLREDUCE", "1") != "0"
+# shared memory is used when it is on and every node has the same number (>= 2) of ranks
+local_sizes = [None] * n
+dist.all_gather_object(local_sizes, dist.get_local_world_size())
+enabled = (os.environ.get("DISTGRAD_SHM_ALLREDUCE", "1") != "0"
+           and len(set(local_sizes)) == 1 and local_sizes[0] > 1)
 
 # DDP puts its flat gradient buffer in shared memory (when enabled)
 dg.manual_seed(rank)

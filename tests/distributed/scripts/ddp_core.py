@@ -51,7 +51,7 @@ else:
     raise AssertionError("a model with fewer parameters on rank 0 was accepted")
 
 # -- 2. DDP equals one process on the whole batch -----------------------------------------------
-B = 12  # divisible by 2 and 3
+B = 24  # divisible by 2, 3 and 4, and its shards by 2
 x, y = data(7, B, 6, 3)
 xs, ys = shard(x, rank, world), shard(y, rank, world)
 STEPS = 4
@@ -340,13 +340,13 @@ if HAVE_F:
         assert np.allclose(a, b, atol=1e-12, rtol=0), f"SyncBatchNorm {name}: {a} vs {b}"
     # 4-D input: output and input gradient equal BatchNorm2d's on the whole batch
     rng = np.random.default_rng(8)
-    x4 = rng.standard_normal((12, 3, 2, 2))
-    w4 = rng.standard_normal((12, 3, 2, 2))
+    x4 = rng.standard_normal((24, 3, 2, 2))
+    w4 = rng.standard_normal((24, 3, 2, 2))
     bn2 = nn.BatchNorm2d(3, dtype=dg.float64)
     sbn = SyncBatchNorm.convert_sync_batchnorm(copy.deepcopy(bn2))
     xf = dg.tensor(x4, requires_grad=True)
     (bn2(xf) * dg.tensor(w4)).sum().backward()
-    n4 = 12 // world
+    n4 = 24 // world
     xl = dg.tensor(x4[rank * n4:(rank + 1) * n4], requires_grad=True)
     out = sbn(xl)
     (out * dg.tensor(w4[rank * n4:(rank + 1) * n4])).sum().backward()
