@@ -210,3 +210,11 @@ def test_batch_sampler_none_batch_size_and_iterable():
 def test_num_workers_refused():
     with pytest.raises(ValueError, match="num_workers=0"):
         DataLoader(Squares(3), num_workers=2)
+
+
+def test_utils_data_is_pytorchs_path_to_the_same_objects():
+    import distgrad
+    from distgrad.utils.data import DataLoader, TensorDataset
+
+    assert DataLoader is distgrad.data.DataLoader and TensorDataset is distgrad.data.TensorDataset
+    assert distgrad.utils.data.DistributedSampler is distgrad.data.DistributedSampler
