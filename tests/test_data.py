@@ -213,8 +213,16 @@ def test_num_workers_refused():
 
 
 def test_utils_data_is_pytorchs_path_to_the_same_objects():
+    import subprocess
+    import sys
+
     import distgrad
     from distgrad.utils.data import DataLoader, TensorDataset
+
+    # attribute access first, in a fresh interpreter (as ``torch.utils.data.DataLoader``)
+    code = "import distgrad; print(distgrad.utils.data.DataLoader.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "DataLoader", out.stderr
 
     assert DataLoader is distgrad.data.DataLoader and TensorDataset is distgrad.data.TensorDataset
     assert distgrad.utils.data.DistributedSampler is distgrad.data.DistributedSampler
