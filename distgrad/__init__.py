@@ -27,6 +27,7 @@ _memory.keep_freed_memory()
 
 from . import autograd  # noqa: E402,F401
 from . import data  # noqa: E402,F401
+from . import linalg  # noqa: E402,F401
 from . import cuda  # noqa: E402,F401
 from .checkpoint import load, save  # noqa: E402,F401
 from . import distributed, nn, optim  # noqa: E402,F401

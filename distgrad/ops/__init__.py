@@ -3,7 +3,7 @@ methods and operators."""
 from __future__ import annotations
 
 from ..tensor import Tensor
-from . import creation, elementwise, index, inplace, linalg, reduce, shape
+from . import creation, elementwise, index, inplace, linalg, reduce, scan, shape, sorting
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
                        linspace, ones, ones_like, rand, rand_like, randint, randint_like, randn,
                        randn_like, randperm, tensor, zeros, zeros_like)
@@ -12,13 +12,15 @@ from .elementwise import (abs, add, allclose, bitwise_not, ceil, clamp, cos, div
                           log, logical_and, logical_not, logical_or, logical_xor, lt, maximum,
                           minimum, mul, ne, neg, pow, relu, remainder, round, rsub, sigmoid, sign,
                           sin, sqrt, sub, tanh, trunc, where)
-from .index import gather, index_select, masked_fill
-from .linalg import bmm, dot, matmul, mm, mv, outer
-from .reduce import (all, amax, amin, any, argmax, argmin, logsumexp, max, mean, min, prod, std,
-                     sum, var)
+from .index import gather, index_select, masked_fill, scatter, scatter_add
+from .linalg import bmm, dot, einsum, matmul, mm, mv, outer
+from .reduce import (all, amax, amin, any, argmax, argmin, logsumexp, max, mean, min, norm, prod,
+                     std, sum, var)
+from .scan import cumprod, cumsum
 from .shape import (broadcast_to, cat, chunk, clone, concat, concatenate, flatten, flip, narrow,
-                    permute, reshape, split, squeeze, stack, t, transpose, unbind, unflatten,
-                    unsqueeze)
+                    permute, reshape, split, squeeze, stack, t, tile, transpose, tril, triu,
+                    unbind, unflatten, unsqueeze)
+from .sorting import argsort, multinomial, nonzero, sort, topk, unique
 
 clip = clamp
 multiply = mul
@@ -80,7 +82,7 @@ def _install_methods():
         # reductions
         "sum": sum, "mean": mean, "var": var, "std": std, "max": max, "min": min, "amax": amax,
         "amin": amin, "argmax": argmax, "argmin": argmin, "logsumexp": logsumexp, "prod": prod,
-        "all": all, "any": any,
+        "all": all, "any": any, "norm": norm, "cumsum": cumsum, "cumprod": cumprod,
         # shape
         "reshape": reshape, "view": shape.view, "flatten": flatten, "unflatten": unflatten,
         "permute": permute, "transpose": transpose, "t": t, "expand": shape.expand,
@@ -89,8 +91,14 @@ def _install_methods():
         "narrow": narrow, "flip": flip, "to": shape.to, "contiguous": shape.contiguous,
         "clone": clone, "view_as": lambda self, other: shape.view(self, other.shape),
         "reshape_as": lambda self, other: reshape(self, other.shape),
+        "repeat": shape.repeat, "tile": lambda self, *dims: tile(self, dims),
+        "tril": tril, "triu": triu,
+        # sorting and sampling
+        "sort": sort, "argsort": argsort, "topk": topk, "unique": unique, "nonzero": nonzero,
+        "multinomial": multinomial,
         # indexing and linear algebra
         "gather": gather, "index_select": index_select, "masked_fill": masked_fill,
+        "scatter": scatter, "scatter_add": scatter_add,
         "matmul": matmul, "mm": mm, "bmm": bmm, "mv": mv, "dot": dot, "outer": outer,
         # in place
         "fill_": inplace.fill_, "zero_": inplace.zero_, "uniform_": inplace.uniform_,
@@ -132,7 +140,8 @@ def _install_methods():
     }
     for name in ("add", "sub", "mul", "div", "pow", "clamp", "clip", "neg", "abs", "exp", "log",
                  "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "floor", "ceil", "round",
-                 "trunc", "remainder", "masked_fill", "maximum", "minimum", "floor_divide"):
+                 "trunc", "remainder", "masked_fill", "maximum", "minimum", "floor_divide",
+                 "tril", "triu", "cumsum", "cumprod", "scatter", "scatter_add"):
         methods[name + "_"] = _inplace_of(methods[name])
     for name, fn in methods.items():
         setattr(T, name, fn)

@@ -1,5 +1,6 @@
-"""Indexing: ``x[key]`` (basic slices, ints, integer tensors with repeats, bool masks) and
-the out-of-place ``index_put`` behind ``x[key] = value``."""
+"""Indexing: ``x[key]`` (basic slices, ints, integer tensors with repeats, bool masks), the
+out-of-place ``index_put`` behind ``x[key] = value``, and ``gather``/``scatter``/``scatter_add``
+along a dim."""
 from __future__ import annotations
 
 import re
@@ -234,3 +235,146 @@ def gather(input, dim, index) -> Tensor:
         node.index, node.dim, node.shape = idx, d, input.shape
         return _from_node(out, node)
     return _wrap(out)
+
+
+def _add_at(out, key, values):
+    """``out[key] += values`` with repeated indices accumulating. CuPy's atomic add lacks some
+    dtypes (int64, int8, bool ...): those are added on the host."""
+    xp = _backend.get_array_module(out)
+    try:
+        xp.add.at(out, key, values)
+    except TypeError:
+        if xp is np:
+            raise
+        cpu = _backend.CPU
+        host = _backend.to_device(out, cpu)
+        np.add.at(host, tuple([_backend.to_device(k, cpu) for k in key]),
+                  _backend.to_device(values, cpu))
+        out[...] = _backend.to_device(host, _backend.device_of(out))
+
+
+class _ScatterBackward(Node):
+    """Backward of ``scatter``/``scatter_add``: ``input`` gets the gradient (but at the places
+    that ``scatter`` overwrote), ``src`` the gradient gathered from the places it went to (zero
+    where ``index`` is smaller than ``src``)."""
+
+    overwrites = True
+
+    def backward(self, g):
+        grads = [None] * len(self.next_functions)
+        if self.next_functions[0] is not None:
+            grads[0] = g
+            if self.overwrites:
+                grads[0] = g.copy()
+                grads[0][self.key] = 0
+        if len(grads) > 1 and self.next_functions[1] is not None:
+            gathered = g[self.key]
+            if gathered.shape == self.src_shape:
+                grads[1] = gathered
+            else:
+                grads[1] = _backend.get_array_module(g).zeros(self.src_shape, dtype=g.dtype)
+                grads[1][self.src_part] = gathered
+        return tuple(grads)
+
+    def graph_backward(self, g):
+        grads = [None] * len(self.next_functions)
+        if self.next_functions[0] is not None:
+            grads[0] = index_put(g, self.key, 0) if self.overwrites else g
+        if len(grads) > 1 and self.next_functions[1] is not None:
+            grads[1] = getitem(g, self.key)
+            if grads[1].shape != self.src_shape:
+                from .creation import zeros
+                base = zeros(self.src_shape, dtype=g.dtype, device=g.device)
+                grads[1] = index_put(base, self.src_part, grads[1])
+        return tuple(grads)
+
+
+class ScatterBackward0(_ScatterBackward):
+    """Backward of ``scatter`` with a ``src`` tensor."""
+
+
+class ScatterBackward1(_ScatterBackward):
+    """Backward of ``scatter`` with a ``value``."""
+
+
+class ScatterAddBackward0(_ScatterBackward):
+    """Backward of ``scatter_add``."""
+
+    overwrites = False
+
+
+def _check_scatter(data, axis, idx, src):
+    """PyTorch's checks of the arguments of ``scatter``/``scatter_add`` (arrays; ``src`` may be
+    None, for a value)."""
+    if idx.dtype != np.int64 and idx.dtype != np.int32:
+        raise RuntimeError("scatter(): Expected dtype int32/int64 for index")
+    if src is not None and src.dtype != data.dtype:
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+    if idx.ndim != data.ndim:
+        raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
+    if src is not None and src.ndim != idx.ndim:
+        raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
+    for d, n in enumerate(idx.shape):
+        if (d != axis and n > data.shape[d]) or (src is not None and n > src.shape[d]):
+            extra = "" if src is None else f" and to be no larger size than src {list(src.shape)}"
+            raise RuntimeError(f"Expected index {list(idx.shape)} to be no larger than self "
+                               f"{list(data.shape)} apart from dimension {axis}{extra}")
+    if idx.size:
+        low, high = int(idx.min()), int(idx.max())
+        if low < 0 or high >= data.shape[axis]:
+            raise RuntimeError(f"index {low if low < 0 else high} is out of bounds for dimension "
+                               f"{axis} with size {data.shape[axis]}")
+
+
+def _scatter(input, dim, index, src, node_cls) -> Tensor:
+    """``input`` with ``src`` (a tensor or a number) written (or, for ``scatter_add``, added) at
+    ``index`` along ``dim``."""
+    data = input._data
+    if data.ndim == 0:  # as one-element vectors
+        from .shape import reshape
+        src = reshape(src, (1,)) if isinstance(src, Tensor) else src
+        return reshape(_scatter(reshape(input, (1,)), dim, reshape(index, (1,)), src, node_cls),
+                       ())
+    axis = normalize_dims(dim, data.ndim)[0]
+    idx = index._data
+    src_t = src if isinstance(src, Tensor) else None
+    try:
+        _check_scatter(data, axis, idx, src_t._data if src_t is not None else None)
+        key = _open_grid(input._xp(), idx, axis)
+        out = data.copy()
+        if src_t is None:
+            out[key] = src
+        else:
+            src_part = tuple([slice(0, n) for n in idx.shape])
+            if node_cls.overwrites:
+                out[key] = src_t._data[src_part]
+            else:
+                _add_at(out, key, src_t._data[src_part])
+    except (TypeError, ValueError):
+        check_devices(input, index, src_t)
+        raise
+    inputs = (input,) if src_t is None else (input, src_t)
+    if _state.enabled and any(t._requires_grad for t in inputs):
+        node = node_cls(inputs)
+        node.key = key
+        if src_t is not None:
+            node.src_shape, node.src_part = src_t._data.shape, src_part
+        return _from_node(out, node)
+    return _wrap(out)
+
+
+def scatter(input, dim, index, src=None, *, value=None) -> Tensor:
+    """A copy of ``input`` with ``src[i][j]`` written at ``[index[i][j]][j]`` (for ``dim=0``;
+    likewise along any dim), or the number ``value`` at the places ``index`` names."""
+    if src is None or not isinstance(src, Tensor):
+        value = src if src is not None else value
+        if value is None:
+            raise TypeError("scatter() missing 1 required argument: 'src' or 'value'")
+        return _scatter(input, dim, index, value, ScatterBackward1)
+    return _scatter(input, dim, index, src, ScatterBackward0)
+
+
+def scatter_add(input, dim, index, src) -> Tensor:
+    """A copy of ``input`` with ``src[i][j]`` added at ``[index[i][j]][j]`` (for ``dim=0``;
+    likewise along any dim); repeated indices accumulate."""
+    return _scatter(input, dim, index, src, ScatterAddBackward0)

@@ -1,4 +1,5 @@
-"""Reductions: sum, mean, var, std, max/min (with indices), amax/amin, argmax/argmin, logsumexp."""
+"""Reductions: sum, mean, var, std, max/min (with indices), amax/amin, argmax/argmin, logsumexp,
+prod, norm."""
 from __future__ import annotations
 
 import builtins
@@ -411,3 +412,17 @@ class ProdBackward0(Node):
         n = flat.shape[ax]
         others = xp.take(left, xp.arange(n), axis=ax) * xp.take(right, xp.arange(1, n + 1), axis=ax)
         return (g * others.reshape(xd.shape),)
+
+
+def norm(input, p="fro", dim=None, keepdim=False, *, dtype=None) -> Tensor:
+    """The norm of ``input`` (``torch.norm``): for ``p='fro'`` (over at most two dims) or a number,
+    the vector ``p``-norm over ``dim`` (all elements by default; ``'fro'`` is the 2-norm); other
+    strings go to ``linalg.matrix_norm``."""
+    from .linalg import matrix_norm, vector_norm
+    dims = None if dim is None else list(dim) if isinstance(dim, (tuple, list)) else [dim]
+    if not isinstance(p, str):
+        return vector_norm(input, 2.0 if p is None else p, dims, keepdim, dtype=dtype)
+    if p == "fro" and (dims is None or len(dims) <= 2):
+        return vector_norm(input, 2.0, dims, keepdim, dtype=dtype)
+    return matrix_norm(input, p, dims if dims is not None else list(range(input._data.ndim)),
+                       keepdim, dtype=dtype)

@@ -1,5 +1,5 @@
 """Shape operations: reshape/view, transpose/permute, expand, squeeze/unsqueeze, flatten,
-cat/stack, split/chunk/unbind, and dtype/device conversion.
+cat/stack, split/chunk/unbind, repeat/tile, tril/triu, and dtype/device conversion.
 
 View operations share storage and the version counter with their input, as in PyTorch.
 """
@@ -451,3 +451,95 @@ def flip(input, *dims) -> Tensor:
     axes = normalize_dims(list(dims), input.ndim) or ()
     key = tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(input.ndim))
     return clone(input[key])
+
+
+class RepeatBackward0(Node):
+    """Backward of ``repeat``/``tile``: the gradient summed over the copies."""
+
+    def backward(self, g):
+        return (_sum_copies(g, self.split, self.axes, self.shape),)
+
+    def graph_backward(self, g):
+        return (_sum_copies(g, self.split, self.axes, self.shape),)
+
+
+def _sum_copies(g, split, axes, shape):
+    """``g`` (an array or a tensor) of a repeated tensor summed over its copies: reshaped to
+    ``split`` (copies, size) pairs, summed over the copy ``axes`` and reshaped to ``shape``."""
+    return g.reshape(split).sum(axes).reshape(shape)
+
+
+def repeat(input, *repeats) -> Tensor:
+    """``input`` repeated along each dim (``x.repeat(2, 1)``); more sizes than dims add leading
+    dims."""
+    reps = sizes(repeats)
+    shape = input._data.shape
+    if len(reps) < len(shape):
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of "
+                           "dimensions of tensor")
+    padded = (1,) * (len(reps) - len(shape)) + shape
+    target = [r * s for r, s in zip(reps, padded)]
+    for r, size in zip(reps, target):
+        if r < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension "
+                               f"{size if size < 0 else r}: {target}")
+    out = input._xp().tile(input._data, reps)
+    if _state.enabled and input._requires_grad:
+        node = RepeatBackward0((input,))
+        node.split = tuple([n for pair in zip(reps, padded) for n in pair])
+        node.axes, node.shape = tuple(range(0, 2 * len(reps), 2)), shape
+        return _from_node(out, node)
+    return _wrap(out)
+
+
+def tile(input, dims) -> Tensor:
+    """``input`` repeated ``dims`` times along each dim; with fewer ``dims`` than dimensions the
+    leading dims are repeated once (``repeat`` otherwise)."""
+    reps = sizes(dims if isinstance(dims, (tuple, list)) else (dims,))
+    return repeat(input, (1,) * (input._data.ndim - len(reps)) + reps)
+
+
+class _TriangleBackward(Node):
+    """Backward of ``tril``/``triu``: the same triangle of the gradient."""
+
+    def backward(self, g):
+        return (getattr(_backend.get_array_module(g), self.part)(g, self.diagonal),)
+
+    def graph_backward(self, g):
+        return (_triangle(g, self.diagonal, type(self)),)
+
+
+class TrilBackward0(_TriangleBackward):
+    """Backward of ``tril``."""
+
+    part = "tril"
+
+
+class TriuBackward0(_TriangleBackward):
+    """Backward of ``triu``."""
+
+    part = "triu"
+
+
+def _triangle(input, diagonal, node_cls) -> Tensor:
+    data = input._data
+    if data.ndim < 2:
+        raise RuntimeError(f"{node_cls.part}: input tensor must have at least 2 dimensions")
+    out = getattr(input._xp(), node_cls.part)(data, diagonal)
+    if _state.enabled and input._requires_grad:
+        node = node_cls((input,))
+        node.diagonal = diagonal
+        return _from_node(out, node)
+    return _wrap(out)
+
+
+def tril(input, diagonal=0) -> Tensor:
+    """The lower triangle of each matrix (the last two dims): the elements above diagonal
+    ``diagonal`` (0 the main one, > 0 above it) set to zero."""
+    return _triangle(input, diagonal, TrilBackward0)
+
+
+def triu(input, diagonal=0) -> Tensor:
+    """The upper triangle of each matrix (the last two dims): the elements below diagonal
+    ``diagonal`` (0 the main one, < 0 below it) set to zero."""
+    return _triangle(input, diagonal, TriuBackward0)

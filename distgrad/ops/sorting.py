@@ -1,0 +1,196 @@
+"""Sorting and selection: ``sort``, ``argsort``, ``topk``, ``unique``, ``nonzero``, and
+``multinomial`` (sampling without replacement is a top-k of random keys)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _backend
+from .. import random as _random
+from ..autograd.graph import Node
+from ..dtypes import int64
+from ..tensor import Tensor, _from_node
+from ._util import _state, normalize_dims, torch_type_name
+from .creation import zeros
+from .index import _open_grid, scatter
+from .reduce import values_indices
+from .shape import reshape, squeeze
+
+_wrap = Tensor._wrap
+
+
+def _argsort(data, axis, descending):
+    """Indices that sort the array ``data`` along ``axis``, stably (equal elements keep their
+    order; NaN counts as the largest value, as in PyTorch)."""
+    if not descending:
+        return _stable_argsort(data, axis)
+    # the stable ascending order of the reversed array, reversed: descending, ties in order
+    rev = (slice(None),) * axis + (slice(None, None, -1),)
+    return (data.shape[axis] - 1) - _stable_argsort(data[rev], axis)[rev]
+
+
+def _stable_argsort(data, axis):
+    """``argsort`` with a stable sort, on NumPy or CuPy."""
+    xp = _backend.get_array_module(data)
+    try:
+        return xp.argsort(data, axis=axis, kind="stable")
+    except TypeError:  # a CuPy without ``kind``: its sort is always stable
+        return xp.argsort(data, axis=axis)
+
+
+class SortBackward0(Node):
+    """Backward of ``sort``: each value's gradient goes back to the place it came from."""
+
+    def backward(self, g):
+        xp = _backend.get_array_module(g)
+        out = xp.zeros(self.shape, dtype=g.dtype)
+        out[_open_grid(xp, self.indices, self.axis)] = g
+        return (out,)
+
+    def graph_backward(self, g):
+        base = zeros(self.shape, dtype=g.dtype, device=g.device)
+        return (scatter(base, self.axis, _wrap(self.indices), g),)
+
+
+class SortBackward1(SortBackward0):
+    """Backward of ``sort(stable=True)``."""
+
+
+class TopkBackward0(SortBackward0):
+    """Backward of ``topk``."""
+
+
+def _select(input, dim, pick, node_cls):
+    """``(values, indices)``: the elements of ``input`` at the int64 indices ``pick(data, axis)``
+    along ``dim`` (a 0-d input acts as a one-element vector)."""
+    data = input._data
+    if data.ndim == 0:
+        normalize_dims(dim, 0)
+        values, indices = _select(reshape(input, (1,)), 0, pick, node_cls)
+        return values_indices(squeeze(values, 0), squeeze(indices, 0))
+    axis = normalize_dims(dim, data.ndim)[0]
+    idx = pick(data, axis).astype(int64, copy=False)
+    values = input._xp().take_along_axis(data, idx, axis=axis)
+    if _state.enabled and input._requires_grad:
+        node = node_cls((input,))
+        node.indices, node.axis, node.shape = idx, axis, data.shape
+        return values_indices(_from_node(values, node), _wrap(idx))
+    return values_indices(_wrap(values), _wrap(idx))
+
+
+def sort(input, dim=-1, descending=False, *, stable=False):
+    """``(values, indices)``: the elements sorted along ``dim`` (ascending, or ``descending``) and
+    where they were. The sort is always stable: equal elements keep their order."""
+    return _select(input, dim, lambda data, axis: _argsort(data, axis, descending),
+                   SortBackward1 if stable else SortBackward0)
+
+
+def argsort(input, dim=-1, descending=False, *, stable=False) -> Tensor:
+    """The indices that sort ``input`` along ``dim`` (``sort(...).indices``)."""
+    data = input._data
+    axis = normalize_dims(dim, data.ndim)[0]
+    if data.ndim == 0:
+        return _wrap(input._xp().zeros((), dtype=int64))
+    return _wrap(_argsort(data, axis, descending).astype(int64, copy=False))
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    """``(values, indices)`` of the ``k`` largest elements along ``dim`` (the smallest with
+    ``largest=False``), largest (smallest) first; ``sorted=False`` gives them in that order too.
+    Equal elements are taken in their order."""
+    data = input._data
+    n = data.shape[normalize_dims(dim, data.ndim)[0]] if data.ndim else 1
+    if not 0 <= k <= n:
+        raise RuntimeError("selected index k out of range")
+
+    def first_k(data, axis):
+        return _argsort(data, axis, largest)[(slice(None),) * axis + (slice(0, k),)]
+
+    return _select(input, dim, first_k, TopkBackward0)
+
+
+class Unique2Backward0(Node):
+    """Node of ``unique``, which has no derivative: its output requires grad (as in PyTorch), but
+    backward through it raises."""
+
+    def backward(self, g):
+        raise NotImplementedError("the derivative for '_unique2' is not implemented.")
+
+    graph_backward = backward
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The distinct elements of ``input`` (flattened), in ascending order (also with
+    ``sorted=False``); with ``return_inverse`` also the index in them of each element of
+    ``input`` (``input``'s shape), with ``return_counts`` how often each occurs. NaNs are all
+    distinct. Only ``dim=None`` is supported."""
+    if dim is not None:
+        raise NotImplementedError("unique(dim=...) is not supported; only dim=None (the distinct "
+                                  "elements of the flattened tensor)")
+    data = input._data
+    xp = input._xp()
+    wanted = {"return_inverse": return_inverse, "return_counts": return_counts}
+    try:
+        found = xp.unique(data.reshape(-1), equal_nan=False, **wanted)
+    except TypeError:  # a CuPy without ``equal_nan``: there NaNs are distinct anyway
+        found = xp.unique(data.reshape(-1), **wanted)
+    if not (return_inverse or return_counts):
+        found = (found,)
+    if _state.enabled and input._requires_grad:
+        values = _from_node(found[0], Unique2Backward0((input,)))
+    else:
+        values = _wrap(found[0])
+    extras = []
+    if return_inverse:
+        extras.append(_wrap(found[1].reshape(data.shape).astype(int64, copy=False)))
+    if return_counts:
+        extras.append(_wrap(found[-1].astype(int64, copy=False)))
+    return (values, *extras) if extras else values
+
+
+def nonzero(input, *, as_tuple=False):
+    """The indices of the non-zero elements: an int64 tensor with one row per element (its index
+    in each dim), or with ``as_tuple`` one 1-D tensor per dim (a 0-d input counts as 1-D)."""
+    data = input._data
+    xp = input._xp()
+    if as_tuple:
+        found = xp.nonzero(data if data.ndim else data.reshape(1))
+        return tuple([_wrap(i.astype(int64, copy=False)) for i in found])
+    if data.ndim == 0:
+        return _wrap(xp.zeros((int(bool(data)), 0), dtype=int64))
+    return _wrap(xp.argwhere(data).astype(int64, copy=False))
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None) -> Tensor:
+    """``num_samples`` indices of categories drawn with probabilities proportional to the
+    non-negative weights ``input`` (1-D, or 2-D: one distribution per row); without
+    ``replacement`` each category is drawn at most once. Uses the default generator (or
+    ``generator``), so ``manual_seed`` makes it reproducible; sampled on the host."""
+    data = input._data
+    if data.dtype.kind != "f":
+        raise RuntimeError("multinomial only supports floating-point dtypes for input, got: "
+                           f"{torch_type_name(data.dtype)}")
+    if data.ndim not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    if num_samples <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    n = data.shape[-1]
+    if not replacement and num_samples > n:
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
+                           "replacement")
+    weights = _backend.to_device(data, _backend.CPU).astype(np.float64).reshape(-1, n)
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if (weights.sum(axis=1) <= 0).any():
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    rng = _random.rng(generator)
+    if replacement:  # inverse transform sampling of each row's cumulative weights
+        cdf = np.cumsum(weights, axis=1)
+        u = rng.random((len(weights), num_samples)) * cdf[:, -1:]
+        last = n - 1 - np.argmax(weights[:, ::-1] > 0, axis=1)  # rounding never goes past it
+        out = np.array([np.minimum(np.searchsorted(c, r, side="right"), m)
+                        for c, r, m in zip(cdf, u, last)], dtype=np.int64).reshape(-1, num_samples)
+    else:  # the k largest of weight / Exp(1) keys: sequential sampling without replacement
+        keys = weights / rng.exponential(size=weights.shape)
+        out = _argsort(keys, 1, True)[:, :num_samples]
+    out = out.reshape(data.shape[:-1] + (num_samples,)).astype(int64, copy=False)
+    return _wrap(_backend.to_device(out, input.device))
