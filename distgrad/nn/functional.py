@@ -1,8 +1,9 @@
 """``distgrad.nn.functional``: PyTorch's ``torch.nn.functional`` on distgrad tensors.
 
 Every function takes and returns ``Tensor``s with PyTorch's signature; the heavy ones (linear,
-conv2d, pooling, softmax/log_softmax, the losses, normalisation, embedding, dropout) are single
-autograd nodes with hand-written backward formulas on raw arrays (see ``distgrad/ops/nn/``).
+conv2d, pooling, softmax/log_softmax, the losses, normalisation, embedding, dropout,
+interpolate) are single autograd nodes with hand-written backward formulas on raw arrays (see
+``distgrad/ops/nn/``); attention is composed of them.
 This module imports nothing from ``distgrad.nn.modules``.
 """
 from __future__ import annotations
@@ -11,18 +12,19 @@ from ..ops import elementwise as _elementwise
 from ..ops import shape as _shape
 from ..ops.nn import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,  # noqa: F401
                       adaptive_max_pool2d, avg_pool1d, avg_pool2d, batch_norm, bilinear,
-                      binary_cross_entropy, binary_cross_entropy_with_logits, celu, conv1d,
-                      conv2d, cosine_embedding_loss, cosine_similarity, cross_entropy, dropout,
-                      dropout1d, dropout2d, dropout3d, elu, embedding, gaussian_nll_loss, glu,
-                      group_norm, hardshrink, hardsigmoid, hardswish, hardtanh,
-                      hinge_embedding_loss, huber_loss, instance_norm, kl_div, l1_loss,
-                      layer_norm, leaky_relu, linear, local_response_norm, log_softmax,
-                      logsigmoid, lp_pool2d, margin_ranking_loss, max_pool1d, max_pool2d,
-                      max_pool2d_with_indices, max_unpool2d, mish, mse_loss,
+                      binary_cross_entropy, binary_cross_entropy_with_logits, celu, conv1d, conv2d,
+                      cosine_embedding_loss, cosine_similarity, cross_entropy, dropout, dropout1d,
+                      dropout2d, dropout3d, elu, embedding, gaussian_nll_loss, glu, group_norm,
+                      hardshrink, hardsigmoid, hardswish, hardtanh, hinge_embedding_loss,
+                      huber_loss, instance_norm, interpolate, kl_div, l1_loss, layer_norm,
+                      leaky_relu, linear, local_response_norm, log_softmax, logsigmoid, lp_pool2d,
+                      margin_ranking_loss, max_pool1d, max_pool2d, max_pool2d_with_indices,
+                      max_unpool2d, mish, mse_loss, multi_head_attention_forward,
                       multilabel_soft_margin_loss, nll_loss, normalize, one_hot, pad,
                       pairwise_distance, pdist, poisson_nll_loss, prelu, relu6, rms_norm, rrelu,
-                      selu, silu, smooth_l1_loss, soft_margin_loss, softmax, softmin, softplus,
-                      softshrink, softsign, tanhshrink, threshold, triplet_margin_loss)
+                      scaled_dot_product_attention, selu, silu, smooth_l1_loss, soft_margin_loss,
+                      softmax, softmin, softplus, softshrink, softsign, tanhshrink, threshold,
+                      triplet_margin_loss, upsample, upsample_bilinear, upsample_nearest)
 
 flatten = _shape.flatten
 unflatten = _shape.unflatten

@@ -1,9 +1,10 @@
 """Neural-network operations (the implementation of ``distgrad.nn.functional``): each is a
-forward on raw arrays plus one fused backward node."""
+forward on raw arrays plus one fused backward node (attention is composed of them)."""
 from .activation import (celu, dropout, dropout1d, dropout2d, dropout3d, elu, glu, hardshrink,
                          hardsigmoid, hardswish, hardtanh, leaky_relu, log_softmax, logsigmoid,
                          mish, prelu, relu6, rrelu, selu, silu, softmax, softmin, softplus,
                          softshrink, softsign, tanhshrink, threshold)
+from .attention import multi_head_attention_forward, scaled_dot_product_attention
 from .conv import conv1d, conv2d
 from .distance import cosine_similarity, normalize, pairwise_distance, pdist, vector_norm
 from .embedding import embedding, one_hot
@@ -19,6 +20,7 @@ from .padding import pad
 from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,
                       adaptive_max_pool2d, avg_pool1d, avg_pool2d, lp_pool2d, max_pool1d,
                       max_pool2d, max_pool2d_with_indices, max_unpool2d)
+from .upsample import interpolate, upsample, upsample_bilinear, upsample_nearest
 
 
 def _guard_devices():

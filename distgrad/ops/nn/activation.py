@@ -74,7 +74,7 @@ class SoftmaxBackward0(Node):
         return (gx,)
 
     def graph_backward(self, g):
-        y = _wrap(self.saved_output)
+        y = self.saved_output_tensor()
         if self.dim is None:
             return (g * 0,)
         return (y * (g - (g * y).sum(self.dim, keepdim=True)),)
@@ -93,7 +93,7 @@ class LogSoftmaxBackward0(Node):
         return (g - gx,)
 
     def graph_backward(self, g):
-        y = _wrap(self.saved_output)
+        y = self.saved_output_tensor()
         if self.dim is None:
             return (g * 0,)
         return (g - y.exp() * g.sum(self.dim, keepdim=True),)

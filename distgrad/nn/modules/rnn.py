@@ -1,0 +1,288 @@
+"""Recurrent layers: ``RNN``, ``LSTM``, ``GRU`` and their single-step cells, with PyTorch's
+parameter names, shapes, initialisation and gate order (LSTM: i, f, g, o; GRU: r, z, n).
+
+The input-to-hidden products of a whole sequence are one ``linear`` call; each time step then
+adds the hidden-to-hidden product and applies the gates, composed of differentiable ops.
+"""
+from __future__ import annotations
+
+import math
+
+from ... import ops
+from .. import functional as F
+from .. import init
+from ..parameter import Parameter
+from .module import Module
+
+__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
+
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def _rnn_step(activation):
+    def step(xw, state, w_hh, b_hh):
+        (h,) = state
+        return (activation(xw + F.linear(h, w_hh, b_hh)),)
+    return step
+
+
+def _lstm_step(xw, state, w_hh, b_hh):
+    h, c = state
+    i, f, g, o = (xw + F.linear(h, w_hh, b_hh)).chunk(4, -1)
+    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+    return o.sigmoid() * c.tanh(), c
+
+
+def _gru_step(xw, state, w_hh, b_hh):
+    (h,) = state
+    x_r, x_z, x_n = xw.chunk(3, -1)
+    h_r, h_z, h_n = F.linear(h, w_hh, b_hh).chunk(3, -1)
+    r = (x_r + h_r).sigmoid()
+    z = (x_z + h_z).sigmoid()
+    n = (x_n + r * h_n).tanh()
+    return ((1 - z) * n + z * h,)
+
+
+_STEPS = {"RNN_TANH": _rnn_step(ops.tanh), "RNN_RELU": _rnn_step(ops.relu), "LSTM": _lstm_step,
+          "GRU": _gru_step}
+
+
+def _uniform_init(module, hidden_size):
+    stdv = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0
+    for weight in module.parameters():
+        init.uniform_(weight, -stdv, stdv)
+
+
+def _with_batch(module, input, ndim, axis):
+    """``input`` with a batch dimension at ``axis`` (added when it has ``ndim - 1`` dims) and
+    whether it had one."""
+    if input.dim() not in (ndim - 1, ndim):
+        raise ValueError(f"{type(module).__name__}: Expected input to be {ndim - 1}D or {ndim}D, "
+                         f"got {input.dim()}D instead")
+    batched = input.dim() == ndim
+    return (input if batched else input.unsqueeze(axis)), batched
+
+
+def _zero_states(lstm, shape, like):
+    """Zero initial state(s): ``(h,)``, or ``(h, c)`` for an LSTM."""
+    zeros = ops.zeros(shape, dtype=like.dtype, device=like.device)
+    return (zeros, zeros) if lstm else (zeros,)
+
+
+def _rnn_mode(nonlinearity):
+    if nonlinearity == "tanh":
+        return "RNN_TANH"
+    if nonlinearity == "relu":
+        return "RNN_RELU"
+    raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
+
+
+class RNNBase(Module):
+    """The multi-layer, optionally bidirectional recurrent layer behind ``RNN``, ``LSTM`` and
+    ``GRU``. Parameters per layer ``k`` and direction: ``weight_ih_l{k}``, ``weight_hh_l{k}``,
+    ``bias_ih_l{k}``, ``bias_hh_l{k}`` (suffix ``_reverse`` for the backward direction)."""
+
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None):
+        super().__init__()
+        if proj_size:
+            raise NotImplementedError("distgrad's LSTM does not support proj_size")
+        if not 0 <= dropout <= 1 or isinstance(dropout, bool):
+            raise ValueError("dropout should be a number in range [0, 1] representing the "
+                             "probability of an element being zeroed")
+        if hidden_size <= 0:
+            raise ValueError("hidden_size must be greater than zero")
+        if num_layers <= 0:
+            raise ValueError("num_layers must be greater than zero")
+        self.mode, self.input_size, self.hidden_size = mode, input_size, hidden_size
+        self.num_layers, self.bias, self.batch_first = num_layers, bias, batch_first
+        self.dropout, self.bidirectional, self.proj_size = float(dropout), bidirectional, 0
+        gate_size = _GATES[mode] * hidden_size
+        directions = 2 if bidirectional else 1
+        self._flat_weights_names = []
+        for layer in range(num_layers):
+            layer_input = input_size if layer == 0 else hidden_size * directions
+            for direction in range(directions):
+                suffix = f"_l{layer}" + ("_reverse" if direction else "")
+                shapes = [("weight_ih", (gate_size, layer_input)),
+                          ("weight_hh", (gate_size, hidden_size))]
+                if bias:
+                    shapes += [("bias_ih", (gate_size,)), ("bias_hh", (gate_size,))]
+                for name, shape in shapes:
+                    setattr(self, name + suffix,
+                            Parameter(ops.empty(shape, device=device, dtype=dtype)))
+                    self._flat_weights_names.append(name + suffix)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
+        _uniform_init(self, self.hidden_size)
+
+    def _weights(self, layer, direction):
+        suffix = f"_l{layer}" + ("_reverse" if direction else "")
+        get = self._parameters.get
+        return (get("weight_ih" + suffix), get("weight_hh" + suffix), get("bias_ih" + suffix),
+                get("bias_hh" + suffix))
+
+    def forward(self, input, hx=None):
+        """Run the sequence ``input`` (``(L, N, H_in)``, ``(N, L, H_in)`` with ``batch_first``,
+        or unbatched ``(L, H_in)``); returns ``(output, h_n)`` (``(output, (h_n, c_n))`` for
+        LSTM)."""
+        lstm = self.mode == "LSTM"
+        x, batched = _with_batch(self, input, 3, 1)
+        if batched and self.batch_first:
+            x = x.transpose(0, 1)
+        if x.shape[-1] != self.input_size:
+            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected "
+                               f"{self.input_size}, got {x.shape[-1]}")
+        directions = 2 if self.bidirectional else 1
+        state_shape = (self.num_layers * directions, x.shape[1], self.hidden_size)
+        states = self._initial_states(hx, lstm, batched, state_shape, x)
+        step = _STEPS[self.mode]
+        finals = []
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(directions):
+                w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
+                index = layer * directions + direction
+                state = tuple(s[index] for s in states)
+                xw = F.linear(x, w_ih, b_ih)
+                order = range(x.shape[0] - 1, -1, -1) if direction else range(x.shape[0])
+                seq = [None] * x.shape[0]
+                for t in order:
+                    state = step(xw[t], state, w_hh, b_hh)
+                    seq[t] = state[0]
+                outputs.append(ops.stack(seq) if seq else xw[:, :, :0])
+                finals.append(state)
+            x = outputs[0] if directions == 1 else ops.cat(outputs, -1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, training=True)
+        out = x.transpose(0, 1) if batched and self.batch_first else x
+        h_n = ops.stack([s[0] for s in finals])
+        if not batched:
+            out, h_n = out.squeeze(1), h_n.squeeze(1)
+        if not lstm:
+            return out, h_n
+        c_n = ops.stack([s[1] for s in finals])
+        return out, (h_n, c_n if batched else c_n.squeeze(1))
+
+    def _initial_states(self, hx, lstm, batched, shape, x):
+        """The initial hidden (and cell) states as a tuple of ``shape`` tensors."""
+        if hx is None:
+            return _zero_states(lstm, shape, x)
+        given = tuple(hx) if lstm else (hx,)
+        if not batched:
+            given = tuple(h.unsqueeze(1) for h in given)
+        for h in given:
+            if tuple(h.shape) != shape:
+                raise RuntimeError(f"Expected hidden size {shape}, got {tuple(h.shape)}")
+        return given
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        return s
+
+
+class RNN(RNNBase):
+    """Elman RNN: ``h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)`` (or ``relu``)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None):
+        super().__init__(_rnn_mode(nonlinearity), input_size, hidden_size, num_layers, bias,
+                         batch_first, dropout, bidirectional, device=device, dtype=dtype)
+        self.nonlinearity = nonlinearity
+
+
+class LSTM(RNNBase):
+    """Long short-term memory; returns ``(output, (h_n, c_n))``."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None):
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, proj_size, device=device, dtype=dtype)
+
+
+class GRU(RNNBase):
+    """Gated recurrent unit (PyTorch's formulation: ``n = tanh(W_in x + b_in + r * (W_hn h +
+    b_hn))``)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, device=None, dtype=None):
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, device=device, dtype=dtype)
+
+
+class RNNCellBase(Module):
+    """One time step: parameters ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``."""
+
+    def __init__(self, mode, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__()
+        self.mode, self.input_size, self.hidden_size, self.bias = mode, input_size, hidden_size, bias
+        gate_size = _GATES[mode] * hidden_size
+        self.weight_ih = Parameter(ops.empty((gate_size, input_size), device=device, dtype=dtype))
+        self.weight_hh = Parameter(ops.empty((gate_size, hidden_size), device=device, dtype=dtype))
+        if bias:
+            self.bias_ih = Parameter(ops.empty(gate_size, device=device, dtype=dtype))
+            self.bias_hh = Parameter(ops.empty(gate_size, device=device, dtype=dtype))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
+        _uniform_init(self, self.hidden_size)
+
+    def forward(self, input, hx=None):
+        """One step from ``input`` (``(N, H_in)`` or ``(H_in,)``) and the previous state (zeros
+        when None); returns the new hidden state (``(h, c)`` for LSTMCell)."""
+        lstm = self.mode == "LSTM"
+        x, batched = _with_batch(self, input, 2, 0)
+        if hx is None:
+            state = _zero_states(lstm, (x.shape[0], self.hidden_size), x)
+        else:
+            state = tuple(hx) if lstm else (hx,)
+            if not batched:
+                state = tuple(h.unsqueeze(0) for h in state)
+        state = _STEPS[self.mode](F.linear(x, self.weight_ih, self.bias_ih), state,
+                                  self.weight_hh, self.bias_hh)
+        if not batched:
+            state = tuple(h.squeeze(0) for h in state)
+        return state if lstm else state[0]
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+
+
+class RNNCell(RNNCellBase):
+    """One step of ``RNN``."""
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None,
+                 dtype=None):
+        super().__init__(_rnn_mode(nonlinearity), input_size, hidden_size, bias, device=device,
+                         dtype=dtype)
+        self.nonlinearity = nonlinearity
+
+
+class LSTMCell(RNNCellBase):
+    """One step of ``LSTM``; returns ``(h, c)``."""
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__("LSTM", input_size, hidden_size, bias, device=device, dtype=dtype)
+
+
+class GRUCell(RNNCellBase):
+    """One step of ``GRU``."""
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__("GRU", input_size, hidden_size, bias, device=device, dtype=dtype)
