@@ -13,7 +13,7 @@ from .dtypes import (bool_, double, float16, float32, float64, get_default_dtype
 from .ops import *  # noqa: F401,F403
 from .random import (Generator, default_generator, get_rng_state, initial_seed, manual_seed,
                      seed, set_rng_state)
-from .tensor import Tensor
+from .tensor import Tensor, is_floating_point, is_tensor, numel
 
 bool = bool_  # noqa: A001  (PyTorch's name for the dtype)
 float = float32  # noqa: A001

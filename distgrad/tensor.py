@@ -13,7 +13,7 @@ import numpy as np
 from . import _backend
 from .autograd import grad_mode as _grad_mode
 from .autograd.graph import _add_hook
-from .dtypes import dtype_name, get_default_dtype
+from .dtypes import as_dtype, dtype_name, get_default_dtype
 
 
 class Tensor:
@@ -114,7 +114,32 @@ class Tensor:
         return self._data.itemsize
 
     def is_floating_point(self) -> bool:
+        """True for floating-point dtypes."""
         return self._data.dtype.kind == "f"
+
+    def type(self, dtype=None, non_blocking=False, **kwargs):
+        """Without ``dtype``, the type string (``'distgrad.FloatTensor'``,
+        ``'distgrad.cuda.LongTensor'`` ...); with a dtype, a dtype name or a type string (also
+        ``'torch.DoubleTensor'``), this tensor converted to it (itself if nothing changes)."""
+        from .ops._util import TORCH_DTYPE_NAMES, torch_type_name
+        if dtype is None:
+            prefix = "distgrad.cuda." if self.is_cuda else "distgrad."
+            return f"{prefix}{torch_type_name(self._data.dtype)}Tensor"
+        device = None
+        if isinstance(dtype, str) and dtype.endswith("Tensor"):
+            module, _, name = dtype.rpartition(".")
+            by_name = {v: k for k, v in TORCH_DTYPE_NAMES.items()}
+            if module not in ("torch", "distgrad", "torch.cuda", "distgrad.cuda") or \
+                    name[:-len("Tensor")] not in by_name:
+                raise ValueError(f"invalid type: {dtype!r}")
+            if module.endswith("cuda") != self.is_cuda:
+                device = "cuda" if module.endswith("cuda") else "cpu"
+            dtype = by_name[name[:-len("Tensor")]]
+        try:
+            dtype = as_dtype(dtype)
+        except TypeError:
+            raise ValueError(f"invalid type: {dtype!r}") from None
+        return self.to(dtype=dtype, device=device)
 
     def is_contiguous(self) -> bool:
         return bool(self._data.flags.c_contiguous)
@@ -351,6 +376,28 @@ class Tensor:
         if self._data.ndim == 0 and spec:
             return format(self.item(), spec)
         return object.__format__(self, spec) if spec else str(self)
+
+
+def is_tensor(obj) -> bool:
+    """True if ``obj`` is a tensor."""
+    return isinstance(obj, Tensor)
+
+
+def _tensor_argument(fn_name, input) -> Tensor:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{fn_name}(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    return input
+
+
+def numel(input) -> int:
+    """The number of elements of a tensor."""
+    return _tensor_argument("numel", input).numel()
+
+
+def is_floating_point(input) -> bool:
+    """True if the tensor's dtype is a floating-point one."""
+    return _tensor_argument("is_floating_point", input).is_floating_point()
 
 
 _new = object.__new__

@@ -4,22 +4,28 @@ from __future__ import annotations
 
 from ..tensor import Tensor
 from . import creation, elementwise, index, inplace, linalg, reduce, scan, shape, sorting
-from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
-                       linspace, ones, ones_like, rand, rand_like, randint, randint_like, randn,
-                       randn_like, randperm, tensor, zeros, zeros_like)
-from .elementwise import (abs, add, allclose, bitwise_not, ceil, clamp, cos, div, eq, equal, exp,
-                          floor, floor_divide, ge, gelu, gt, isclose, isfinite, isinf, isnan, le,
-                          log, logical_and, logical_not, logical_or, logical_xor, lt, maximum,
-                          minimum, mul, ne, neg, pow, relu, remainder, round, rsub, sigmoid, sign,
-                          sin, sqrt, sub, tanh, trunc, where)
-from .index import gather, index_select, masked_fill, scatter, scatter_add
-from .linalg import bmm, dot, einsum, matmul, mm, mv, outer
+from .binning import bincount, bucketize, histc, searchsorted
+from .creation import (arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full,
+                       full_like, linspace, ones, ones_like, rand, rand_like, randint,
+                       randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like)
+from .elementwise import (abs, acos, acosh, add, allclose, asin, asinh, atan, atan2, atanh,
+                          bitwise_not, ceil, clamp, cos, cosh, div, eq, equal, erf, erfc, erfinv,
+                          exp, exp2, expm1, floor, floor_divide, frac, ge, gelu, gt, hypot,
+                          isclose, isfinite, isinf, isnan, le, lerp, log, log1p, log2, log10,
+                          log_softmax, logical_and, logical_not, logical_or, logical_xor, logit,
+                          lt, maximum, minimum, mul, ne, neg, pow, reciprocal, relu, remainder,
+                          round, rsqrt, rsub, sgn, sigmoid, sign, sin, sinh, softmax, sqrt,
+                          square, sub, tan, tanh, trunc, where)
+from .index import (gather, index_select, masked_fill, masked_select, scatter, scatter_add,
+                    take_along_dim)
+from .linalg import bmm, cdist, det, dot, einsum, inverse, matmul, mm, mv, outer, slogdet
 from .reduce import (all, amax, amin, any, argmax, argmin, logsumexp, max, mean, min, norm, prod,
                      std, sum, var)
 from .scan import cumprod, cumsum
-from .shape import (broadcast_to, cat, chunk, clone, concat, concatenate, flatten, flip, narrow,
-                    permute, reshape, split, squeeze, stack, t, tile, transpose, tril, triu,
-                    unbind, unflatten, unsqueeze)
+from .shape import (broadcast_to, cat, chunk, clone, concat, concatenate, diag, diag_embed,
+                    diagonal, diff, flatten, flip, meshgrid, narrow, permute, reshape, roll, split,
+                    squeeze, stack, t, tile, trace, transpose, tril, triu, unbind, unflatten,
+                    unsqueeze)
 from .sorting import argsort, multinomial, nonzero, sort, topk, unique
 
 clip = clamp
@@ -29,6 +35,8 @@ subtract = sub
 negative = neg
 true_divide = div
 absolute = abs
+arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2
+arcsinh, arccosh, arctanh = asinh, acosh, atanh
 greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 
 
@@ -41,6 +49,12 @@ def _inplace_of(fn):
     method.__name__ = fn.__name__ + "_"
     method.__doc__ = f"In-place version of ``{fn.__name__}``."
     return method
+
+
+def _bernoulli_(self, p=0.5, *, generator=None):
+    """``x.bernoulli_(p=0.5)``: each element becomes 1 with probability ``p`` (a number or a
+    tensor), else 0."""
+    return inplace.apply_inplace(self, lambda s, q: bernoulli(s, q, generator=generator), p)
 
 
 def _iop(fn):
@@ -79,6 +93,14 @@ def _install_methods():
         "isinf": isinf, "isfinite": isfinite, "logical_not": logical_not,
         "logical_and": logical_and, "logical_or": logical_or, "equal": equal,
         "allclose": allclose, "isclose": isclose, "where": lambda self, cond, other: where(cond, self, other),
+        "log1p": log1p, "expm1": expm1, "erf": erf, "erfc": erfc, "erfinv": erfinv,
+        "rsqrt": rsqrt, "square": square, "reciprocal": reciprocal, "log2": log2,
+        "log10": log10, "exp2": exp2, "tan": tan, "asin": asin, "acos": acos, "atan": atan,
+        "sinh": sinh, "cosh": cosh, "asinh": asinh, "acosh": acosh, "atanh": atanh,
+        "arcsin": asin, "arccos": acos, "arctan": atan, "arcsinh": asinh, "arccosh": acosh,
+        "arctanh": atanh, "atan2": atan2, "arctan2": atan2, "hypot": hypot, "lerp": lerp,
+        "logit": logit, "frac": frac, "sgn": sgn, "softmax": softmax,
+        "log_softmax": log_softmax, "bernoulli": bernoulli, "bernoulli_": _bernoulli_,
         # reductions
         "sum": sum, "mean": mean, "var": var, "std": std, "max": max, "min": min, "amax": amax,
         "amin": amin, "argmax": argmax, "argmin": argmin, "logsumexp": logsumexp, "prod": prod,
@@ -92,14 +114,17 @@ def _install_methods():
         "clone": clone, "view_as": lambda self, other: shape.view(self, other.shape),
         "reshape_as": lambda self, other: reshape(self, other.shape),
         "repeat": shape.repeat, "tile": lambda self, *dims: tile(self, dims),
-        "tril": tril, "triu": triu,
+        "tril": tril, "triu": triu, "diag": diag, "diagonal": diagonal, "diag_embed": diag_embed,
+        "trace": trace, "fill_diagonal_": shape.fill_diagonal_, "roll": roll, "diff": diff,
         # sorting and sampling
         "sort": sort, "argsort": argsort, "topk": topk, "unique": unique, "nonzero": nonzero,
         "multinomial": multinomial,
         # indexing and linear algebra
         "gather": gather, "index_select": index_select, "masked_fill": masked_fill,
-        "scatter": scatter, "scatter_add": scatter_add,
+        "scatter": scatter, "scatter_add": scatter_add, "masked_select": masked_select,
+        "take_along_dim": take_along_dim, "bincount": bincount, "histc": histc,
         "matmul": matmul, "mm": mm, "bmm": bmm, "mv": mv, "dot": dot, "outer": outer,
+        "det": det, "inverse": inverse, "slogdet": slogdet,
         # in place
         "fill_": inplace.fill_, "zero_": inplace.zero_, "uniform_": inplace.uniform_,
         "normal_": inplace.normal_, "copy_": inplace.copy_,
@@ -141,7 +166,11 @@ def _install_methods():
     for name in ("add", "sub", "mul", "div", "pow", "clamp", "clip", "neg", "abs", "exp", "log",
                  "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "floor", "ceil", "round",
                  "trunc", "remainder", "masked_fill", "maximum", "minimum", "floor_divide",
-                 "tril", "triu", "cumsum", "cumprod", "scatter", "scatter_add"):
+                 "tril", "triu", "cumsum", "cumprod", "scatter", "scatter_add",
+                 "sign", "sgn", "log1p", "expm1", "erf", "erfc", "erfinv", "rsqrt", "square",
+                 "reciprocal", "log2", "log10", "exp2", "tan", "asin", "acos", "atan", "sinh",
+                 "cosh", "asinh", "acosh", "atanh", "arcsin", "arccos", "arctan", "arcsinh",
+                 "arccosh", "arctanh", "atan2", "arctan2", "hypot", "lerp", "logit", "frac"):
         methods[name + "_"] = _inplace_of(methods[name])
     for name, fn in methods.items():
         setattr(T, name, fn)

@@ -6,8 +6,9 @@ import numpy as np
 from .. import _backend
 from .. import random as _random
 from ..dtypes import as_dtype, get_default_dtype, int64
-from ..tensor import Tensor
-from ._util import sizes, torch_type_name
+from ..tensor import Tensor, _from_node
+from ._util import _state, sizes, torch_type_name
+from .elementwise import ZeroGradBackward
 
 
 def _infer_dtype(arr: np.ndarray):
@@ -137,19 +138,31 @@ def _factory(fill, size, dtype, device, requires_grad, default=None):
         return _make(fill(xp, sizes(size), dtype), requires_grad)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """A tensor of zeros."""
-    return _factory(lambda xp, s, d: xp.zeros(s, d), size, dtype, device, requires_grad)
+def _size_arg(name, args, size):
+    """The size of a factory called as ``f(2, 3)``, ``f((2, 3))`` or ``f(size=(2, 3))``."""
+    if size is None:
+        return args
+    if args:
+        raise TypeError(f"{name}() got multiple values for argument 'size'")
+    return (size,)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """A tensor of ones."""
-    return _factory(lambda xp, s, d: xp.ones(s, d), size, dtype, device, requires_grad)
+def zeros(*args, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A tensor of zeros: ``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``."""
+    return _factory(lambda xp, s, d: xp.zeros(s, d), _size_arg("zeros", args, size), dtype,
+                    device, requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """An uninitialised tensor."""
-    return _factory(lambda xp, s, d: xp.empty(s, d), size, dtype, device, requires_grad)
+def ones(*args, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A tensor of ones (sizes as for ``zeros``)."""
+    return _factory(lambda xp, s, d: xp.ones(s, d), _size_arg("ones", args, size), dtype,
+                    device, requires_grad)
+
+
+def empty(*args, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """An uninitialised tensor (sizes as for ``zeros``)."""
+    return _factory(lambda xp, s, d: xp.empty(s, d), _size_arg("empty", args, size), dtype,
+                    device, requires_grad)
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -225,25 +238,37 @@ def _draw(draw, size, dtype, device, requires_grad, generator, kernel):
     return _make(arr, requires_grad)
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Uniform random values in [0, 1)."""
-    return _draw(lambda g, s: g.random(s, dtype=np.float64), size, dtype, device,
-                 requires_grad, generator, "check_uniform_bounds")
+def rand(*args, size=None, generator=None, dtype=None, device=None,
+         requires_grad=False) -> Tensor:
+    """Uniform random values in [0, 1) (sizes as for ``zeros``)."""
+    return _draw(lambda g, s: g.random(s, dtype=np.float64), _size_arg("rand", args, size),
+                 dtype, device, requires_grad, generator, "check_uniform_bounds")
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Standard normal random values."""
-    return _draw(lambda g, s: g.standard_normal(s), size, dtype, device, requires_grad,
-                 generator, "normal_kernel_cpu")
+def randn(*args, size=None, generator=None, dtype=None, device=None,
+          requires_grad=False) -> Tensor:
+    """Standard normal random values (sizes as for ``zeros``)."""
+    return _draw(lambda g, s: g.standard_normal(s), _size_arg("randn", args, size), dtype,
+                 device, requires_grad, generator, "normal_kernel_cpu")
 
 
-def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None,
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
             requires_grad=False) -> Tensor:
-    """Random integers in [low, high) (``randint(high, size)`` also works)."""
-    if size is None:
+    """Random integers in [low, high): ``randint(low, high, size)`` or ``randint(high, size)``
+    (``size`` a tuple, also by keyword)."""
+    given = [type(a).__name__ for a in (low, high, size) if a is not None]
+    shifted = size is None
+    if shifted:  # randint(high, size)
         low, high, size = 0, low, high
-    if high is None:
+    elif high is None:  # randint(high, size=size)
         low, high = 0, low
+    if not isinstance(size, (tuple, list, Tensor)):
+        if shifted and size is not None:
+            raise TypeError("randint(): argument 'size' (position 2) must be tuple of ints, not "
+                            f"{type(size).__name__}")
+        raise TypeError(f"randint() received an invalid combination of arguments - got "
+                        f"({', '.join(given)}), but expected one of:\n * (int high, tuple of ints "
+                        "size)\n * (int low, int high, tuple of ints size)")
     arr = _random.rng(generator).integers(low, high, size=sizes((size,)))
     arr = arr.astype(_dtype_or(dtype, int64))
     if device is not None:
@@ -275,3 +300,28 @@ def randint_like(input, low, high=None, *, dtype=None, device=None) -> Tensor:
     """Random integers with the shape of ``input``."""
     return randint(low, high, input.shape, dtype=_dtype_or(dtype, input.dtype),
                    device=device or input.device)
+
+
+def bernoulli(input, p=None, *, generator=None) -> Tensor:
+    """Draws that are 1 with probability ``input`` (or ``p``, a number or a tensor), else 0, in
+    ``input``'s shape and dtype. Uses the default generator (or ``generator``), so
+    ``manual_seed`` makes it reproducible; the gradient is zero."""
+    xd = input._data
+    probs = xd if p is None else p._data if isinstance(p, Tensor) else p
+    if isinstance(probs, (int, float)):
+        if not 0 <= probs <= 1:
+            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+    else:
+        if probs.dtype.kind != "f":
+            raise NotImplementedError("\"bernoulli_tensor_cpu_p_\" not implemented for "
+                                      f"'{torch_type_name(probs.dtype)}'")
+        if not bool(((probs >= 0) & (probs <= 1)).all()):
+            raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.  "
+                               "(Could this error message be improved?  If so, please report "
+                               "an enhancement request to PyTorch.)")
+    u = _backend.to_device(_random.rng(generator).random(xd.shape), input.device)
+    out = (u < probs).astype(xd.dtype)
+    inputs = (input, p) if isinstance(p, Tensor) else (input,)
+    if _state.enabled and any(t._requires_grad for t in inputs):
+        return _from_node(out, ZeroGradBackward(inputs, "BernoulliBackward0"))
+    return Tensor._wrap(out)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
 
 import numpy as np
 
@@ -828,20 +829,362 @@ def relu(input) -> Tensor:
                   save_output=True, float_only=False)
 
 
+# --------------------------------------------------------------------------------------------
+# More unary math: one derivative formula per op serves both backward paths
+# --------------------------------------------------------------------------------------------
+_ops = sys.modules[__name__]  # the tensor namespace of the formulas (exp, sqrt, cosh ...)
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+_LN2, _LN10 = math.log(2), math.log(10)
+
+
+class _DerivativeBackward(_UnaryBackward):
+    """Base of unary nodes whose derivative is ``formula(m, v)``, ``v`` the input (the output
+    when ``of_output``): ``m`` is the array module for ``backward`` and this module for
+    ``graph_backward``, so one expression serves both."""
+
+    of_output = False
+
+    def derivative(self):
+        v = self.saved_output if self.of_output else self.saved_tensors[0]._data
+        return self.formula(_backend.get_array_module(v), v)
+
+    def graph_backward(self, g):
+        v = self.saved_output_tensor() if self.of_output else self.saved_tensors[0]
+        return (g * self.formula(_ops, v),)
+
+
+class Log1PBackward0(_DerivativeBackward):
+    """Backward of ``log1p``: 1 / (1 + x)."""
+    formula = staticmethod(lambda m, x: 1 / (1 + x))
+
+
+class Expm1Backward0(_DerivativeBackward):
+    """Backward of ``expm1``: y + 1."""
+    of_output = True
+    formula = staticmethod(lambda m, y: y + 1)
+
+
+class ErfBackward0(_DerivativeBackward):
+    """Backward of ``erf``: 2 / sqrt(pi) exp(-x**2)."""
+    formula = staticmethod(lambda m, x: _TWO_OVER_SQRT_PI * m.exp(-x * x))
+
+
+class ErfcBackward0(_DerivativeBackward):
+    """Backward of ``erfc``: -2 / sqrt(pi) exp(-x**2)."""
+    formula = staticmethod(lambda m, x: -_TWO_OVER_SQRT_PI * m.exp(-x * x))
+
+
+class ErfinvBackward0(_DerivativeBackward):
+    """Backward of ``erfinv``: sqrt(pi) / 2 exp(y**2)."""
+    of_output = True
+    formula = staticmethod(lambda m, y: m.exp(y * y) / _TWO_OVER_SQRT_PI)
+
+
+class RsqrtBackward0(_DerivativeBackward):
+    """Backward of ``rsqrt``: -y**3 / 2."""
+    of_output = True
+    formula = staticmethod(lambda m, y: -0.5 * y * y * y)
+
+
+class ReciprocalBackward0(_DerivativeBackward):
+    """Backward of ``reciprocal``: -y**2."""
+    of_output = True
+    formula = staticmethod(lambda m, y: -y * y)
+
+
+class Log2Backward0(_DerivativeBackward):
+    """Backward of ``log2``: 1 / (x ln 2)."""
+    formula = staticmethod(lambda m, x: 1 / (x * _LN2))
+
+
+class Log10Backward0(_DerivativeBackward):
+    """Backward of ``log10``: 1 / (x ln 10)."""
+    formula = staticmethod(lambda m, x: 1 / (x * _LN10))
+
+
+class Exp2Backward0(_DerivativeBackward):
+    """Backward of ``exp2``: y ln 2."""
+    of_output = True
+    formula = staticmethod(lambda m, y: y * _LN2)
+
+
+class TanBackward0(_DerivativeBackward):
+    """Backward of ``tan``: 1 + y**2."""
+    of_output = True
+    formula = staticmethod(lambda m, y: 1 + y * y)
+
+
+class AsinBackward0(_DerivativeBackward):
+    """Backward of ``asin``: 1 / sqrt(1 - x**2)."""
+    formula = staticmethod(lambda m, x: 1 / m.sqrt(1 - x * x))
+
+
+class AcosBackward0(_DerivativeBackward):
+    """Backward of ``acos``: -1 / sqrt(1 - x**2)."""
+    formula = staticmethod(lambda m, x: -1 / m.sqrt(1 - x * x))
+
+
+class AtanBackward0(_DerivativeBackward):
+    """Backward of ``atan``: 1 / (1 + x**2)."""
+    formula = staticmethod(lambda m, x: 1 / (1 + x * x))
+
+
+class SinhBackward0(_DerivativeBackward):
+    """Backward of ``sinh``: cosh(x)."""
+    formula = staticmethod(lambda m, x: m.cosh(x))
+
+
+class CoshBackward0(_DerivativeBackward):
+    """Backward of ``cosh``: sinh(x)."""
+    formula = staticmethod(lambda m, x: m.sinh(x))
+
+
+class AsinhBackward0(_DerivativeBackward):
+    """Backward of ``asinh``: 1 / sqrt(x**2 + 1)."""
+    formula = staticmethod(lambda m, x: 1 / m.sqrt(x * x + 1))
+
+
+class AcoshBackward0(_DerivativeBackward):
+    """Backward of ``acosh``: 1 / sqrt(x**2 - 1)."""
+    formula = staticmethod(lambda m, x: 1 / m.sqrt(x * x - 1))
+
+
+class AtanhBackward0(_DerivativeBackward):
+    """Backward of ``atanh``: 1 / (1 - x**2)."""
+    formula = staticmethod(lambda m, x: 1 / (1 - x * x))
+
+
+class FracBackward0(Node):
+    """Backward of ``frac``: the gradient passes unchanged."""
+
+    def backward(self, g):
+        return (g,)
+
+    graph_backward = backward
+
+
+def _math(input, forward, node_cls) -> Tensor:
+    """A float-only unary op recorded with a ``_DerivativeBackward`` node."""
+    return _unary(input, forward, node_cls, save_output=node_cls.of_output)
+
+
+def _check_float(dtype, kernel):
+    if dtype.kind != "f":
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{torch_type_name(dtype)}'")
+
+
+def log1p(input) -> Tensor:
+    """log(1 + x), accurate for small x."""
+    return _math(input, input._xp().log1p, Log1PBackward0)
+
+
+def expm1(input) -> Tensor:
+    """e**x - 1, accurate for small x."""
+    return _math(input, input._xp().expm1, Expm1Backward0)
+
+
+def erf(input) -> Tensor:
+    """The error function."""
+    return _math(input, _erf, ErfBackward0)
+
+
+def erfc(input) -> Tensor:
+    """The complementary error function 1 - erf(x), accurate for large x."""
+    return _math(input, _erfc, ErfcBackward0)
+
+
+def erfinv(input) -> Tensor:
+    """The inverse error function on (-1, 1) (+-inf at +-1, NaN outside)."""
+    return _math(input, _erfinv, ErfinvBackward0)
+
+
+def rsqrt(input) -> Tensor:
+    """1 / sqrt(x)."""
+    return _math(input, lambda x: 1 / _backend.get_array_module(x).sqrt(x), RsqrtBackward0)
+
+
+def reciprocal(input) -> Tensor:
+    """1 / x (integers give the default float dtype)."""
+    return _math(input, input._xp().reciprocal, ReciprocalBackward0)
+
+
+def square(input) -> Tensor:
+    """``input ** 2`` in the input's dtype (bool gives int64), like PyTorch."""
+    if input._data.dtype.kind == "b":
+        input = _wrap(input._data.astype(np.int64))
+    return pow(input, 2)
+
+
+def log2(input) -> Tensor:
+    """Base-2 logarithm."""
+    return _math(input, input._xp().log2, Log2Backward0)
+
+
+def log10(input) -> Tensor:
+    """Base-10 logarithm."""
+    return _math(input, input._xp().log10, Log10Backward0)
+
+
+def exp2(input) -> Tensor:
+    """2**x."""
+    return _math(input, input._xp().exp2, Exp2Backward0)
+
+
+def tan(input) -> Tensor:
+    """Tangent."""
+    return _math(input, input._xp().tan, TanBackward0)
+
+
+def asin(input) -> Tensor:
+    """Inverse sine (NaN outside [-1, 1])."""
+    return _math(input, input._xp().arcsin, AsinBackward0)
+
+
+def acos(input) -> Tensor:
+    """Inverse cosine (NaN outside [-1, 1])."""
+    return _math(input, input._xp().arccos, AcosBackward0)
+
+
+def atan(input) -> Tensor:
+    """Inverse tangent."""
+    return _math(input, input._xp().arctan, AtanBackward0)
+
+
+def sinh(input) -> Tensor:
+    """Hyperbolic sine."""
+    return _math(input, input._xp().sinh, SinhBackward0)
+
+
+def cosh(input) -> Tensor:
+    """Hyperbolic cosine."""
+    return _math(input, input._xp().cosh, CoshBackward0)
+
+
+def asinh(input) -> Tensor:
+    """Inverse hyperbolic sine."""
+    return _math(input, input._xp().arcsinh, AsinhBackward0)
+
+
+def acosh(input) -> Tensor:
+    """Inverse hyperbolic cosine (NaN below 1)."""
+    return _math(input, input._xp().arccosh, AcoshBackward0)
+
+
+def atanh(input) -> Tensor:
+    """Inverse hyperbolic tangent (+-inf at +-1, NaN outside)."""
+    return _math(input, input._xp().arctanh, AtanhBackward0)
+
+
+def frac(input) -> Tensor:
+    """The fractional part ``x - trunc(x)`` (float tensors only); the gradient passes unchanged."""
+    _check_float(input._data.dtype, "frac_cpu")
+    return _unary(input, lambda x: x - _backend.get_array_module(x).trunc(x), FracBackward0)
+
+
+class LogitBackward0(Node):
+    """Backward of ``logit``: 1 / (x (1 - x)); zero outside [eps, 1 - eps] when ``eps`` is
+    given, NaN outside [0, 1] otherwise (PyTorch's ``logit_backward``)."""
+
+    eps = None
+
+    def _outside(self, xd):
+        lo, hi = (0, 1) if self.eps is None else (self.eps, 1 - self.eps)
+        return (xd < lo) | (xd > hi)
+
+    def _fill(self):
+        return math.nan if self.eps is None else 0.0
+
+    def backward(self, g):
+        (x,) = self.saved_tensors
+        xd = x._data
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = g / (xd * (1 - xd))
+        return (_backend.get_array_module(xd).where(self._outside(xd), self._fill(), d),)
+
+    def graph_backward(self, g):
+        (x,) = self.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = g / (x * (1 - x))
+        return (where(_wrap(self._outside(x._data)), self._fill(), d),)
+
+
+def logit(input, eps=None) -> Tensor:
+    """log(x / (1 - x)); with ``eps``, x is first clamped to [eps, 1 - eps]."""
+    def forward(x):
+        xp = _backend.get_array_module(x)
+        if eps is not None:  # PyTorch's order (it matters when eps > 0.5)
+            x = xp.where(x < eps, eps, xp.where(x > 1 - eps, 1 - eps, x)).astype(x.dtype,
+                                                                                copy=False)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return xp.log(x / (1 - x))
+
+    out = _unary(input, forward, LogitBackward0)
+    if out.grad_fn is not None:
+        out.grad_fn.eps = eps
+    return out
+
+
+def _zero_grad_result(input, out, node_name) -> Tensor:
+    """``out`` as the result of a piecewise-constant op on ``input``: a zero gradient."""
+    if _state.enabled and input._requires_grad:
+        return _from_node(out, ZeroGradBackward((input,), node_name))
+    return _wrap(out)
+
+
+def _sign(input, node_name) -> Tensor:
+    xd = input._data
+    out = xd.copy() if xd.dtype.kind == "b" else input._xp().sign(xd)
+    return _zero_grad_result(input, out, node_name)
+
+
 def sign(input) -> Tensor:
-    """Sign of each element (not differentiable: gradient 0)."""
-    return _wrap(input._xp().sign(input._data))
+    """Sign of each element (-1, 0 or 1; bools unchanged); the gradient is zero."""
+    return _sign(input, "SignBackward0")
 
 
-def _erf(x):
-    xp = _backend.get_array_module(x)
-    if xp is np:
+def sgn(input) -> Tensor:
+    """``sign`` (for real tensors ``torch.sgn`` is ``torch.sign``)."""
+    return _sign(input, "SgnBackward0")
+
+
+def _special(name):
+    """``scipy.special.<name>`` (``cupyx.scipy.special`` on a GPU) as a function of an array that
+    keeps its dtype; without SciPy, a NumPy fallback."""
+    def special(x):
+        if _backend.get_array_module(x) is not np:
+            return getattr(_backend.cupyx_module().scipy.special, name)(x)
         try:
-            from scipy.special import erf
-        except ImportError:  # pragma: no cover - scipy is optional
-            return np.vectorize(math.erf, otypes=[x.dtype])(x)
-        return erf(x)
-    return _backend.cupyx_module().scipy.special.erf(x)
+            from scipy import special as scipy_special
+        except ImportError:  # pragma: no cover - scipy is optional (tested with it hidden)
+            return _NUMPY_SPECIAL[name](x)
+        return getattr(scipy_special, name)(x).astype(x.dtype, copy=False)
+    special.__name__ = name
+    return special
+
+
+def _erfinv_numpy(y):
+    """erfinv without SciPy: Winitzki's approximation refined by Newton steps on erfc (accurate
+    in the tails), in float64."""
+    a = np.abs(y.astype(np.float64))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_1ma2 = np.log1p(-a * a)
+        t = 2 / (math.pi * 0.147) + log_1ma2 / 2
+        x = np.sqrt(np.sqrt(t * t - log_1ma2 / 0.147) - t)
+        erfc = np.vectorize(math.erfc, otypes=[np.float64])
+        for _ in range(3):
+            x = x + (erfc(x) - (1 - a)) / (2 / math.sqrt(math.pi) * np.exp(-x * x))
+    x = np.where(a == 1, np.inf, x)
+    return (np.sign(y) * x).astype(y.dtype, copy=False)
+
+
+_NUMPY_SPECIAL = {
+    "erf": lambda x: np.vectorize(math.erf, otypes=[x.dtype])(x),
+    "erfc": lambda x: np.vectorize(math.erfc, otypes=[x.dtype])(x),
+    "erfinv": _erfinv_numpy,
+}
+_erf = _special("erf")
+_erfc = _special("erfc")
+_erfinv = _special("erfinv")
 
 
 class GeluBackward0(Node):
@@ -1080,6 +1423,16 @@ def minimum(input, other) -> Tensor:
     return _extremum(input, other, np.minimum, -1)
 
 
+def _broadcast_error3(a_shape, b_shape, c_shape, c_first=False) -> RuntimeError:
+    """PyTorch's error for three shapes that do not broadcast: a with b, then c with their
+    broadcast shape (c named first with ``c_first``)."""
+    try:
+        ab = np.broadcast_shapes(a_shape, b_shape)
+    except ValueError:
+        return broadcast_error(a_shape, b_shape)
+    return broadcast_error(c_shape, ab) if c_first else broadcast_error(ab, c_shape)
+
+
 class WhereBackward0(Node):
     """Backward of ``where``."""
 
@@ -1096,8 +1449,18 @@ class WhereBackward0(Node):
         return (sum_to(where(c, g, 0.0), self.shapes[0]), sum_to(where(c, 0.0, g), self.shapes[1]))
 
 
-def where(condition, input, other) -> Tensor:
-    """``input`` where ``condition`` holds, else ``other`` (numbers or tensors, broadcast)."""
+def where(condition, input=None, other=None):
+    """``input`` where ``condition`` holds, else ``other`` (numbers or tensors, broadcast);
+    ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``."""
+    if input is None or other is None:
+        if input is None and other is None:
+            from .sorting import nonzero
+            return nonzero(condition, as_tuple=True)
+        got = ", ".join(["Tensor" if isinstance(a, Tensor) else type(a).__name__
+                         for a in (condition, input, other) if a is not None])
+        raise TypeError(f"where() received an invalid combination of arguments - got ({got}), "
+                        "but expected one of:\n * (Tensor condition)\n * (Tensor condition, "
+                        "Tensor input, Tensor other)")
     if isinstance(condition, Tensor):
         cond = condition._data
         if cond.dtype.kind != "b":
@@ -1125,11 +1488,7 @@ def where(condition, input, other) -> Tensor:
         raise
     except ValueError:
         check_devices(condition, a, b)
-        try:
-            shape_ab = np.broadcast_shapes(a.shape, b.shape)
-        except ValueError:
-            raise broadcast_error(a.shape, b.shape) from None
-        raise broadcast_error(np.shape(cond), shape_ab) from None
+        raise _broadcast_error3(a.shape, b.shape, np.shape(cond), c_first=True) from None
     if a._data.dtype is not b._data.dtype:
         out = _fix_dtype(out, a._data, b._data)
     if _state.enabled and (a._requires_grad or b._requires_grad):
@@ -1140,6 +1499,176 @@ def where(condition, input, other) -> Tensor:
             cast_grads_to_inputs(node, (a, b))
         return _from_node(out, node)
     return _wrap(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Binary math: atan2, hypot, lerp
+# --------------------------------------------------------------------------------------------
+class _FloatBinaryBackward(Node):
+    """Base of the nodes of float binary ops: ``partials(m, a, b)`` are the derivatives w.r.t.
+    both inputs, on arrays (``m`` the array module) or on tensors (``m`` this module)."""
+
+    def backward(self, g):
+        a, b = self.saved_tensors
+        ad, bd = a._data.astype(g.dtype, copy=False), b._data.astype(g.dtype, copy=False)
+        da, db = self.partials(_backend.get_array_module(g), ad, bd)
+        na, nb = self.next_functions
+        return (unbroadcast(g * da, ad.shape) if na else None,
+                unbroadcast(g * db, bd.shape) if nb else None)
+
+    def graph_backward(self, g):
+        a, b = self.saved_tensors
+        da, db = self.partials(_ops, a, b)
+        return sum_to(g * da, a.shape), sum_to(g * db, b.shape)
+
+
+class Atan2Backward0(_FloatBinaryBackward):
+    """Backward of ``atan2(a, b)``: (b, -a) / (a**2 + b**2), zero at the origin like PyTorch."""
+
+    @staticmethod
+    def partials(m, a, b):
+        with np.errstate(divide="ignore"):
+            r = 1 / (a * a + b * b)
+        r = m.where(r == math.inf, 0.0, r)
+        return b * r, -a * r
+
+
+class HypotBackward0(_FloatBinaryBackward):
+    """Backward of ``hypot(a, b)``: (a, b) / hypot(a, b)."""
+
+    @staticmethod
+    def partials(m, a, b):
+        y = m.hypot(a, b)
+        with np.errstate(invalid="ignore"):  # NaN at the origin, like PyTorch
+            return a / y, b / y
+
+
+def _float_binary(name, input, other, forward, node_cls, ints=True) -> Tensor:
+    """``forward`` on two tensors in their promoted dtype, recording ``node_cls``; integer and
+    bool operands compute in the default float dtype (``ints``) or raise like PyTorch's
+    float-only kernels."""
+    if not isinstance(other, Tensor):
+        raise TypeError(f"{name}(): argument 'other' (position 2) must be Tensor, not "
+                        f"{type(other).__name__}")
+    dt = result_type(input._data, other._data)
+    if dt.kind != "f":
+        if not ints:
+            _check_float(dt, f"{name}_cpu")
+        dt = get_default_dtype()
+    out = _binary(lambda a, b: forward(a.astype(dt, copy=False), b.astype(dt, copy=False)),
+                  input, other)
+    if _state.enabled and (input._requires_grad or other._requires_grad):
+        node = cast_grads_to_inputs(node_cls((input, other)), (input, other))
+        node.save(input, other)
+        return _from_node(out, node)
+    return _wrap(out)
+
+
+def atan2(input, other) -> Tensor:
+    """The angle of the point (other, input): ``atan(input / other)`` in the right quadrant."""
+    return _float_binary("atan2", input, other, input._xp().arctan2, Atan2Backward0)
+
+
+def hypot(input, other) -> Tensor:
+    """sqrt(input**2 + other**2) without overflow (float tensors only)."""
+    return _float_binary("hypot", input, other, input._xp().hypot, HypotBackward0, ints=False)
+
+
+class LerpBackward0(Node):
+    """Backward of ``lerp`` with a number weight w: 1 - w for ``input``, w for ``end``."""
+
+    def backward(self, g):
+        return self._grads(g, self.weight, unbroadcast)
+
+    def graph_backward(self, g):
+        return self._grads(g, self.weight, sum_to)
+
+    def _grads(self, g, w, reduce, diff=None):
+        terms = (lambda: g * (1 - w), lambda: g * w, lambda: g * diff)
+        return tuple([None if e is None else reduce(term(), s)
+                      for e, term, s in zip(self.next_functions, terms, self.shapes)])
+
+
+class LerpBackward1(LerpBackward0):
+    """Backward of ``lerp`` with a tensor weight, which gets ``end - input``."""
+
+    def backward(self, g):
+        a, e, w = self.saved_tensors
+        wd = w._data if w._data.dtype.kind == "f" else w._data.astype(g.dtype)  # 0-d int
+        return self._grads(g, wd, unbroadcast, e._data - a._data)
+
+    def graph_backward(self, g):
+        a, e, w = self.saved_tensors
+        return self._grads(g, w, sum_to, e - a)
+
+
+# c10's TypeMeta names, which PyTorch's lerp uses in its dtype errors
+_TYPE_META_NAMES = {"float16": "c10::Half", "float32": "float", "float64": "double",
+                    "int64": "long int", "int32": "int", "int16": "short int",
+                    "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}
+
+
+def _check_lerp_dtype(x, arg, name):
+    if arg.dtype != x.dtype:
+        raise RuntimeError(f"expected dtype {_TYPE_META_NAMES[x.dtype.name]} for `{name}` but "
+                           f"got dtype {_TYPE_META_NAMES[arg.dtype.name]}")
+
+
+def lerp(input, end, weight) -> Tensor:
+    """``input + weight * (end - input)`` for a number or tensor ``weight`` (computed from
+    ``end`` where weight >= 0.5, as PyTorch does); ``end`` and a weight with dimensions must
+    have ``input``'s dtype."""
+    if not isinstance(end, Tensor):
+        raise TypeError(f"lerp(): argument 'end' (position 2) must be Tensor, not "
+                        f"{type(end).__name__}")
+    xd, ed = input._data, end._data
+    _check_lerp_dtype(xd, ed, "end")
+    w_t = isinstance(weight, Tensor)
+    if w_t:
+        w = weight._data
+        if w.ndim:
+            _check_lerp_dtype(xd, w, "weight")
+        else:  # a 0-d weight of any dtype acts as a number
+            w = w.astype(xd.dtype, copy=False)
+    else:
+        w = scalar_value(weight)
+    _check_float(xd.dtype, "lerp_kernel_tensor" if w_t else "lerp_kernel_scalar")
+    xp = input._xp()
+    try:
+        diff = ed - xd
+        if w_t:
+            out = xp.where(w < 0.5, xd + w * diff, ed - diff * (1 - w))
+        else:
+            out = xd + w * diff if w < 0.5 else ed - diff * (1 - w)
+    except TypeError:
+        check_devices(input, end, weight)
+        raise
+    except ValueError:
+        check_devices(input, end, weight)
+        raise _broadcast_error3(xd.shape, ed.shape, np.shape(w)) from None
+    rg = input._requires_grad or end._requires_grad or (w_t and weight._requires_grad)
+    if not (_state.enabled and rg):
+        return _wrap(out)
+    if w_t:
+        node = cast_grads_to_inputs(LerpBackward1((input, end, weight)), (input, end, weight))
+        node.save(input, end, weight)
+    else:
+        node = LerpBackward0((input, end))
+        node.weight = w
+    node.shapes = (xd.shape, ed.shape, np.shape(w))
+    return _from_node(out, node)
+
+
+def softmax(input, dim, dtype=None) -> Tensor:
+    """``exp(x) / exp(x).sum(dim)``, computed stably (the op of ``nn.functional.softmax``)."""
+    from .nn import activation  # (ops.nn imports this module)
+    return activation.softmax(input, dim, dtype=dtype)
+
+
+def log_softmax(input, dim, dtype=None) -> Tensor:
+    """``x - logsumexp(x, dim)``, computed stably (the op of ``nn.functional.log_softmax``)."""
+    from .nn import activation
+    return activation.log_softmax(input, dim, dtype=dtype)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1186,13 +1715,10 @@ def bitwise_not(input) -> Tensor:
 
 
 def _rounding(fn_name):
+    node_name = fn_name.capitalize() + "Backward0"
+
     def rounding(input) -> Tensor:
-        out = getattr(input._xp(), fn_name)(input._data)
-        if _state.enabled and input._requires_grad:
-            node = MulScalarBackward((input, NO_INPUT))
-            node.scalar = 0.0
-            return _from_node(out, node)
-        return _wrap(out)
+        return _zero_grad_result(input, getattr(input._xp(), fn_name)(input._data), node_name)
     rounding.__name__ = fn_name
     rounding.__doc__ = f"Elementwise {fn_name} (gradient zero, like PyTorch)."
     return rounding

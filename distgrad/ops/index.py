@@ -1,6 +1,6 @@
 """Indexing: ``x[key]`` (basic slices, ints, integer tensors with repeats, bool masks), the
-out-of-place ``index_put`` behind ``x[key] = value``, and ``gather``/``scatter``/``scatter_add``
-along a dim."""
+out-of-place ``index_put`` behind ``x[key] = value``, ``gather``/``scatter``/``scatter_add``
+along a dim, ``take_along_dim`` and ``masked_select``."""
 from __future__ import annotations
 
 import re
@@ -10,7 +10,8 @@ import numpy as np
 from .. import _backend
 from ..autograd.graph import Node
 from ..tensor import Tensor, _from_node
-from ._util import _state, check_devices, normalize_dims, unbroadcast
+from ._util import (_state, broadcast_error, check_devices, normalize_dims, torch_type_name,
+                    unbroadcast)
 
 _wrap = Tensor._wrap
 
@@ -378,3 +379,67 @@ def scatter_add(input, dim, index, src) -> Tensor:
     """A copy of ``input`` with ``src[i][j]`` added at ``[index[i][j]][j]`` (for ``dim=0``;
     likewise along any dim); repeated indices accumulate."""
     return _scatter(input, dim, index, src, ScatterAddBackward0)
+
+
+class MaskedSelectBackward0(Node):
+    """Backward of ``masked_select``: the gradient put back where the (broadcast) mask is True,
+    summed over what broadcasting added."""
+
+    def backward(self, g):
+        out = _backend.get_array_module(g).zeros(self.mask.shape, dtype=g.dtype)
+        out[self.mask] = g
+        return (unbroadcast(out, self.shape),)
+
+    def graph_backward(self, g):
+        from .creation import zeros
+        from .elementwise import sum_to
+        base = zeros(self.mask.shape, dtype=g.dtype, device=g.device)
+        return (sum_to(index_put(base, (self.mask,), g), self.shape),)
+
+
+def masked_select(input, mask) -> Tensor:
+    """The elements of ``input`` where the bool ``mask`` is True (both broadcast), as a 1-D
+    tensor."""
+    if mask._data.dtype.kind != "b":
+        raise RuntimeError("masked_select: expected BoolTensor for mask")
+    data, m = input._data, mask._data
+    try:
+        shape = np.broadcast_shapes(data.shape, m.shape)
+    except ValueError:
+        raise broadcast_error(m.shape, data.shape) from None
+    xp = input._xp()
+    m = xp.broadcast_to(m, shape)
+    try:
+        out = xp.broadcast_to(data, shape)[m]
+    except (TypeError, ValueError):
+        check_devices(input, mask)
+        raise
+    if _state.enabled and input._requires_grad:
+        node = MaskedSelectBackward0((input,))
+        node.mask, node.shape = m, data.shape
+        return _from_node(out, node)
+    return _wrap(out)
+
+
+def take_along_dim(input, indices, dim=None) -> Tensor:
+    """``input`` gathered at ``indices`` along ``dim`` (the two broadcast over the other dims),
+    or at flat ``indices`` of the flattened ``input`` without ``dim``."""
+    from .shape import expand, reshape
+    if indices._data.dtype != np.int64:
+        raise RuntimeError("torch.take_along_dim(): dtype of indices should be Long but got "
+                           f"{torch_type_name(indices._data.dtype)}")
+    if dim is None:
+        return gather(reshape(input, (-1,)), 0, reshape(indices, (-1,)))
+    if input.ndim != indices.ndim:
+        raise RuntimeError("torch.take_along_dim(): input and indices should have the same number "
+                           f"of dimensions, but got {input.ndim} dimensions for input, and "
+                           f"{indices.ndim} dimensions for indices")
+    d = normalize_dims(dim, input.ndim)[0]
+    a = input.shape[:d] + (1,) + input.shape[d + 1:]
+    b = indices.shape[:d] + (1,) + indices.shape[d + 1:]
+    try:
+        batch = list(np.broadcast_shapes(a, b))
+    except ValueError:
+        raise broadcast_error(a, b) from None
+    grow = [batch[:d] + [t.shape[d]] + batch[d + 1:] for t in (input, indices)]
+    return gather(expand(input, grow[0]), d, expand(indices, grow[1]))

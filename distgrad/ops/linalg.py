@@ -1,11 +1,13 @@
 """Matrix products: ``matmul`` (with batch broadcasting and vectors), ``mm``, ``bmm``, ``dot``,
-``mv``, ``outer``, ``einsum``; and the norms of ``distgrad.linalg`` (``norm``, ``vector_norm``,
-``matrix_norm``), composed of differentiable ops."""
+``mv``, ``outer``, ``einsum``; the norms of ``distgrad.linalg`` (``norm``, ``vector_norm``,
+``matrix_norm``), composed of differentiable ops; ``cdist``; and ``inv``, ``det``, ``slogdet``,
+``solve`` and ``cholesky`` (NumPy's/CuPy's LAPACK calls, with PyTorch's errors)."""
 from __future__ import annotations
 
 import builtins
 import math
 import string
+from collections import namedtuple
 
 import numpy as np
 
@@ -457,3 +459,455 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None) -> Tensor:
     if isinstance(ord, str) or (ord is not None and (len(dims) if dim is not None else ndim) == 2):
         return matrix_norm(A, ord, dims if dim is not None else (0, 1), keepdim, dtype=dtype)
     return vector_norm(A, 2 if ord is None else ord, dim, keepdim, dtype=dtype)
+
+
+# --------------------------------------------------------------------------------------------
+# distances (``cdist``)
+# --------------------------------------------------------------------------------------------
+_CDIST_MODES = {"use_mm_for_euclid_dist_if_necessary": None, "use_mm_for_euclid_dist": True,
+                "donot_use_mm_for_euclid_dist": False}
+
+
+def _mT(a):
+    """The matrices of the array ``a`` transposed (a view)."""
+    return _backend.get_array_module(a).swapaxes(a, -1, -2)
+
+
+def _cdist_weights(diff, dist, p, xp):
+    """The derivative of the ``p``-norm distances ``dist`` (..., P, R, 1) with respect to the
+    differences ``diff`` (..., P, R, M), for p other than 0 and 2: zero where the distance (or,
+    for p < 1, the difference) is zero, as in PyTorch."""
+    sign = xp.sign(diff)
+    if p == 1:
+        return sign
+    size = xp.abs(diff)
+    if p == math.inf:
+        return sign * (size == dist)
+    zero = dist == 0
+    if p < 1:
+        zero = zero | (diff == 0)
+    return xp.where(zero, 0, sign * (xp.where(zero, 1, size) / xp.where(zero, 1, dist)) ** (p - 1))
+
+
+class CdistBackward0(Node):
+    """Backward of ``cdist``; a zero distance has a zero gradient, as in PyTorch. Double backward
+    exists for p = 2 (PyTorch has it only for its matrix-product path)."""
+
+    def backward(self, g):
+        x1, x2 = [t._data for t in self.saved_tensors]
+        dist = self.saved_output
+        xp = _backend.get_array_module(g)
+        if self.p == 0:
+            g1, g2 = xp.zeros_like(x1), xp.zeros_like(x2)
+        elif self.p == 2:
+            ratio = xp.where(dist == 0, 0, g / xp.where(dist == 0, 1, dist))
+            g1 = x1 * ratio.sum(-1, keepdims=True) - ratio @ x2
+            g2 = x2 * ratio.sum(-2)[..., None] - _mT(ratio) @ x1
+        else:
+            diff = x1[..., :, None, :] - x2[..., None, :, :]
+            w = _cdist_weights(diff, dist[..., None], self.p, xp) * g[..., None]
+            g1, g2 = w.sum(-2), -w.sum(-3)
+        n1, n2 = self.next_functions
+        return (unbroadcast(g1, x1.shape).astype(x1.dtype, copy=False) if n1 else None,
+                unbroadcast(g2, x2.shape).astype(x2.dtype, copy=False) if n2 else None)
+
+    def graph_backward(self, g):
+        from .elementwise import sum_to, where
+        x1, x2 = self.saved_tensors
+        if self.p != 2:  # gradients whose own backward raises, as in PyTorch
+            node = CdistBackwardBackward0((g, x1, x2))
+            grads = [None if a is None else _from_node(a, node) for a in self.backward(g._data)]
+            if grads[1] is not None:
+                grads[1]._output_nr = 1
+            return tuple(grads)
+        dist = self.saved_output_tensor()
+        zero = dist == 0
+        ratio = where(zero, 0.0, g / where(zero, 1.0, dist))
+        g1 = x1 * ratio.sum(-1, keepdim=True) - ratio @ x2
+        g2 = x2 * ratio.sum(-2).unsqueeze(-1) - ratio.mT @ x1
+        return sum_to(g1, x1.shape), sum_to(g2, x2.shape)
+
+
+class CdistBackwardBackward0(Node):
+    """Node of the gradients of ``cdist`` (p other than 2) made with ``create_graph=True``:
+    PyTorch has no derivative for them, so backward through them raises."""
+
+    num_outputs = 2
+
+    def backward(self, *grads):
+        raise NotImplementedError("the derivative for '_cdist_backward' is not implemented.")
+
+    graph_backward = backward
+
+
+def _euclidean_by_products(a, b, xp):
+    """Euclidean distances as PyTorch computes them for many rows: one matrix product of
+    ``[-2 a, |a|^2, 1]`` and ``[b, 1, |b|^2]``, clamped at 0 before the square root."""
+    na = (a * a).sum(-1, keepdims=True)
+    nb = (b * b).sum(-1, keepdims=True)
+    left = xp.concatenate([-2 * a, na, xp.ones_like(na)], -1)
+    right = xp.concatenate([b, xp.ones_like(nb), nb], -1)
+    return xp.sqrt(xp.maximum(left @ _mT(right), 0))
+
+
+def _distances(a, b, p, xp):
+    """The ``p``-norm distances between the rows of ``a`` and of ``b``, from their differences."""
+    size = xp.abs(a[..., :, None, :] - b[..., None, :, :])
+    if p == 0:
+        return (size != 0).sum(-1).astype(a.dtype)
+    if p == 1:
+        return size.sum(-1)
+    if p == 2:
+        return xp.sqrt((size * size).sum(-1))
+    if p == math.inf:
+        return size.max(-1) if size.shape[-1] else xp.zeros(size.shape[:-1], dtype=a.dtype)
+    return (size ** p).sum(-1) ** (1 / p)
+
+
+def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary") -> Tensor:
+    """The ``p``-norm distances between each row of ``x1`` (..., P, M) and each row of ``x2``
+    (..., R, M), as (..., P, R), the batch dims broadcast. For p = 2 with more than 25 rows (or
+    ``compute_mode='use_mm_for_euclid_dist'``) they come from matrix products, as in PyTorch. A
+    zero distance has a zero gradient."""
+    if compute_mode not in _CDIST_MODES:
+        raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
+    a, b = x1._data, x2._data
+    for name, arr in (("X1", a), ("X2", b)):
+        if arr.ndim < 2:
+            raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {arr.ndim}D")
+    if a.shape[-1] != b.shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {a.shape[-1]} "
+                           f"X2: {b.shape[-1]}")
+    for name, arr in (("X1", a), ("X2", b)):
+        if arr.dtype.kind != "f":
+            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: "
+                               f"{torch_type_name(arr.dtype)}")
+    if p < 0:
+        raise RuntimeError("cdist only supports non-negative p values")
+    if a.dtype == np.float16:
+        raise NotImplementedError("\"cdist\" not implemented for 'Half'")
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"expected scalar type {torch_type_name(a.dtype)} but found "
+                           f"{torch_type_name(b.dtype)}")
+    try:
+        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise broadcast_error(a.shape[:-2], b.shape[:-2]) from None
+    xp = x1._xp()
+    p = float(p)
+    mm = _CDIST_MODES[compute_mode]
+    try:
+        if p == 2 and (mm or (mm is None and builtins.max(a.shape[-2], b.shape[-2]) > 25)):
+            out = _euclidean_by_products(a, b, xp)
+        else:
+            out = _distances(a, b, p, xp)
+    except (TypeError, ValueError):
+        check_devices(x1, x2)
+        raise
+    return _linalg_result(out, (x1, x2), CdistBackward0, save=(x1, x2), output=True, p=p)
+
+
+# --------------------------------------------------------------------------------------------
+# inverses, determinants, solves and Cholesky (``distgrad.linalg``)
+# --------------------------------------------------------------------------------------------
+class LinAlgError(RuntimeError):
+    """A matrix that a ``linalg`` function cannot handle (singular, not positive-definite):
+    PyTorch's ``torch.linalg.LinAlgError``, a ``RuntimeError``."""
+
+
+slogdet_result = namedtuple("linalg_slogdet", ["sign", "logabsdet"])
+
+_INV_SINGULAR = ("The diagonal element {} is zero, the inversion could not be completed because "
+                 "the input matrix is singular.")
+_SOLVE_SINGULAR = "The solver failed because the input matrix is singular."
+_NOT_POSITIVE_DEFINITE = ("The factorization could not be completed because the input is not "
+                          "positive-definite (the leading minor of order {} is not "
+                          "positive-definite).")
+
+
+def _linalg_result(out, inputs, node_cls, save=(), output=False, **attrs) -> Tensor:
+    """``out`` as the result of an op on ``inputs``, recorded by a ``node_cls`` node that saves
+    the tensors ``save`` (and the output with ``output``) and has ``attrs``."""
+    if not (_state.enabled and builtins.any(t._requires_grad for t in inputs)):
+        return _wrap(out)
+    node = node_cls(inputs)
+    node.save(*save)
+    for k, v in attrs.items():
+        setattr(node, k, v)
+    result = _from_node(out, node)
+    if output:
+        node.save_output(result)
+    return result
+
+
+def _check_square(name, A):
+    """PyTorch's shape checks of the matrix argument of the ``linalg`` function ``name``."""
+    shape = A._data.shape
+    if len(shape) < 2:
+        raise RuntimeError(f"{name}: The input tensor A must have at least 2 dimensions.")
+    if shape[-1] != shape[-2]:
+        raise RuntimeError(f"{name}: A must be batches of square matrices, but they are "
+                           f"{shape[-2]} by {shape[-1]} matrices")
+
+
+def _check_float(name, A, kernel=None):
+    """PyTorch's dtype checks of the matrix argument of the ``linalg`` function ``name``:
+    float32/float64. float16 is refused by a RuntimeError, or by the NotImplementedError of the
+    LAPACK ``kernel`` that PyTorch reaches first."""
+    dtype = A._data.dtype
+    if dtype.kind != "f":
+        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
+                           f"{torch_type_name(dtype)}")
+    if dtype.itemsize < 4:
+        if kernel:
+            raise NotImplementedError(f"\"{kernel}\" not implemented for "
+                                      f"'{torch_type_name(dtype)}'")
+        raise RuntimeError(f"{name}: Low precision dtypes not supported. Got "
+                           f"{torch_type_name(dtype)}")
+
+
+def _zero_pivot(m):
+    """1 + the column of the first zero pivot in the LU factorisation with partial pivoting of
+    the host matrix ``m`` (LAPACK's ``getrf`` info), or 0."""
+    m = m.copy()
+    for k in range(m.shape[0]):
+        p = k + int(np.argmax(np.abs(m[k:, k])))
+        if m[p, k] == 0:
+            return k + 1
+        m[[k, p]] = m[[p, k]]
+        m[k + 1:, k:] -= np.outer(m[k + 1:, k] / m[k, k], m[k, k:])
+    return 0
+
+
+def _failed_minor(m):
+    """The order of the first leading minor of the host matrix ``m`` (its lower triangle) that
+    is not positive-definite (LAPACK's ``potrf`` info), or 0."""
+    low = np.zeros_like(m)
+    for j in range(m.shape[0]):
+        pivot = m[j, j] - low[j, :j] @ low[j, :j]
+        if not pivot > 0:
+            return j + 1
+        low[j, j] = math.sqrt(pivot)
+        low[j + 1:, j] = (m[j + 1:, j] - low[j + 1:, :j] @ low[j, :j]) / low[j, j]
+    return 0
+
+
+def _lapack(fn, data, name, find, message):
+    """``fn(data)`` (a NumPy/CuPy ``linalg`` call on the matrices ``data``) with a failure raised
+    as PyTorch's LinAlgError ``name: (Batch element i): message`` (formatted with what the host
+    check ``find`` reports for the first matrix that fails). NumPy raises on such a matrix; CuPy
+    returns non-finite values (and NumPy does for a NaN pivot of a Cholesky factorisation)."""
+    xp = _backend.get_array_module(data)
+    try:
+        out = fn(data)
+    except np.linalg.LinAlgError as exc:
+        _raise_failure(data, name, find, message)
+        raise LinAlgError(f"{name}: {exc}") from None
+    if not bool(xp.isfinite(out).all()):
+        _raise_failure(data, name, find, message)
+    return out
+
+
+def _raise_failure(data, name, find, message):
+    """Raise the LinAlgError of ``_lapack`` for the first matrix of ``data`` that ``find`` fails."""
+    host = _backend.to_device(data, _backend.CPU)
+    for i, m in enumerate(host.reshape((-1,) + host.shape[-2:])):
+        where = find(m)
+        if where:
+            batch = f"(Batch element {i}): " if host.ndim > 2 else ""
+            raise LinAlgError(f"{name}: {batch}{message.format(where)}")
+
+
+class LinalgInvExBackward0(Node):
+    """Backward of ``linalg.inv``: ``-inv^T g inv^T``."""
+
+    def backward(self, g):
+        inv_t = _mT(self.saved_output)
+        return (-(inv_t @ g @ inv_t),)
+
+    def graph_backward(self, g):
+        inv_t = self.saved_output_tensor().mT
+        return (-(inv_t @ g @ inv_t),)
+
+
+def inv(A) -> Tensor:
+    """The inverse of each square matrix of ``A`` (..., n, n); a singular one raises
+    ``LinAlgError``."""
+    _check_square("linalg.inv", A)
+    _check_float("linalg.inv", A)
+    out = _lapack(A._xp().linalg.inv, A._data, "linalg.inv", _zero_pivot, _INV_SINGULAR)
+    return _linalg_result(out, (A,), LinalgInvExBackward0, output=True)
+
+
+inverse = inv
+
+
+def _cofactors(a):
+    """The cofactor matrices of the matrices ``a`` (the gradient of the determinant), right for
+    singular ones too: with ``a = U S Vh``, ``det(U) det(Vh) U diag(s') Vh`` where ``s'[i]`` is
+    the product of the singular values but the i-th."""
+    xp = _backend.get_array_module(a)
+    if a.shape[-1] == 0:
+        return xp.zeros_like(a)
+    u, s, vh = xp.linalg.svd(a)
+    one = xp.ones(s.shape[:-1] + (1,), dtype=s.dtype)
+    before = xp.cumprod(xp.concatenate([one, s[..., :-1]], -1), -1)
+    after = xp.flip(xp.cumprod(xp.concatenate([one, xp.flip(s, -1)[..., :-1]], -1), -1), -1)
+    scale = (xp.linalg.det(u) * xp.linalg.det(vh))[..., None] * before * after
+    return (u * scale[..., None, :]) @ vh
+
+
+class LinalgDetBackward0(Node):
+    """Backward of ``linalg.det``: the gradient times the cofactor matrix. Double backward uses
+    ``det(A) inv(A)^T``, so it needs an invertible matrix."""
+
+    def backward(self, g):
+        (a,) = self.saved_tensors
+        return (g[..., None, None] * _cofactors(a._data),)
+
+    def graph_backward(self, g):
+        (a,) = self.saved_tensors
+        return ((g * det(a))[..., None, None] * inv(a).mT,)
+
+
+def det(A) -> Tensor:
+    """The determinant of each square matrix of ``A`` (..., n, n)."""
+    _check_square("linalg.det", A)
+    _check_float("linalg.det", A, "lu_cpu")
+    out = A._xp().linalg.det(A._data)
+    return _linalg_result(out, (A,), LinalgDetBackward0, save=(A,))
+
+
+class LinalgSlogdetBackward0(Node):
+    """Backward of ``linalg.slogdet``: ``g inv(A)^T`` from the gradient of ``logabsdet``; the
+    sign has none."""
+
+    num_outputs = 2
+
+    def backward(self, g_sign, g_log):
+        if g_log is None:
+            return (None,)
+        (a,) = self.saved_tensors
+        xp = _backend.get_array_module(g_log)
+        inv_t = _mT(_lapack(xp.linalg.inv, a._data, "linalg.slogdet", _zero_pivot,
+                            _INV_SINGULAR))
+        return (g_log[..., None, None] * inv_t,)
+
+    def graph_backward(self, g_sign, g_log):
+        if g_log is None:
+            return (None,)
+        (a,) = self.saved_tensors
+        return (g_log[..., None, None] * inv(a).mT,)
+
+
+def slogdet(A):
+    """``(sign, logabsdet)`` of the determinant of each square matrix of ``A``: ``det = sign *
+    exp(logabsdet)`` without overflow (sign 0 and logabsdet -inf for a singular matrix)."""
+    _check_square("linalg.slogdet", A)
+    _check_float("linalg.slogdet", A)
+    sign, logabsdet = A._xp().linalg.slogdet(A._data)
+    if not (_state.enabled and A._requires_grad):
+        return slogdet_result(_wrap(sign), _wrap(logabsdet))
+    node = LinalgSlogdetBackward0((A,))
+    node.save(A)
+    logabsdet = _from_node(logabsdet, node)
+    logabsdet._output_nr = 1
+    return slogdet_result(_from_node(sign, node), logabsdet)
+
+
+class LinalgSolveExBackward0(Node):
+    """Backward of ``A X = B``: ``gB = solve(A^T, g)``, ``gA = -gB X^T`` (summed over broadcast
+    batch dims)."""
+
+    def backward(self, g):
+        (a,) = self.saved_tensors
+        a = _mT(a._data)
+        xp = _backend.get_array_module(g)
+        grad_b = xp.linalg.solve(xp.broadcast_to(a, g.shape[:-2] + a.shape[-2:]), g)
+        grad_a = -(grad_b @ _mT(self.saved_output))
+        return unbroadcast(grad_a, self.a_shape), unbroadcast(grad_b, self.b_shape)
+
+    def graph_backward(self, g):
+        from .elementwise import sum_to
+        (a,) = self.saved_tensors
+        grad_b = _solve(a.mT, g)
+        grad_a = -(grad_b @ self.saved_output_tensor().mT)
+        return sum_to(grad_a, self.a_shape), sum_to(grad_b, self.b_shape)
+
+
+def _solve(A, B) -> Tensor:
+    """``X`` with ``A X = B`` for square matrices ``A`` (..., n, n) and ``B`` (..., n, k) of one
+    dtype, the batch dims broadcast."""
+    a, b = A._data, B._data
+    try:
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise broadcast_error(b.shape[:-2], a.shape[:-2]) from None
+    xp = A._xp()
+    b = xp.broadcast_to(b, batch + b.shape[-2:])
+    out = _lapack(lambda m: xp.linalg.solve(xp.broadcast_to(m, batch + m.shape[-2:]), b), a,
+                  "torch.linalg.solve", _zero_pivot, _SOLVE_SINGULAR)
+    return _linalg_result(out, (A, B), LinalgSolveExBackward0, save=(A,), output=True,
+                          a_shape=a.shape, b_shape=B._data.shape)
+
+
+def solve(A, B, *, left=True) -> Tensor:
+    """The solution ``X`` of ``A X = B`` (``X A = B`` with ``left=False``) for square matrices
+    ``A`` (..., n, n) and matrices ``B`` (..., n, k), or vectors ``B`` (..., n); the batch dims
+    broadcast. A singular ``A`` raises ``LinAlgError``."""
+    _check_float("linalg.solve", A, "lu_cpu")
+    _check_square("linalg.solve", A)
+    if B._data.dtype != A._data.dtype:
+        raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A of "
+                           f"type {torch_type_name(A._data.dtype)} and B of type "
+                           f"{torch_type_name(B._data.dtype)} instead")
+    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])
+    if not vector and B.ndim < 2:
+        raise RuntimeError("linalg.solve: The input tensor B must have at least 2 dimensions.")
+    matrices = B.unsqueeze(-1) if vector else B
+    n, (rows, cols) = A.shape[-1], matrices.shape[-2:]
+    if n != (rows if left else cols):
+        raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
+                           f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {rows}x{cols})")
+    out = _solve(A, matrices) if left else _solve(A.mT, matrices.mT).mT
+    return out.squeeze(-1) if vector else out
+
+
+def _cholesky_grad(low, g, tril, mT, solve):
+    """PyTorch's gradient of ``A`` for the Cholesky factor ``low`` and its gradient ``g`` (arrays
+    or tensors, with ``tril``/``mT``/``solve`` of their kind): ``L^-T phi L^-1`` where ``phi`` is
+    ``tril(L^T g)`` made symmetric from its lower triangle."""
+    phi = tril(mT(low) @ g, 0)
+    phi = 0.5 * (phi + mT(tril(phi, -1)))
+    return mT(solve(mT(low), mT(solve(mT(low), phi))))
+
+
+class LinalgCholeskyExBackward0(Node):
+    """Backward of ``linalg.cholesky``."""
+
+    def backward(self, g):
+        low = self.saved_output
+        if self.upper:
+            low, g = _mT(low), _mT(g)
+        xp = _backend.get_array_module(g)
+        return (_cholesky_grad(low, g, xp.tril, _mT, xp.linalg.solve),)
+
+    def graph_backward(self, g):
+        from .shape import tril
+        low = self.saved_output_tensor()
+        if self.upper:
+            low, g = low.mT, g.mT
+        return (_cholesky_grad(low, g, tril, lambda t: t.mT, _solve),)
+
+
+def cholesky(A, *, upper=False) -> Tensor:
+    """The lower-triangular ``L`` with ``A = L L^T`` for each symmetric positive-definite matrix
+    of ``A`` (only its lower triangle is read), or ``U = L^T`` from the upper triangle with
+    ``upper=True``. A matrix that is not positive-definite raises ``LinAlgError``."""
+    _check_square("linalg.cholesky", A)
+    _check_float("linalg.cholesky", A, "cholesky_cpu")
+    data = _mT(A._data) if upper else A._data
+    out = _lapack(A._xp().linalg.cholesky, data, "linalg.cholesky", _failed_minor,
+                  _NOT_POSITIVE_DEFINITE)
+    return _linalg_result(_mT(out) if upper else out, (A,), LinalgCholeskyExBackward0,
+                          output=True, upper=upper)

@@ -1,9 +1,12 @@
 """Shape operations: reshape/view, transpose/permute, expand, squeeze/unsqueeze, flatten,
-cat/stack, split/chunk/unbind, repeat/tile, tril/triu, and dtype/device conversion.
+cat/stack, split/chunk/unbind, repeat/tile, tril/triu, dtype/device conversion, and diagonals
+(diagonal/diag/diag_embed/trace/fill_diagonal_), roll, diff and meshgrid.
 
 View operations share storage and the version counter with their input, as in PyTorch.
 """
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -11,6 +14,7 @@ from .. import _backend
 from ..autograd.graph import Node
 from ..dtypes import as_dtype
 from ..tensor import Tensor, _from_node
+from .index import IndexBackward0, index_put
 from ._util import (_state, cast_grads_to_inputs, check_devices, normalize_dims, result_type,
                     sizes, unbroadcast)
 
@@ -543,3 +547,245 @@ def triu(input, diagonal=0) -> Tensor:
     """The upper triangle of each matrix (the last two dims): the elements below diagonal
     ``diagonal`` (0 the main one, < 0 below it) set to zero."""
     return _triangle(input, diagonal, TriuBackward0)
+
+
+# --------------------------------------------------------------------------------------------
+# diagonals, roll, diff, meshgrid
+# --------------------------------------------------------------------------------------------
+def _diagonal_key(xp, shape, offset, dim1, dim2):
+    """Index arrays picking diagonal ``offset`` of the (non-negative, distinct) dims ``dim1`` and
+    ``dim2`` of an array of ``shape``, laid out as ``diagonal`` lays it out: the other dims in
+    order, then the diagonal. They write a gradient onto a diagonal, or values into one."""
+    others = [d for d in range(len(shape)) if d not in (dim1, dim2)]
+    nd = len(others) + 1
+    length = max(0, min(shape[dim1] - max(-offset, 0), shape[dim2] - max(offset, 0)))
+    key = [None] * len(shape)
+    for pos, d in enumerate(others):
+        key[d] = xp.arange(shape[d]).reshape([shape[d] if i == pos else 1 for i in range(nd)])
+    diag = xp.arange(length).reshape([1] * (nd - 1) + [length])
+    key[dim1] = diag + max(-offset, 0)
+    key[dim2] = diag + max(offset, 0)
+    return tuple(key)
+
+
+def _diagonal_dims(ndim, dim1, dim2):
+    """``dim1``, ``dim2`` normalised, with PyTorch's error when they are the same dim."""
+    d1, d2 = normalize_dims(dim1, ndim)[0], normalize_dims(dim2, ndim)[0]
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return d1, d2
+
+
+class DiagonalBackward0(IndexBackward0):
+    """Backward of ``diagonal`` (and of ``diag`` of a matrix): the gradient written onto the
+    diagonal of zeros (the indices of ``key`` are distinct, so it is assigned)."""
+
+    basic = True
+
+
+class TraceBackward0(DiagonalBackward0):
+    """Backward of ``trace``: the gradient on every element of the main diagonal."""
+
+
+def _diagonal(input, offset, dim1, dim2, view) -> Tensor:
+    """Diagonal ``offset`` of dims ``dim1``/``dim2`` as the last dim: a view of ``input`` (writable,
+    as in PyTorch), or a copy without ``view``."""
+    data = input._data
+    xp = input._xp()
+    d1, d2 = _diagonal_dims(data.ndim, dim1, dim2)
+    out = xp.diagonal(data, offset, d1, d2)
+    key = _diagonal_key(xp, data.shape, offset, d1, d2)
+    if view:
+        if xp is np and data.flags.writeable:
+            out.flags.writeable = True  # NumPy's diagonal view is read-only
+        return _view_of(input, out, DiagonalBackward0, view=key, key=key, shape=data.shape)
+    out = out.copy()
+    if _state.enabled and input._requires_grad:
+        node = DiagonalBackward0((input,))
+        node.key, node.shape = key, data.shape
+        return _from_node(out, node)
+    return _wrap(out)
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1) -> Tensor:
+    """Diagonal ``offset`` (0 the main one, > 0 above it) of the matrices in dims ``dim1`` and
+    ``dim2``, appended as the last dim: a view sharing storage with ``input``."""
+    return _diagonal(input, offset, dim1, dim2, True)
+
+
+class DiagEmbedBackward0(Node):
+    """Backward of ``diag_embed``: the diagonal of the gradient."""
+
+    def backward(self, g):
+        return (g[self.key],)
+
+    def graph_backward(self, g):
+        return (diagonal(g, self.offset, self.dim1, self.dim2),)
+
+
+def diag_embed(input, offset=0, dim1=-2, dim2=-1) -> Tensor:
+    """Matrices (in dims ``dim1``/``dim2`` of a result with one dim more) whose diagonal
+    ``offset`` holds the last dim of ``input``; zeros elsewhere."""
+    data = input._data
+    d1, d2 = _diagonal_dims(data.ndim + 1, dim1, dim2)
+    n = data.shape[-1] + abs(offset)
+    rest = iter(data.shape[:-1])
+    shape = tuple([n if d in (d1, d2) else next(rest) for d in range(data.ndim + 1)])
+    xp = input._xp()
+    key = _diagonal_key(xp, shape, offset, d1, d2)
+    out = xp.zeros(shape, dtype=data.dtype)
+    out[key] = data
+    if _state.enabled and input._requires_grad:
+        node = DiagEmbedBackward0((input,))
+        node.key, node.offset, node.dim1, node.dim2 = key, offset, d1, d2
+        return _from_node(out, node)
+    return _wrap(out)
+
+
+def diag(input, diagonal=0) -> Tensor:
+    """A matrix with the vector ``input`` on diagonal ``diagonal`` (0 the main one, > 0 above
+    it), or the diagonal of the matrix ``input`` as a new vector."""
+    if input._data.ndim == 1:
+        return diag_embed(input, diagonal, 0, 1)
+    if input._data.ndim != 2:
+        raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input._data.ndim}D")
+    return _diagonal(input, diagonal, 0, 1, False)
+
+
+def trace(input) -> Tensor:
+    """Sum of the main diagonal of a matrix (int64 for integer input)."""
+    data = input._data
+    if data.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {data.ndim}")
+    if data.dtype.kind == "b":
+        raise NotImplementedError("\"trace\" not implemented for 'Bool'")
+    out = data.trace(dtype=np.int64 if data.dtype.kind in "iu" else None)
+    if _state.enabled and input._requires_grad:
+        node = TraceBackward0((input,))
+        node.key, node.shape = _diagonal_key(input._xp(), data.shape, 0, 0, 1), data.shape
+        return _from_node(out, node)
+    return _wrap(out)
+
+
+def fill_diagonal_(input, fill_value, wrap=False) -> Tensor:
+    """Fill the main diagonal in place (of a matrix, or of a tensor whose dims are all equal);
+    with ``wrap``, the diagonal of a tall matrix starts again every ``columns + 1`` rows."""
+    from .inplace import apply_inplace
+    shape = input._data.shape
+    if len(shape) < 2:
+        raise RuntimeError("dimensions must larger than 1")
+    if len(shape) > 2 and len(set(shape)) != 1:
+        raise RuntimeError("all dimensions of input must be of equal length")
+    size = int(np.prod(shape))
+    step = sum([int(np.prod(shape[i + 1:])) for i in range(len(shape))])  # (i, i, ..) -> i + 1
+    end = size if wrap or len(shape) > 2 else min(size, shape[1] * shape[1])
+    xp = input._xp()
+    key = xp.unravel_index(xp.arange(0, end, step), shape)
+    return apply_inplace(input, index_put, tuple(key), fill_value)
+
+
+class RollBackward0(Node):
+    """Backward of ``roll``: the gradient rolled back."""
+
+    def backward(self, g):
+        return (_backend.get_array_module(g).roll(g, self.back, self.axes),)
+
+    def graph_backward(self, g):
+        return (roll(g, self.back, self.axes),)
+
+
+def roll(input, shifts, dims=None) -> Tensor:
+    """Shift the elements along ``dims`` by ``shifts`` (ints or tuples), wrapping around; without
+    ``dims`` the flattened tensor is rolled."""
+    shifts = [int(s) for s in (shifts if isinstance(shifts, (tuple, list)) else [shifts])]
+    if dims is not None:
+        dims = [int(d) for d in (dims if isinstance(dims, (tuple, list)) else [dims])]
+    if not shifts:
+        raise RuntimeError("`shifts` required")
+    if len(shifts) != (1 if dims is None else len(dims)):
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, "
+                           f"dims:{len(dims or ())}")
+    data = input._data
+    if dims is None:
+        shift, axes = shifts[0], None
+    else:
+        if data.ndim == 0:
+            raise IndexError(f"Dimension specified as {dims[0]} but tensor has no dimensions")
+        shift, axes = tuple(shifts), tuple([normalize_dims(d, data.ndim)[0] for d in dims])
+    out = input._xp().roll(data, shift, axes)
+    if _state.enabled and input._requires_grad:
+        node = RollBackward0((input,))
+        node.back = -shift if axes is None else tuple([-s for s in shift])
+        node.axes = axes
+        return _from_node(out, node)
+    return _wrap(out)
+
+
+def diff(input, n=1, dim=-1, prepend=None, append=None) -> Tensor:
+    """The ``n``-th forward difference along ``dim`` (``out[i] = x[i + 1] - x[i]``, ``!=`` for
+    bool), of ``input`` with ``prepend``/``append`` concatenated to it along ``dim`` first."""
+    nd = input._data.ndim
+    if nd == 0:
+        raise RuntimeError("diff expects input to be at least one-dimensional")
+    if n < 0:
+        raise RuntimeError(f"order must be non-negative but got {n}")
+    d = normalize_dims(dim, nd)[0]
+    parts = [input]
+    for name, extra in (("prepend", prepend), ("append", append)):
+        if extra is None:
+            continue
+        if not isinstance(extra, Tensor):
+            raise TypeError(f"diff(): argument '{name}' must be Tensor, not "
+                            f"{type(extra).__name__}")
+        if extra._data.ndim != nd:
+            raise RuntimeError("diff expects prepend or append to be the same dimension as input")
+        for i, (a, b) in enumerate(zip(input.shape, extra.shape)):
+            if i != d and a != b:
+                raise RuntimeError("diff expects the shape of tensor to prepend or append to match "
+                                   "that of input except along the differencing dimension; "
+                                   f"input.size({i}) = {a}, but got tensor.size({i}) = {b}")
+        parts.insert(0 if name == "prepend" else len(parts), extra)
+    out = cat(parts, d) if len(parts) > 1 else input
+    for _ in range(n):
+        length = out.shape[d]
+        if length == 0:
+            break
+        later, earlier = narrow(out, d, 1, length - 1), narrow(out, d, 0, length - 1)
+        out = later != earlier if out._data.dtype.kind == "b" else later - earlier
+    return out
+
+
+MESHGRID_WARNING = ("torch.meshgrid: in an upcoming release, it will be required to pass the "
+                    "indexing argument.")
+
+
+def meshgrid(*tensors, indexing=None):
+    """Coordinate grids of 0-D/1-D tensors (or one list of them): output ``i`` holds
+    ``tensors[i]`` along dim ``i`` (``indexing='ij'``, the default, which warns when not given)
+    or with the first two dims swapped (``'xy'``). The outputs are expanded views."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing is None:
+        warnings.warn(MESHGRID_WARNING, UserWarning, stacklevel=2)
+        indexing = "ij"
+    if not tensors:
+        raise RuntimeError("meshgrid expects a non-empty TensorList")
+    for x in tensors:
+        if x._data.ndim > 1:
+            raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but "
+                               f"got: {x}")
+        if x.dtype != tensors[0].dtype:
+            raise RuntimeError("meshgrid expects all tensors to have the same dtype")
+        if x.device != tensors[0].device:
+            raise RuntimeError("meshgrid expects all tensors to have the same device")
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f'torch.meshgrid: indexing must be one of "xy" or "ij", but received: '
+                           f"{indexing}")
+    order = list(range(len(tensors)))
+    if indexing == "xy" and len(order) > 1:
+        order[0], order[1] = 1, 0  # tensor i goes to dim order[i]
+    shape = [0] * len(tensors)
+    for i, x in zip(order, tensors):
+        shape[i] = x._data.size
+    return tuple([expand(reshape(x, [-1 if j == i else 1 for j in range(len(shape))]), shape)
+                  for i, x in zip(order, tensors)])
