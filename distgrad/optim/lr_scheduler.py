@@ -3,8 +3,9 @@
 A scheduler changes ``group["lr"]`` of its optimizer's param groups each time ``step()`` is
 called (after ``optimizer.step()``). Creating one records ``initial_lr`` in every group and
 performs the initial step (epoch 0). ``state_dict()`` holds everything but the optimizer (and
-LambdaLR's functions), as numbers, strings, None, lists and dicts, so ``distgrad.save`` writes it;
-``load_state_dict`` restores it.
+the functions of LambdaLR and CyclicLR), as numbers, strings, None, lists and dicts, so
+``distgrad.save`` writes it; ``load_state_dict`` restores it. ``CyclicLR`` and ``OneCycleLR``
+(stepped after every batch) also cycle the momentum (SGD) or ``beta1`` (Adam).
 """
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ import warnings
 import weakref
 from bisect import bisect_right
 from collections import Counter
-from functools import wraps
+from functools import partial, wraps
 
 from .optimizer import Optimizer, _copy_containers
 
-__all__ = ["LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR",
-           "CosineAnnealingLR", "LinearLR", "SequentialLR", "ReduceLROnPlateau"]
+__all__ = ["LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
+           "ExponentialLR", "SequentialLR", "PolynomialLR", "CosineAnnealingLR", "ChainedScheduler",
+           "ReduceLROnPlateau", "CyclicLR", "OneCycleLR"]
 
 EPOCH_DEPRECATION_WARNING = (
     "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated where "
@@ -30,6 +32,23 @@ EPOCH_DEPRECATION_WARNING = (
 
 def _group_lrs(optimizer) -> list:
     return [group["lr"] for group in optimizer.param_groups]
+
+
+def _format_param(name: str, optimizer, param) -> list:
+    """``param`` as one value per param group (a list or tuple must have one per group)."""
+    if isinstance(param, (list, tuple)):
+        if len(param) != len(optimizer.param_groups):
+            raise ValueError(f"{name} must have the same length as optimizer.param_groups. {name} "
+                             f"has {len(param)} values, param_groups has "
+                             f"{len(optimizer.param_groups)}.")
+        return list(param)
+    return [param] * len(optimizer.param_groups)
+
+
+def _callable_state(fn):
+    """What a state dict keeps of a user function: None for a function (or lambda), a copy of
+    the attributes of a callable object."""
+    return None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
 
 
 def _patch_optimizer_step(optimizer) -> None:
@@ -164,8 +183,7 @@ class LambdaLR(LRScheduler):
         lambda) and a copy of the attributes of a callable object, as in PyTorch."""
         state = {key: _copy_containers(value) for key, value in self.__dict__.items()
                  if key not in ("optimizer", "lr_lambdas")}
-        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
-                               for fn in self.lr_lambdas]
+        state["lr_lambdas"] = [_callable_state(fn) for fn in self.lr_lambdas]
         return state
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -278,6 +296,32 @@ class CosineAnnealingLR(LRScheduler):
                 for base_lr in self.base_lrs]
 
 
+class ConstantLR(LRScheduler):
+    """Multiply the lr by ``factor`` for the first ``total_iters`` epochs, then restore it."""
+
+    def __init__(self, optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1):
+        if factor > 1.0 or factor < 0:
+            raise ValueError("Constant multiplicative factor expected to be between 0 and 1.")
+        self.factor = factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list:
+        self._warn_if_outside_step()
+        if self.last_epoch == 0:
+            scale = self.factor
+        elif self.last_epoch == self.total_iters:
+            scale = 1.0 / self.factor
+        else:
+            return _group_lrs(self.optimizer)
+        return [group["lr"] * scale for group in self.optimizer.param_groups]
+
+    def _get_closed_form_lr(self) -> list:
+        return [base_lr * (self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor))
+                for base_lr in self.base_lrs]
+
+
 class LinearLR(LRScheduler):
     """Scale the lr linearly from ``start_factor`` to ``end_factor`` over ``total_iters``
     epochs (a warm-up), then keep it."""
@@ -312,14 +356,12 @@ class LinearLR(LRScheduler):
                 for base_lr in self.base_lrs]
 
 
-class SequentialLR(LRScheduler):
-    """Run ``schedulers`` one after another, switching at the ``milestones`` epochs (e.g. a
-    ``LinearLR`` warm-up, then ``CosineAnnealingLR``)."""
+class _SchedulerList(LRScheduler):
+    """Base of the schedulers that drive other schedulers (``SequentialLR``,
+    ``ChainedScheduler``): their checks, and state dicts holding the wrapped ones' states."""
 
-    def __init__(self, optimizer, schedulers, milestones, last_epoch: int = -1):
+    def _check_schedulers(self, optimizer, schedulers) -> None:
         name = type(self).__name__
-        if len(schedulers) < 1:
-            raise ValueError(f"{name} expects at least one scheduler, but got no scheduler.")
         for i, scheduler in enumerate(schedulers):
             if not hasattr(scheduler, "optimizer"):
                 raise TypeError(f"{name} at index {i} should have `optimizer` as its attribute.")
@@ -331,6 +373,31 @@ class SequentialLR(LRScheduler):
                 raise ValueError(f"{name} expects all schedulers to belong to the same optimizer, "
                                  f"but got scheduler {type(scheduler).__name__} at index {i} "
                                  "with a different optimizer.")
+
+    def state_dict(self) -> dict:
+        """The state, with the wrapped schedulers' states under ``"_schedulers"``."""
+        state = {key: _copy_containers(value) for key, value in self.__dict__.items()
+                 if key not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        schedulers = state_dict.pop("_schedulers")
+        super().load_state_dict(state_dict)
+        for scheduler, saved in zip(self._schedulers, schedulers):
+            scheduler.load_state_dict(saved)
+
+
+class SequentialLR(_SchedulerList):
+    """Run ``schedulers`` one after another, switching at the ``milestones`` epochs (e.g. a
+    ``LinearLR`` warm-up, then ``CosineAnnealingLR``)."""
+
+    def __init__(self, optimizer, schedulers, milestones, last_epoch: int = -1):
+        if len(schedulers) < 1:
+            raise ValueError(f"{type(self).__name__} expects at least one scheduler, but got no "
+                             "scheduler.")
+        self._check_schedulers(optimizer, schedulers)
         if len(milestones) != len(schedulers) - 1:
             raise ValueError("Sequential Schedulers expects number of schedulers provided to be "
                              "one more than the number of milestone points, but got number of "
@@ -365,19 +432,46 @@ class SequentialLR(LRScheduler):
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
 
-    def state_dict(self) -> dict:
-        """The state, with the wrapped schedulers' states under ``"_schedulers"``."""
-        state = {key: _copy_containers(value) for key, value in self.__dict__.items()
-                 if key not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
 
-    def load_state_dict(self, state_dict: dict) -> None:
-        state_dict = dict(state_dict)
-        schedulers = state_dict.pop("_schedulers")
-        super().load_state_dict(state_dict)
-        for scheduler, saved in zip(self._schedulers, schedulers):
-            scheduler.load_state_dict(saved)
+class PolynomialLR(LRScheduler):
+    """Decay the lr as ``base_lr * (1 - epoch / total_iters) ** power`` (0 from ``total_iters``
+    on)."""
+
+    def __init__(self, optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1):
+        self.total_iters = total_iters
+        self.power = power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list:
+        self._warn_if_outside_step()
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return _group_lrs(self.optimizer)
+        decay_factor = ((1.0 - self.last_epoch / self.total_iters)
+                        / (1.0 - (self.last_epoch - 1) / self.total_iters)) ** self.power
+        return [group["lr"] * decay_factor for group in self.optimizer.param_groups]
+
+    def _get_closed_form_lr(self) -> list:
+        return [base_lr * (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters)
+                ** self.power for base_lr in self.base_lrs]
+
+
+class ChainedScheduler(_SchedulerList):
+    """Step all of ``schedulers`` at each ``step()`` (their changes to the lr compose)."""
+
+    def __init__(self, schedulers, optimizer=None):
+        if len(schedulers) < 1:
+            raise ValueError(f"{type(self).__name__} expects at least one scheduler to be chained, "
+                             "but got no scheduler.")
+        optimizer = optimizer or schedulers[0].optimizer
+        self._check_schedulers(optimizer, schedulers)
+        self._schedulers = list(schedulers)
+        self.optimizer = optimizer
+        self._last_lr = _group_lrs(self._schedulers[-1].optimizer)
+
+    def step(self) -> None:  # noqa: D102 - same as the base
+        for scheduler in self._schedulers:
+            scheduler.step()
+        self._last_lr = _group_lrs(self._schedulers[-1].optimizer)
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -479,3 +573,246 @@ class ReduceLROnPlateau(LRScheduler):
         super().load_state_dict(state_dict)
         self._init_is_better(mode=self.mode, threshold=self.threshold,
                              threshold_mode=self.threshold_mode)
+
+
+def _set_momentum(group, momentum, use_beta1) -> None:
+    """Set a group's momentum: ``betas[0]`` (Adam-like optimizers) or ``momentum`` (SGD)."""
+    if use_beta1:
+        group["betas"] = (momentum, *group["betas"][1:])
+    else:
+        group["momentum"] = momentum
+
+
+def _init_momentum(optimizer, base_momentum, max_momentum, last_epoch) -> tuple:
+    """For ``cycle_momentum``: ``(use_beta1, base_momentums, max_momentums)``; on a fresh start
+    each group's momentum is set to its maximum and both bounds are recorded in the group."""
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option "
+                         "enabled")
+    use_beta1 = "betas" in optimizer.defaults
+    base_momentums = _format_param("base_momentum", optimizer, base_momentum)
+    max_momentums = _format_param("max_momentum", optimizer, max_momentum)
+    if last_epoch == -1:
+        for m_momentum, b_momentum, group in zip(max_momentums, base_momentums,
+                                                 optimizer.param_groups):
+            _set_momentum(group, m_momentum, use_beta1)
+            group["max_momentum"] = m_momentum
+            group["base_momentum"] = b_momentum
+    return use_beta1, base_momentums, max_momentums
+
+
+class CyclicLR(LRScheduler):
+    """Cycle the lr between ``base_lr`` and ``max_lr`` (step after every batch): up over
+    ``step_size_up`` steps, down over ``step_size_down``; ``mode`` ``'triangular'``,
+    ``'triangular2'`` (amplitude halved each cycle) or ``'exp_range'`` (scaled by
+    ``gamma**step``), or a custom ``scale_fn`` of the cycle (or, with ``scale_mode='iterations'``,
+    of the step). With ``cycle_momentum`` the momentum (SGD) or ``beta1`` (Adam) cycles inversely
+    between ``max_momentum`` and ``base_momentum``."""
+
+    def __init__(self, optimizer, base_lr, max_lr, step_size_up: int = 2000, step_size_down=None,
+                 mode: str = "triangular", gamma: float = 1.0, scale_fn=None,
+                 scale_mode: str = "cycle", cycle_momentum: bool = True,
+                 base_momentum=0.8, max_momentum=0.9, last_epoch: int = -1):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        self.optimizer = optimizer
+        base_lrs = _format_param("base_lr", optimizer, base_lr)
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups):
+                group["lr"] = lr
+        self.max_lrs = _format_param("max_lr", optimizer, max_lr)
+        step_size_up = float(step_size_up)
+        step_size_down = float(step_size_down) if step_size_down is not None else step_size_up
+        self.total_size = step_size_up + step_size_down
+        self.step_ratio = step_size_up / self.total_size
+        if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
+            raise ValueError("mode is invalid and scale_fn is None")
+        self.mode = mode
+        self.gamma = gamma
+        self._scale_fn_custom = scale_fn
+        self.scale_mode = scale_mode
+        self._init_scale_fn()
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            self.use_beta1, self.base_momentums, self.max_momentums = _init_momentum(
+                optimizer, base_momentum, max_momentum, last_epoch)
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def _init_scale_fn(self) -> None:
+        if self._scale_fn_custom is not None:
+            return
+        if self.mode == "triangular":
+            self._scale_fn_ref = self._triangular_scale_fn
+            self.scale_mode = "cycle"
+        elif self.mode == "triangular2":
+            self._scale_fn_ref = self._triangular2_scale_fn
+            self.scale_mode = "cycle"
+        elif self.mode == "exp_range":
+            self._scale_fn_ref = partial(self._exp_range_scale_fn, self.gamma)
+            self.scale_mode = "iterations"
+
+    def scale_fn(self, x) -> float:
+        """The amplitude scale at cycle (or step) ``x``."""
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        return self._scale_fn_ref(x)
+
+    @staticmethod
+    def _triangular_scale_fn(x) -> float:
+        return 1.0
+
+    @staticmethod
+    def _triangular2_scale_fn(x) -> float:
+        return 1 / (2.0 ** (x - 1))
+
+    @staticmethod
+    def _exp_range_scale_fn(gamma, x) -> float:
+        return gamma ** x
+
+    def get_lr(self) -> list:
+        """The lrs of this step; with ``cycle_momentum`` also sets the groups' momentum."""
+        self._warn_if_outside_step()
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        if x <= self.step_ratio:
+            scale_factor = x / self.step_ratio
+        else:
+            scale_factor = (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [base_lr + (max_lr - base_lr) * scale_factor * scale
+               for base_lr, max_lr in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            for group, base_m, max_m in zip(self.optimizer.param_groups, self.base_momentums,
+                                            self.max_momentums):
+                _set_momentum(group, max_m - (max_m - base_m) * scale_factor * scale,
+                              self.use_beta1)
+        return lrs
+
+    def state_dict(self) -> dict:
+        """The state without the scale functions: ``"_scale_fn_custom"`` holds None for a
+        function and a copy of the attributes of a callable object, as in PyTorch."""
+        state = super().state_dict()
+        state.pop("_scale_fn_ref", None)
+        state["_scale_fn_custom"] = (None if self._scale_fn_custom is None
+                                     else _callable_state(self._scale_fn_custom))
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        saved = state_dict.pop("_scale_fn_custom", None)
+        super().load_state_dict(state_dict)
+        if saved is not None:
+            self._scale_fn_custom.__dict__.update(saved)
+        self._init_scale_fn()
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy (step after every batch): the lr rises from ``max_lr / div_factor`` to
+    ``max_lr`` over the first ``pct_start`` of ``total_steps`` (or ``epochs * steps_per_epoch``)
+    steps, then anneals (``'cos'`` or ``'linear'``) to ``initial_lr / final_div_factor``;
+    ``three_phase`` comes back to the initial lr symmetrically first. With ``cycle_momentum`` the
+    momentum (SGD) or ``beta1`` (Adam) moves inversely between ``max_momentum`` and
+    ``base_momentum``."""
+
+    def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None,
+                 pct_start: float = 0.3, anneal_strategy: str = "cos",
+                 cycle_momentum: bool = True, base_momentum=0.85, max_momentum=0.95,
+                 div_factor: float = 25.0, final_div_factor: float = 1e4,
+                 three_phase: bool = False, last_epoch: int = -1):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        self.optimizer = optimizer
+        self.total_steps = self._total_steps(total_steps, epochs, steps_per_epoch)
+        up_end = float(pct_start * self.total_steps) - 1
+        if three_phase:
+            self._schedule_phases = [
+                self._phase(up_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                self._phase(float(2 * pct_start * self.total_steps) - 2, "max_lr", "initial_lr",
+                            "base_momentum", "max_momentum"),
+                self._phase(self.total_steps - 1, "initial_lr", "min_lr", "max_momentum",
+                            "max_momentum"),
+            ]
+        else:
+            self._schedule_phases = [
+                self._phase(up_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                self._phase(self.total_steps - 1, "max_lr", "min_lr", "base_momentum",
+                            "max_momentum"),
+            ]
+        if pct_start < 0 or pct_start > 1 or not isinstance(pct_start, float):
+            raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got "
+                             f"{anneal_strategy}")
+        self._anneal_func_type = anneal_strategy
+        max_lrs = _format_param("max_lr", optimizer, max_lr)
+        if last_epoch == -1:
+            for max_lr_, group in zip(max_lrs, optimizer.param_groups):
+                group["initial_lr"] = max_lr_ / div_factor
+                group["max_lr"] = max_lr_
+                group["min_lr"] = group["initial_lr"] / final_div_factor
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            self.use_beta1 = _init_momentum(optimizer, base_momentum, max_momentum, last_epoch)[0]
+        super().__init__(optimizer, last_epoch)
+
+    @staticmethod
+    def _total_steps(total_steps, epochs, steps_per_epoch) -> int:
+        if total_steps is not None:
+            if total_steps <= 0 or not isinstance(total_steps, int):
+                raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
+            return total_steps
+        if epochs is not None and steps_per_epoch is not None:
+            if not isinstance(epochs, int) or epochs <= 0:
+                raise ValueError(f"Expected positive integer epochs, but got {epochs}")
+            if not isinstance(steps_per_epoch, int) or steps_per_epoch <= 0:
+                raise ValueError(f"Expected positive integer steps_per_epoch, but got "
+                                 f"{steps_per_epoch}")
+            return epochs * steps_per_epoch
+        raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
+
+    @staticmethod
+    def _phase(end_step, start_lr, end_lr, start_momentum, end_momentum) -> dict:
+        return {"end_step": end_step, "start_lr": start_lr, "end_lr": end_lr,
+                "start_momentum": start_momentum, "end_momentum": end_momentum}
+
+    def _anneal_func(self, start, end, pct):
+        if self._anneal_func_type == "cos":
+            return self._annealing_cos(start, end, pct)
+        return self._annealing_linear(start, end, pct)
+
+    @staticmethod
+    def _annealing_cos(start, end, pct):
+        """Cosine anneal from ``start`` to ``end`` as ``pct`` goes from 0 to 1."""
+        cos_out = math.cos(math.pi * pct) + 1
+        return end + (start - end) / 2.0 * cos_out
+
+    @staticmethod
+    def _annealing_linear(start, end, pct):
+        """Linear anneal from ``start`` to ``end`` as ``pct`` goes from 0 to 1."""
+        return (end - start) * pct + start
+
+    def get_lr(self) -> list:
+        """The lrs of this step; with ``cycle_momentum`` also sets the groups' momentum."""
+        self._warn_if_outside_step()
+        step_num = self.last_epoch
+        if step_num > self.total_steps:
+            raise ValueError(f"Tried to step {step_num} times. The specified number of total "
+                             f"steps is {self.total_steps}")
+        lrs = []
+        last = len(self._schedule_phases) - 1
+        for group in self.optimizer.param_groups:
+            start_step = 0.0
+            for i, phase in enumerate(self._schedule_phases):
+                end_step = phase["end_step"]
+                if step_num <= end_step or i == last:
+                    pct = (step_num - start_step) / (end_step - start_step)
+                    lrs.append(self._anneal_func(group[phase["start_lr"]],
+                                                 group[phase["end_lr"]], pct))
+                    if self.cycle_momentum:
+                        _set_momentum(group, self._anneal_func(group[phase["start_momentum"]],
+                                                               group[phase["end_momentum"]], pct),
+                                      self.use_beta1)
+                    break
+                start_step = phase["end_step"]
+        return lrs

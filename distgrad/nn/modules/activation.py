@@ -1,5 +1,5 @@
-"""Activation layers (``ReLU``, ``Tanh``, ``Sigmoid``, ``GELU``, ``Softmax``, ``LogSoftmax``, ...)
-and ``MultiheadAttention``, which PyTorch keeps among them."""
+"""Activation layers (``ReLU``, ``Tanh``, ``Sigmoid``, ``GELU``, ``Softmax``, ``LogSoftmax``,
+``PReLU``, ``Hardswish``, ...) and ``MultiheadAttention``, which PyTorch keeps among them."""
 from __future__ import annotations
 
 from ... import ops
@@ -10,18 +10,22 @@ from .linear import NonDynamicallyQuantizableLinear
 from .module import Module
 
 __all__ = ["ReLU", "Tanh", "Sigmoid", "GELU", "Softmax", "LogSoftmax", "LeakyReLU", "SiLU", "ELU",
-           "Softplus", "Hardtanh", "ReLU6", "Mish", "MultiheadAttention"]
+           "Softplus", "Hardtanh", "ReLU6", "Mish", "MultiheadAttention", "PReLU", "Hardswish",
+           "Hardsigmoid", "Softsign", "Tanhshrink", "Softmin", "LogSigmoid"]
 
 
 class _InplaceActivation(Module):
-    """Base of the activations whose only option is ``inplace`` (overwrite the input)."""
+    """Base of the activations whose only option is ``inplace`` (overwrite the input; shown in
+    the repr unless ``_repr_inplace`` is False, as PyTorch does for some)."""
+
+    _repr_inplace = True
 
     def __init__(self, inplace: bool = False):
         super().__init__()
         self.inplace = inplace
 
     def extra_repr(self) -> str:
-        return "inplace=True" if self.inplace else ""
+        return "inplace=True" if self.inplace and self._repr_inplace else ""
 
 
 class ReLU(_InplaceActivation):
@@ -89,6 +93,13 @@ class LogSoftmax(_SoftmaxBase):
 
     def forward(self, input):
         return F.log_softmax(input, self.dim)
+
+
+class Softmin(_SoftmaxBase):
+    """Softmax of ``-x`` along ``dim``."""
+
+    def forward(self, input):
+        return F.softmin(input, self.dim)
 
 
 class LeakyReLU(Module):
@@ -179,6 +190,66 @@ class Mish(_InplaceActivation):
 
     def forward(self, input):
         return F.mish(input, inplace=self.inplace)
+
+
+class Hardswish(_InplaceActivation):
+    """``x * relu6(x + 3) / 6``."""
+
+    _repr_inplace = False
+
+    def forward(self, input):
+        return F.hardswish(input, self.inplace)
+
+
+class Hardsigmoid(_InplaceActivation):
+    """``relu6(x + 3) / 6``."""
+
+    _repr_inplace = False
+
+    def forward(self, input):
+        return F.hardsigmoid(input, self.inplace)
+
+
+class Softsign(Module):
+    """``x / (1 + |x|)``."""
+
+    def forward(self, input):
+        return F.softsign(input)
+
+
+class Tanhshrink(Module):
+    """``x - tanh(x)``."""
+
+    def forward(self, input):
+        return F.tanhshrink(input)
+
+
+class LogSigmoid(Module):
+    """``log(sigmoid(x))``, computed stably."""
+
+    def forward(self, input):
+        return F.logsigmoid(input)
+
+
+class PReLU(Module):
+    """``max(0, x) + weight * min(0, x)`` with a learnable ``weight``: one slope, or
+    ``num_parameters`` slopes (one per channel, dim 1), initialised to ``init``."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None):
+        self.num_parameters = num_parameters
+        super().__init__()
+        self.init = init
+        self.weight = Parameter(ops.empty(num_parameters, device=device, dtype=dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.constant_(self.weight, self.init)
+
+    def forward(self, input):
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
 
 
 class MultiheadAttention(Module):

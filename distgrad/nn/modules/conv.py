@@ -1,16 +1,16 @@
-"""Convolution layers: ``Conv1d``, ``Conv2d``."""
+"""Convolution layers: ``Conv1d``, ``Conv2d``, ``ConvTranspose1d``, ``ConvTranspose2d``."""
 from __future__ import annotations
 
 import math
 
-from ... import ops
+from ...ops.nn._util import size_str
 from .. import init
-from ..parameter import Parameter
 from .. import functional as F
+from .linear import _register_weight_bias
 from .module import Module
 from .utils import _pair, _reverse_repeat_tuple, _single
 
-__all__ = ["Conv1d", "Conv2d"]
+__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
 
 
 class _ConvNd(Module):
@@ -60,11 +60,7 @@ class _ConvNd(Module):
             shape = (in_channels, out_channels // groups, *kernel_size)
         else:
             shape = (out_channels, in_channels // groups, *kernel_size)
-        self.weight = Parameter(ops.empty(shape, device=device, dtype=dtype))
-        if bias:
-            self.bias = Parameter(ops.empty(out_channels, device=device, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        _register_weight_bias(self, shape, out_channels if bias else None, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -145,3 +141,81 @@ class Conv1d(_ConvNd):
 
     def forward(self, input):
         return self._conv_forward(input, self.weight, self.bias)
+
+
+class _ConvTransposeNd(_ConvNd):
+    """Base of the transposed convolutions: only zero padding, and ``output_padding`` from a
+    requested ``output_size``."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
+                 transposed, output_padding, groups, bias, padding_mode, device=None, dtype=None):
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         transposed, output_padding, groups, bias, padding_mode, device=device,
+                         dtype=dtype)
+
+    def _output_padding(self, input, output_size, stride, padding, kernel_size,
+                        num_spatial_dims, dilation=None):
+        """``self.output_padding``, or the one that gives ``output_size`` (its spatial sizes,
+        optionally preceded by the batch and channel sizes)."""
+        if output_size is None:
+            return _single(self.output_padding)
+        num_non_spatial_dims = 2 if input.dim() == num_spatial_dims + 2 else 1
+        if len(output_size) == num_non_spatial_dims + num_spatial_dims:
+            output_size = output_size[num_non_spatial_dims:]
+        if len(output_size) != num_spatial_dims:
+            raise ValueError(f"ConvTranspose{num_spatial_dims}D: for {input.dim()}D input, "
+                             f"output_size must have {num_spatial_dims} or "
+                             f"{num_non_spatial_dims + num_spatial_dims} elements (got "
+                             f"{len(output_size)})")
+        min_sizes = [(input.size(d + num_non_spatial_dims) - 1) * stride[d] - 2 * padding[d]
+                     + (dilation[d] if dilation is not None else 1) * (kernel_size[d] - 1) + 1
+                     for d in range(num_spatial_dims)]
+        max_sizes = [size + stride[d] - 1 for d, size in enumerate(min_sizes)]
+        for size, lo, hi in zip(output_size, min_sizes, max_sizes):
+            if size < lo or size > hi:
+                raise ValueError(f"requested an output size of {output_size}, but valid sizes "
+                                 f"range from {min_sizes} to {max_sizes} (for an input of "
+                                 f"{size_str(input.shape[2:])})")
+        return [size - lo for size, lo in zip(output_size, min_sizes)]
+
+    def _transposed_forward(self, fn, input, output_size, n):
+        if self.padding_mode != "zeros":
+            raise ValueError(f"Only `zeros` padding mode is supported for {type(self).__name__}")
+        output_padding = self._output_padding(input, output_size, self.stride, self.padding,
+                                              self.kernel_size, n, self.dilation)
+        return fn(input, self.weight, self.bias, self.stride, self.padding, output_padding,
+                  self.groups, self.dilation)
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """Transposed 2-D convolution (the gradient of ``Conv2d`` w.r.t. its input) over
+    ``(N, C_in, H, W)`` inputs; ``weight`` has shape ``(in_channels, out_channels // groups,
+    kH, kW)``. ``forward(input, output_size)`` picks the ``output_padding`` that gives
+    ``output_size``. Initialised like PyTorch (see ``Linear``)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
+                 padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, _pair(kernel_size), _pair(stride),
+                         _pair(padding), _pair(dilation), True, _pair(output_padding), groups,
+                         bias, padding_mode, device=device, dtype=dtype)
+
+    def forward(self, input, output_size=None):
+        return self._transposed_forward(F.conv_transpose2d, input, output_size, 2)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """Transposed 1-D convolution over ``(N, C_in, L)`` inputs; ``weight`` has shape
+    ``(in_channels, out_channels // groups, k)`` (see ``ConvTranspose2d``)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
+                 padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, _single(kernel_size), _single(stride),
+                         _single(padding), _single(dilation), True, _single(output_padding),
+                         groups, bias, padding_mode, device=device, dtype=dtype)
+
+    def forward(self, input, output_size=None):
+        return self._transposed_forward(F.conv_transpose1d, input, output_size, 1)

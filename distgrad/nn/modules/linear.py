@@ -1,4 +1,4 @@
-"""``Linear``, ``Identity`` and ``NonDynamicallyQuantizableLinear``."""
+"""``Linear``, ``Bilinear``, ``Identity`` and ``NonDynamicallyQuantizableLinear``."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,17 @@ from ..parameter import Parameter
 from .. import functional as F
 from .module import Module
 
-__all__ = ["Identity", "Linear", "NonDynamicallyQuantizableLinear"]
+__all__ = ["Identity", "Linear", "Bilinear", "NonDynamicallyQuantizableLinear"]
+
+
+def _register_weight_bias(module: Module, weight_shape, bias_size, device, dtype) -> None:
+    """Give ``module`` an uninitialised ``weight`` of ``weight_shape`` and a ``bias`` of
+    ``bias_size`` elements (None for no bias)."""
+    module.weight = Parameter(ops.empty(weight_shape, device=device, dtype=dtype))
+    if bias_size is not None:
+        module.bias = Parameter(ops.empty(bias_size, device=device, dtype=dtype))
+    else:
+        module.register_parameter("bias", None)
 
 
 class Identity(Module):
@@ -34,11 +44,8 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(ops.empty((out_features, in_features), device=device, dtype=dtype))
-        if bias:
-            self.bias = Parameter(ops.empty(out_features, device=device, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        _register_weight_bias(self, (out_features, in_features), out_features if bias else None,
+                              device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -59,3 +66,34 @@ class Linear(Module):
 class NonDynamicallyQuantizableLinear(Linear):
     """A ``Linear`` under PyTorch's name for ``MultiheadAttention.out_proj`` (in PyTorch it
     keeps the layer out of dynamic quantization)."""
+
+
+class Bilinear(Module):
+    """``y_k = x1 @ weight[k] @ x2 + bias[k]`` with ``weight`` of shape ``(out_features,
+    in1_features, in2_features)``; weight and bias from U(-1/sqrt(in1), 1/sqrt(in1))."""
+
+    def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True,
+                 device=None, dtype=None):
+        super().__init__()
+        self.in1_features = in1_features
+        self.in2_features = in2_features
+        self.out_features = out_features
+        _register_weight_bias(self, (out_features, in1_features, in2_features),
+                              out_features if bias else None, device, dtype)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.in1_features <= 0:
+            raise ValueError(f"in1_features must be > 0, but got (in1_features="
+                             f"{self.in1_features})")
+        bound = 1 / math.sqrt(self.weight.size(1))
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input1, input2):
+        return F.bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")

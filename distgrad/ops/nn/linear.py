@@ -85,8 +85,31 @@ def linear(input, weight, bias=None) -> Tensor:
     return _wrap(out)
 
 
+def _check_bilinear(input1, input2, weight, bias):
+    """PyTorch's shape checks of ``bilinear``."""
+    if input1.ndim != input2.ndim:
+        raise RuntimeError(f"bilinear(): input dimensions do not match: got {input1.ndim} and "
+                           f"{input2.ndim}")
+    for i, (a, b) in enumerate(zip(input1.shape[:-1], input2.shape[:-1])):
+        if a != b:
+            raise RuntimeError(f"bilinear(): input batch dimensions do not match at dim {i}: got "
+                               f"{a} and {b}")
+    if weight.ndim != 3:
+        raise RuntimeError(f"bilinear(): expected a 3-D weight, got weight of size "
+                           f"{list(weight.shape)}")
+    for name, size, expected in (("input1", input1.shape[-1], weight.shape[1]),
+                                 ("input2", input2.shape[-1], weight.shape[2]),
+                                 ("bias", None if bias is None else bias.shape[-1],
+                                  weight.shape[0])):
+        if size is not None and size != expected:
+            raise RuntimeError(f"bilinear(): {name} size does not match weight size: got {size} "
+                               f"but expected {expected}")
+
+
 def bilinear(input1, input2, weight, bias=None) -> Tensor:
-    """``y_k = x1 @ W_k @ x2 + b_k`` for weight ``(out, in1, in2)`` (composed of engine ops)."""
+    """``y_k = x1 @ W_k @ x2 + b_k`` for inputs ``(*, in1)``, ``(*, in2)`` and weight
+    ``(out, in1, in2)`` (composed of engine ops)."""
+    _check_bilinear(input1, input2, weight, bias)
     # (N, in1) x (out, in1, in2) -> (N, out, in2), then contract with x2.
     t = (input1.unsqueeze(-2).unsqueeze(-2) @ weight).squeeze(-2)     # (..., out, in2)
     out = (t * input2.unsqueeze(-2)).sum(-1)
