@@ -72,3 +72,24 @@ def test_nethook_demo(tmp_path):
     assert "accuracy drop when one channel of conv2 is zeroed" in out
     assert "d loss / d relu2 output: shape (64, 32, 8, 8)" in out
     assert (tmp_path / "conv1_feature_maps.png").stat().st_size > 1000
+
+
+def _final_reversal(stdout):
+    last = [line for line in stdout.splitlines() if line.startswith("step 300:")]
+    assert len(last) == 1, stdout  # printed by rank 0 only
+    words = last[0].replace("%", "").replace(",", "").split()
+    return float(words[words.index("accuracy") + 1]), float(words[-1])
+
+
+def test_transformer_learns_to_reverse_sequences():
+    token, sequences = _final_reversal(run_example("reverse_transformer.py"))
+    assert token >= 99.0 and sequences >= 95.0
+
+
+@pytest.mark.mpi
+def test_transformer_example_on_two_ranks():
+    res = run_mpi(2, str(EXAMPLES / "reverse_transformer.py"), timeout=300,
+                  env={"PYTHONPATH": f"{ROOT}:{EXAMPLES}"})
+    assert res.returncode == 0, res.output
+    token, sequences = _final_reversal(res.stdout)
+    assert token >= 99.0 and sequences >= 95.0
