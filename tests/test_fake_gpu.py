@@ -880,3 +880,32 @@ def test_layers_take_device_and_dtype(cuda):
         assert all(_is_dev(t) for t in make().state_dict().values())
     lin = nn.Linear(3, 4, device="cuda:1", dtype=dg.float64)
     assert all(_is_dev(p, 1) and p.dtype == dg.float64 for p in lin.parameters())
+
+
+CPU_SCALAR_OPS = {
+    "mul": lambda x, w: x * w, "rmul": lambda x, w: w * x, "add": lambda x, w: x + w,
+    "rsub": lambda x, w: w - x, "div": lambda x, w: x / w, "rdiv": lambda x, w: w / x,
+    "pow": lambda x, w: x.abs() ** w, "maximum": lambda x, w: dg.maximum(x, w),
+    "where": lambda x, w: dg.where(x > 0, x, w), "remainder": lambda x, w: x % w,
+    "compare": lambda x, w: x * (x > w),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CPU_SCALAR_OPS))
+def test_a_cpu_scalar_tensor_joins_a_gpu_op_like_pytorch(cuda, name):
+    """A 0-d CPU tensor is moved to the GPU operand's device; its gradient comes back to it on
+    the CPU and equals the gradient of the same computation on the CPU."""
+    x0 = np.array([0.5, -1.5, 2.0])
+    results = []
+    for device in ("cuda", "cpu"):
+        x = dg.tensor(x0, device=device, requires_grad=True)
+        w = dg.tensor(1.25, dtype=dg.float64, requires_grad=True)  # always on the CPU
+        out = CPU_SCALAR_OPS[name](x, w)
+        assert out.device == x.device
+        out.sum().backward()
+        assert x.grad.device == x.device
+        assert (w.grad is None) == (name == "compare")  # a comparison has no gradient
+        assert w.grad is None or w.grad.device == dg.device("cpu")
+        results.append([_host(t) for t in (out, x.grad, w.grad) if t is not None])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12)

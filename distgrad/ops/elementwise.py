@@ -357,10 +357,24 @@ class RemainderBackward0(Node):
         return sum_to(g, self.shapes[0]), gb
 
 
-def _as_input(input, other):
-    if isinstance(input, Tensor):
-        return input
-    return _tensor_arg(input, other if isinstance(other, Tensor) else _wrap(np.asarray(other)))
+def _operands(input, other):
+    """``(input, other)`` for a binary op: ``input`` as a tensor (a number becomes one next to
+    ``other``), and a 0-d CPU tensor moved next to a GPU operand (``_same_device``)."""
+    if not isinstance(input, Tensor):
+        input = _tensor_arg(input, other if isinstance(other, Tensor) else _wrap(np.asarray(other)))
+    return _same_device(input, other)
+
+
+def _same_device(a: Tensor, b):
+    """``(a, b)``, with a 0-d CPU tensor copied (differentiably) to the GPU of the other: PyTorch
+    treats such a tensor as a scalar that may take part in an op on GPU tensors."""
+    if not isinstance(b, Tensor) or type(a._data) is type(b._data):
+        return a, b
+    if b._data.ndim == 0 and type(b._data) is np.ndarray:
+        return a, b.to(a.device)
+    if a._data.ndim == 0 and type(a._data) is np.ndarray:
+        return a.to(b.device), b
+    return a, b
 
 
 def _additive(arrays_op, scalar_op, node_cls, scalar_node_cls, name, doc):
@@ -368,7 +382,7 @@ def _additive(arrays_op, scalar_op, node_cls, scalar_node_cls, name, doc):
     recording ``node_cls`` (``scalar_node_cls``) for autograd."""
 
     def op(input, other, *, alpha=1) -> Tensor:
-        input = _as_input(input, other)
+        input, other = _operands(input, other)
         if alpha != 1:
             other = other * alpha
         if isinstance(other, Tensor):
@@ -420,7 +434,7 @@ def rsub(input, other) -> Tensor:
 
 def mul(input, other) -> Tensor:
     """Elementwise product with broadcasting."""
-    input = _as_input(input, other)
+    input, other = _operands(input, other)
     if isinstance(other, Tensor):
         out = _binary(np.multiply, input, other)
         mixed = other._data.dtype is not input._data.dtype
@@ -447,7 +461,7 @@ def mul(input, other) -> Tensor:
 
 def div(input, other, *, rounding_mode=None) -> Tensor:
     """Elementwise true division (or ``rounding_mode='floor'|'trunc'``, not differentiable)."""
-    input = _as_input(input, other)
+    input, other = _operands(input, other)
     if type(other) not in _PY_NUMBERS and not isinstance(other, Tensor):
         other = _coerce(other, input)
     if rounding_mode is not None:
@@ -539,6 +553,7 @@ def pow(input, exponent) -> Tensor:
     if type(exponent) not in _PY_NUMBERS and not isinstance(exponent, Tensor):
         exponent = _coerce(exponent, input)
     if isinstance(exponent, Tensor):
+        input, exponent = _same_device(input, exponent)
         out = _binary(np.power, input, exponent)
         if exponent._data.dtype is not input._data.dtype:
             out = _fix_dtype(out, input._data, exponent._data)
@@ -592,7 +607,7 @@ def neg(input) -> Tensor:
 
 def floor_divide(input, other) -> Tensor:
     """``input // other`` (PyTorch's dtype; the gradient is zero)."""
-    input = _as_input(input, other)
+    input, other = _operands(input, other)
     if type(other) not in _PY_NUMBERS and not isinstance(other, Tensor):
         other = _coerce(other, input)
     return _rounded_div(input, other, "floor")
@@ -600,13 +615,13 @@ def floor_divide(input, other) -> Tensor:
 
 def rfloordiv(input, other) -> Tensor:
     """``other // input`` for a number ``other``."""
-    return floor_divide(_as_input(other, input), input)
+    return floor_divide(other, input)
 
 
 def remainder(input, other) -> Tensor:
     """``input % other`` with Python's sign convention (gradient 1 w.r.t. ``input``,
     ``-floor(input / other)`` w.r.t. a tensor ``other``)."""
-    input = _as_input(input, other)
+    input, other = _operands(input, other)
     if type(other) not in _PY_NUMBERS and not isinstance(other, Tensor):
         other = _coerce(other, input)
     a = input._data
@@ -632,7 +647,7 @@ def remainder(input, other) -> Tensor:
 
 def rremainder(input, other) -> Tensor:
     """``other % input`` for a number ``other``."""
-    return remainder(_as_input(other, input), input)
+    return remainder(other, input)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1395,6 +1410,7 @@ def _extremum(input, other, choose, sign):
         input = _tensor_arg(input, other)
     if not isinstance(other, Tensor):
         other = _tensor_arg(other, input)
+    input, other = _same_device(input, other)
     out = _binary(choose, input, other)
     if input._data.dtype is not other._data.dtype:
         out = fix_dtype(out, input._data, other._data)
@@ -1479,10 +1495,11 @@ def where(condition, input=None, other=None):
             like = _wrap(like._data.astype(np.int64))
         if type(cond) is not np.ndarray:
             like = _wrap(_backend.to_device(like._data, _backend.device_of(cond)))
-    a = _tensor_arg(input, like)
-    b = _tensor_arg(other, like)
+    a, b = _same_device(_tensor_arg(input, like), _tensor_arg(other, like))
+    if type(cond) is np.ndarray and cond.ndim == 0 and type(a._data) is not np.ndarray:
+        cond = _backend.to_device(cond, _backend.device_of(a._data))  # a CPU scalar condition
     try:
-        out = like._xp().where(cond, a._data, b._data)
+        out = a._xp().where(cond, a._data, b._data)
     except TypeError:
         check_devices(condition, a, b)
         raise
@@ -1676,6 +1693,7 @@ def log_softmax(input, dim, dtype=None) -> Tensor:
 # --------------------------------------------------------------------------------------------
 def _compare(op):
     def compare(input, other):
+        input, other = _same_device(input, other)
         b = other._data if isinstance(other, Tensor) else other
         try:
             return _wrap(op(input._data, b))
