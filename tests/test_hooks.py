@@ -241,37 +241,45 @@ A = np.array([[1.0, 2.0], [3.0, 4.0]])
 B = np.array([[0.5, 1.0], [2.0, 1.0]])
 
 
-def _dg_two_in_two_out(twice=False, pre_scale=None, replace_input=None):
-    m = TwoInTwoOut(W)
+def _two_in_two_out(lib, m, twice=False, pre_scale=None, replace_input=None):
+    """Run ``m`` (distgrad's ``TwoInTwoOut`` or its PyTorch twin; ``lib`` is the matching
+    library) with full backward (pre-)hooks that log the gradients they see; returns the log and
+    the gradients of both inputs and the weight."""
+    def copy(g):
+        return None if g is None else np.array(g.detach().numpy())
+
     log = []
 
     def pre(mod, gout):
-        log.append(("pre", [None if g is None else arr(g) for g in gout]))
+        log.append(("pre", [copy(g) for g in gout]))
         if pre_scale is not None:
             return tuple(None if g is None else g * pre_scale for g in gout)
         return None
 
     def hook(mod, gin, gout):
-        log.append(("bw", [None if g is None else arr(g) for g in gin],
-                    [None if g is None else arr(g) for g in gout]))
+        log.append(("bw", [copy(g) for g in gin], [copy(g) for g in gout]))
         if replace_input is not None:
             return tuple(None if g is None else g * replace_input for g in gin)
         return None
 
     m.register_full_backward_pre_hook(pre)
     m.register_full_backward_hook(hook)
-    a = dg.tensor(A, requires_grad=True)
-    b = dg.tensor(B, requires_grad=True)
+    a = lib.tensor(A, requires_grad=True)
+    b = lib.tensor(B, requires_grad=True)
     o1, o2 = m(a, b)
     loss = (o1 * o1).sum() + (o2 * 3).sum()
     if twice:
         p1, p2 = m(o1, o2)
         loss = loss + (p1 * 2).sum() + (p2 * p2).sum()
     loss.backward()
-    return log, arr(a.grad), arr(b.grad), arr(m.w.grad)
+    return log, copy(a.grad), copy(b.grad), copy(m.w.grad)
 
 
-def _torch_two_in_two_out(torch, twice=False, pre_scale=None, replace_input=None):
+def _dg_two_in_two_out(**kwargs):
+    return _two_in_two_out(dg, TwoInTwoOut(W), **kwargs)
+
+
+def _torch_two_in_two_out(torch, **kwargs):
     class T(torch.nn.Module):
         def __init__(self):
             super().__init__()
@@ -280,33 +288,7 @@ def _torch_two_in_two_out(torch, twice=False, pre_scale=None, replace_input=None
         def forward(self, a, b):
             return a @ self.w + b, a * b
 
-    m = T()
-    log = []
-
-    def pre(mod, gout):
-        log.append(("pre", [None if g is None else g.detach().numpy().copy() for g in gout]))
-        if pre_scale is not None:
-            return tuple(None if g is None else g * pre_scale for g in gout)
-        return None
-
-    def hook(mod, gin, gout):
-        log.append(("bw", [None if g is None else g.detach().numpy().copy() for g in gin],
-                    [None if g is None else g.detach().numpy().copy() for g in gout]))
-        if replace_input is not None:
-            return tuple(None if g is None else g * replace_input for g in gin)
-        return None
-
-    m.register_full_backward_pre_hook(pre)
-    m.register_full_backward_hook(hook)
-    a = torch.tensor(A, requires_grad=True)
-    b = torch.tensor(B, requires_grad=True)
-    o1, o2 = m(a, b)
-    loss = (o1 * o1).sum() + (o2 * 3).sum()
-    if twice:
-        p1, p2 = m(o1, o2)
-        loss = loss + (p1 * 2).sum() + (p2 * p2).sum()
-    loss.backward()
-    return log, a.grad.numpy(), b.grad.numpy(), m.w.grad.numpy()
+    return _two_in_two_out(torch, T(), **kwargs)
 
 
 def _assert_logs_equal(log_dg, log_torch):
