@@ -653,25 +653,40 @@ def rremainder(input, other) -> Tensor:
 # --------------------------------------------------------------------------------------------
 # Unary math
 # --------------------------------------------------------------------------------------------
+_ops = sys.modules[__name__]  # the tensor namespace of the formulas (exp, sqrt, cosh ...)
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+_LN2, _LN10 = math.log(2), math.log(10)
+
+
 class _UnaryBackward(Node):
-    """Base: ``backward`` = ``g * derivative(x, y)`` where x is the input and y the output."""
+    """Base of unary nodes: ``backward`` is ``g * formula(m, v)``, ``v`` the input (the output
+    when ``of_output``); ``m`` is the array module for ``backward`` and this module for
+    ``graph_backward``, so one expression serves both."""
+
+    of_output = False
 
     def backward(self, g):
         return (g * self.derivative(),)
 
-
-class ExpBackward0(_UnaryBackward):
-    """Backward of ``exp``."""
-
     def derivative(self):
-        return self.saved_output
+        v = self.saved_output if self.of_output else self.saved_tensors[0]._data
+        return self.formula(_backend.get_array_module(v), v)
 
     def graph_backward(self, g):
-        return (g * self.saved_output_tensor(),)
+        v = self.saved_output_tensor() if self.of_output else self.saved_tensors[0]
+        return (g * self.formula(_ops, v),)
 
 
-class LogBackward0(_UnaryBackward):
-    """Backward of ``log``."""
+class ExpBackward0(_UnaryBackward):
+    """Backward of ``exp``: y."""
+    of_output = True
+    formula = staticmethod(lambda m, y: y)
+
+
+class LogBackward0(Node):
+    """Backward of ``log``: g / x."""
+
+    of_output = False
 
     def backward(self, g):
         (x,) = self.saved_tensors
@@ -683,77 +698,42 @@ class LogBackward0(_UnaryBackward):
 
 
 class SqrtBackward0(_UnaryBackward):
-    """Backward of ``sqrt``."""
-
-    def derivative(self):
-        return 0.5 / self.saved_output
-
-    def graph_backward(self, g):
-        return (g * 0.5 / self.saved_output_tensor(),)
+    """Backward of ``sqrt``: 0.5 / y."""
+    of_output = True
+    formula = staticmethod(lambda m, y: 0.5 / y)
 
 
 class AbsBackward0(_UnaryBackward):
-    """Backward of ``abs``."""
-
-    def derivative(self):
-        (x,) = self.saved_tensors
-        return _backend.get_array_module(x._data).sign(x._data)
-
-    def graph_backward(self, g):
-        (x,) = self.saved_tensors
-        return (g * sign(x),)
+    """Backward of ``abs``: sign(x)."""
+    formula = staticmethod(lambda m, x: m.sign(x))
 
 
 class SinBackward0(_UnaryBackward):
-    """Backward of ``sin``."""
-
-    def derivative(self):
-        (x,) = self.saved_tensors
-        return _backend.get_array_module(x._data).cos(x._data)
-
-    def graph_backward(self, g):
-        (x,) = self.saved_tensors
-        return (g * cos(x),)
+    """Backward of ``sin``: cos(x)."""
+    formula = staticmethod(lambda m, x: m.cos(x))
 
 
 class CosBackward0(_UnaryBackward):
-    """Backward of ``cos``."""
-
-    def derivative(self):
-        (x,) = self.saved_tensors
-        return -_backend.get_array_module(x._data).sin(x._data)
-
-    def graph_backward(self, g):
-        (x,) = self.saved_tensors
-        return (-g * sin(x),)
+    """Backward of ``cos``: -sin(x)."""
+    formula = staticmethod(lambda m, x: -m.sin(x))
 
 
 class TanhBackward0(_UnaryBackward):
-    """Backward of ``tanh``."""
-
-    def derivative(self):
-        y = self.saved_output
-        return 1 - y * y
-
-    def graph_backward(self, g):
-        y = self.saved_output_tensor()
-        return (g * (1 - y * y),)
+    """Backward of ``tanh``: 1 - y**2."""
+    of_output = True
+    formula = staticmethod(lambda m, y: 1 - y * y)
 
 
 class SigmoidBackward0(_UnaryBackward):
-    """Backward of ``sigmoid``."""
-
-    def derivative(self):
-        y = self.saved_output
-        return y * (1 - y)
-
-    def graph_backward(self, g):
-        y = self.saved_output_tensor()
-        return (g * y * (1 - y),)
+    """Backward of ``sigmoid``: y (1 - y)."""
+    of_output = True
+    formula = staticmethod(lambda m, y: y * (1 - y))
 
 
 class ReluBackward0(Node):
     """Backward of ``relu``."""
+
+    of_output = True
 
     def backward(self, g):
         # a float mask: multiplying by a bool array takes NumPy's slow casting path
@@ -763,15 +743,15 @@ class ReluBackward0(Node):
         return (g * (self.saved_output_tensor() > 0),)
 
 
-def _unary(input, forward, node_cls, save_output=False, float_only=True):
-    """Apply ``forward`` to the array and record ``node_cls``, saving either the output (for ops
-    whose derivative is a function of it) or the input. ``float_only`` ops compute integer and
-    bool input in the default float dtype, like PyTorch."""
+def _unary(input, forward, node_cls, float_only=True):
+    """Apply ``forward`` to the array and record ``node_cls``, saving either the output (when
+    ``node_cls.of_output``: its derivative is a function of the output) or the input.
+    ``float_only`` ops compute integer and bool input in the default float dtype, like PyTorch."""
     xd = input._data
     if _state.enabled and input._requires_grad:  # a float tensor
         node = node_cls((input,))
         result = _from_node(forward(xd), node)
-        if save_output:
+        if node_cls.of_output:
             node.save_output(result)
         else:
             node.save(input)
@@ -793,7 +773,7 @@ def _non_float_input(xd, float_only, node_cls):
 
 def exp(input) -> Tensor:
     """Elementwise e**x."""
-    return _unary(input, input._xp().exp, ExpBackward0, save_output=True)
+    return _unary(input, input._xp().exp, ExpBackward0)
 
 
 def log(input) -> Tensor:
@@ -803,7 +783,7 @@ def log(input) -> Tensor:
 
 def sqrt(input) -> Tensor:
     """Square root."""
-    return _unary(input, input._xp().sqrt, SqrtBackward0, save_output=True)
+    return _unary(input, input._xp().sqrt, SqrtBackward0)
 
 
 def abs(input) -> Tensor:
@@ -823,7 +803,7 @@ def cos(input) -> Tensor:
 
 def tanh(input) -> Tensor:
     """Hyperbolic tangent."""
-    return _unary(input, input._xp().tanh, TanhBackward0, save_output=True)
+    return _unary(input, input._xp().tanh, TanhBackward0)
 
 
 def _sigmoid_array(x):
@@ -835,136 +815,115 @@ def _sigmoid_array(x):
 
 def sigmoid(input) -> Tensor:
     """Logistic sigmoid 1 / (1 + e**-x), computed stably."""
-    return _unary(input, _sigmoid_array, SigmoidBackward0, save_output=True)
+    return _unary(input, _sigmoid_array, SigmoidBackward0)
 
 
 def relu(input) -> Tensor:
     """max(x, 0)."""
     return _unary(input, lambda x: _backend.get_array_module(x).maximum(x, 0), ReluBackward0,
-                  save_output=True, float_only=False)
+                  float_only=False)
 
 
 # --------------------------------------------------------------------------------------------
-# More unary math: one derivative formula per op serves both backward paths
+# More unary math
 # --------------------------------------------------------------------------------------------
-_ops = sys.modules[__name__]  # the tensor namespace of the formulas (exp, sqrt, cosh ...)
-_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
-_LN2, _LN10 = math.log(2), math.log(10)
-
-
-class _DerivativeBackward(_UnaryBackward):
-    """Base of unary nodes whose derivative is ``formula(m, v)``, ``v`` the input (the output
-    when ``of_output``): ``m`` is the array module for ``backward`` and this module for
-    ``graph_backward``, so one expression serves both."""
-
-    of_output = False
-
-    def derivative(self):
-        v = self.saved_output if self.of_output else self.saved_tensors[0]._data
-        return self.formula(_backend.get_array_module(v), v)
-
-    def graph_backward(self, g):
-        v = self.saved_output_tensor() if self.of_output else self.saved_tensors[0]
-        return (g * self.formula(_ops, v),)
-
-
-class Log1PBackward0(_DerivativeBackward):
+class Log1PBackward0(_UnaryBackward):
     """Backward of ``log1p``: 1 / (1 + x)."""
     formula = staticmethod(lambda m, x: 1 / (1 + x))
 
 
-class Expm1Backward0(_DerivativeBackward):
+class Expm1Backward0(_UnaryBackward):
     """Backward of ``expm1``: y + 1."""
     of_output = True
     formula = staticmethod(lambda m, y: y + 1)
 
 
-class ErfBackward0(_DerivativeBackward):
+class ErfBackward0(_UnaryBackward):
     """Backward of ``erf``: 2 / sqrt(pi) exp(-x**2)."""
     formula = staticmethod(lambda m, x: _TWO_OVER_SQRT_PI * m.exp(-x * x))
 
 
-class ErfcBackward0(_DerivativeBackward):
+class ErfcBackward0(_UnaryBackward):
     """Backward of ``erfc``: -2 / sqrt(pi) exp(-x**2)."""
     formula = staticmethod(lambda m, x: -_TWO_OVER_SQRT_PI * m.exp(-x * x))
 
 
-class ErfinvBackward0(_DerivativeBackward):
+class ErfinvBackward0(_UnaryBackward):
     """Backward of ``erfinv``: sqrt(pi) / 2 exp(y**2)."""
     of_output = True
     formula = staticmethod(lambda m, y: m.exp(y * y) / _TWO_OVER_SQRT_PI)
 
 
-class RsqrtBackward0(_DerivativeBackward):
+class RsqrtBackward0(_UnaryBackward):
     """Backward of ``rsqrt``: -y**3 / 2."""
     of_output = True
     formula = staticmethod(lambda m, y: -0.5 * y * y * y)
 
 
-class ReciprocalBackward0(_DerivativeBackward):
+class ReciprocalBackward0(_UnaryBackward):
     """Backward of ``reciprocal``: -y**2."""
     of_output = True
     formula = staticmethod(lambda m, y: -y * y)
 
 
-class Log2Backward0(_DerivativeBackward):
+class Log2Backward0(_UnaryBackward):
     """Backward of ``log2``: 1 / (x ln 2)."""
     formula = staticmethod(lambda m, x: 1 / (x * _LN2))
 
 
-class Log10Backward0(_DerivativeBackward):
+class Log10Backward0(_UnaryBackward):
     """Backward of ``log10``: 1 / (x ln 10)."""
     formula = staticmethod(lambda m, x: 1 / (x * _LN10))
 
 
-class Exp2Backward0(_DerivativeBackward):
+class Exp2Backward0(_UnaryBackward):
     """Backward of ``exp2``: y ln 2."""
     of_output = True
     formula = staticmethod(lambda m, y: y * _LN2)
 
 
-class TanBackward0(_DerivativeBackward):
+class TanBackward0(_UnaryBackward):
     """Backward of ``tan``: 1 + y**2."""
     of_output = True
     formula = staticmethod(lambda m, y: 1 + y * y)
 
 
-class AsinBackward0(_DerivativeBackward):
+class AsinBackward0(_UnaryBackward):
     """Backward of ``asin``: 1 / sqrt(1 - x**2)."""
     formula = staticmethod(lambda m, x: 1 / m.sqrt(1 - x * x))
 
 
-class AcosBackward0(_DerivativeBackward):
+class AcosBackward0(_UnaryBackward):
     """Backward of ``acos``: -1 / sqrt(1 - x**2)."""
     formula = staticmethod(lambda m, x: -1 / m.sqrt(1 - x * x))
 
 
-class AtanBackward0(_DerivativeBackward):
+class AtanBackward0(_UnaryBackward):
     """Backward of ``atan``: 1 / (1 + x**2)."""
     formula = staticmethod(lambda m, x: 1 / (1 + x * x))
 
 
-class SinhBackward0(_DerivativeBackward):
+class SinhBackward0(_UnaryBackward):
     """Backward of ``sinh``: cosh(x)."""
     formula = staticmethod(lambda m, x: m.cosh(x))
 
 
-class CoshBackward0(_DerivativeBackward):
+class CoshBackward0(_UnaryBackward):
     """Backward of ``cosh``: sinh(x)."""
     formula = staticmethod(lambda m, x: m.sinh(x))
 
 
-class AsinhBackward0(_DerivativeBackward):
+class AsinhBackward0(_UnaryBackward):
     """Backward of ``asinh``: 1 / sqrt(x**2 + 1)."""
     formula = staticmethod(lambda m, x: 1 / m.sqrt(x * x + 1))
 
 
-class AcoshBackward0(_DerivativeBackward):
+class AcoshBackward0(_UnaryBackward):
     """Backward of ``acosh``: 1 / sqrt(x**2 - 1)."""
     formula = staticmethod(lambda m, x: 1 / m.sqrt(x * x - 1))
 
 
-class AtanhBackward0(_DerivativeBackward):
+class AtanhBackward0(_UnaryBackward):
     """Backward of ``atanh``: 1 / (1 - x**2)."""
     formula = staticmethod(lambda m, x: 1 / (1 - x * x))
 
@@ -972,15 +931,12 @@ class AtanhBackward0(_DerivativeBackward):
 class FracBackward0(Node):
     """Backward of ``frac``: the gradient passes unchanged."""
 
+    of_output = False
+
     def backward(self, g):
         return (g,)
 
     graph_backward = backward
-
-
-def _math(input, forward, node_cls) -> Tensor:
-    """A float-only unary op recorded with a ``_DerivativeBackward`` node."""
-    return _unary(input, forward, node_cls, save_output=node_cls.of_output)
 
 
 def _check_float(dtype, kernel):
@@ -990,37 +946,37 @@ def _check_float(dtype, kernel):
 
 def log1p(input) -> Tensor:
     """log(1 + x), accurate for small x."""
-    return _math(input, input._xp().log1p, Log1PBackward0)
+    return _unary(input, input._xp().log1p, Log1PBackward0)
 
 
 def expm1(input) -> Tensor:
     """e**x - 1, accurate for small x."""
-    return _math(input, input._xp().expm1, Expm1Backward0)
+    return _unary(input, input._xp().expm1, Expm1Backward0)
 
 
 def erf(input) -> Tensor:
     """The error function."""
-    return _math(input, _erf, ErfBackward0)
+    return _unary(input, _erf, ErfBackward0)
 
 
 def erfc(input) -> Tensor:
     """The complementary error function 1 - erf(x), accurate for large x."""
-    return _math(input, _erfc, ErfcBackward0)
+    return _unary(input, _erfc, ErfcBackward0)
 
 
 def erfinv(input) -> Tensor:
     """The inverse error function on (-1, 1) (+-inf at +-1, NaN outside)."""
-    return _math(input, _erfinv, ErfinvBackward0)
+    return _unary(input, _erfinv, ErfinvBackward0)
 
 
 def rsqrt(input) -> Tensor:
     """1 / sqrt(x)."""
-    return _math(input, lambda x: 1 / _backend.get_array_module(x).sqrt(x), RsqrtBackward0)
+    return _unary(input, lambda x: 1 / _backend.get_array_module(x).sqrt(x), RsqrtBackward0)
 
 
 def reciprocal(input) -> Tensor:
     """1 / x (integers give the default float dtype)."""
-    return _math(input, input._xp().reciprocal, ReciprocalBackward0)
+    return _unary(input, input._xp().reciprocal, ReciprocalBackward0)
 
 
 def square(input) -> Tensor:
@@ -1032,62 +988,62 @@ def square(input) -> Tensor:
 
 def log2(input) -> Tensor:
     """Base-2 logarithm."""
-    return _math(input, input._xp().log2, Log2Backward0)
+    return _unary(input, input._xp().log2, Log2Backward0)
 
 
 def log10(input) -> Tensor:
     """Base-10 logarithm."""
-    return _math(input, input._xp().log10, Log10Backward0)
+    return _unary(input, input._xp().log10, Log10Backward0)
 
 
 def exp2(input) -> Tensor:
     """2**x."""
-    return _math(input, input._xp().exp2, Exp2Backward0)
+    return _unary(input, input._xp().exp2, Exp2Backward0)
 
 
 def tan(input) -> Tensor:
     """Tangent."""
-    return _math(input, input._xp().tan, TanBackward0)
+    return _unary(input, input._xp().tan, TanBackward0)
 
 
 def asin(input) -> Tensor:
     """Inverse sine (NaN outside [-1, 1])."""
-    return _math(input, input._xp().arcsin, AsinBackward0)
+    return _unary(input, input._xp().arcsin, AsinBackward0)
 
 
 def acos(input) -> Tensor:
     """Inverse cosine (NaN outside [-1, 1])."""
-    return _math(input, input._xp().arccos, AcosBackward0)
+    return _unary(input, input._xp().arccos, AcosBackward0)
 
 
 def atan(input) -> Tensor:
     """Inverse tangent."""
-    return _math(input, input._xp().arctan, AtanBackward0)
+    return _unary(input, input._xp().arctan, AtanBackward0)
 
 
 def sinh(input) -> Tensor:
     """Hyperbolic sine."""
-    return _math(input, input._xp().sinh, SinhBackward0)
+    return _unary(input, input._xp().sinh, SinhBackward0)
 
 
 def cosh(input) -> Tensor:
     """Hyperbolic cosine."""
-    return _math(input, input._xp().cosh, CoshBackward0)
+    return _unary(input, input._xp().cosh, CoshBackward0)
 
 
 def asinh(input) -> Tensor:
     """Inverse hyperbolic sine."""
-    return _math(input, input._xp().arcsinh, AsinhBackward0)
+    return _unary(input, input._xp().arcsinh, AsinhBackward0)
 
 
 def acosh(input) -> Tensor:
     """Inverse hyperbolic cosine (NaN below 1)."""
-    return _math(input, input._xp().arccosh, AcoshBackward0)
+    return _unary(input, input._xp().arccosh, AcoshBackward0)
 
 
 def atanh(input) -> Tensor:
     """Inverse hyperbolic tangent (+-inf at +-1, NaN outside)."""
-    return _math(input, input._xp().arctanh, AtanhBackward0)
+    return _unary(input, input._xp().arctanh, AtanhBackward0)
 
 
 def frac(input) -> Tensor:
@@ -1100,6 +1056,7 @@ class LogitBackward0(Node):
     """Backward of ``logit``: 1 / (x (1 - x)); zero outside [eps, 1 - eps] when ``eps`` is
     given, NaN outside [0, 1] otherwise (PyTorch's ``logit_backward``)."""
 
+    of_output = False
     eps = None
 
     def _outside(self, xd):
