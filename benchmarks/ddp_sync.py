@@ -138,13 +138,7 @@ def main():
     def sync_only(overlap):
         def fn():  # the synchronization of a backward whose gradients are all ready at its end
             r.overlap = overlap
-            r.round += 1
-            r.active = True
-            r.num_ready = 0
-            r.next_launch = r.next_test = 0
-            for b in r.buckets:
-                b.pending = len(b.members)
-                b.work = None
+            r._new_round()
             for i, p in enumerate(r.params):  # mark ready (the hooks' divide is left out: in a
                 r.ready[i] = r.round            # real step it runs on cache-hot gradients)
                 r.num_ready += 1

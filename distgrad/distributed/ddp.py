@@ -249,6 +249,11 @@ class _Reducer:
 
     # -- backward --------------------------------------------------------------------------------
     def _start_round(self):
+        self._new_round()
+        queue_callback(self._end_of_backward)
+
+    def _new_round(self):
+        """Reset the counters for a new synchronized backward pass."""
         self.round += 1
         self.active = True
         self.num_ready = 0
@@ -256,7 +261,6 @@ class _Reducer:
         for b in self.buckets:
             b.pending = len(b.members)
             b.work = None
-        queue_callback(self._end_of_backward)
 
     def grad_ready(self, i, p):
         """The post-accumulate-grad hook of parameter ``i``."""
