@@ -197,16 +197,22 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return result
 
 
-def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
-    """1-D max pooling of ``(N, C, L)`` or ``(C, L)``."""
-    check_tensor(input, "input", "max_pool1d")
+def _pool1d_window(input, fn, kernel_size, stride):
+    """The checks of a 1-D pooling's input, and its ``(kernel, stride)`` (stride defaults to the
+    kernel)."""
+    check_tensor(input, "input", fn)
     if input.ndim not in (2, 3):
-        raise RuntimeError(f"max_pool1d() Expected 2D or 3D input tensor, but got "
-                           f"{list(input.shape)}")
+        raise RuntimeError(f"{fn}() Expected 2D or 3D input tensor, but got {list(input.shape)}")
     k = pair(kernel_size, "kernel_size", 1)[0]
     s = k if stride is None or (isinstance(stride, (tuple, list)) and not stride) \
         else pair(stride, "stride", 1)[0]
+    return k, s
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """1-D max pooling of ``(N, C, L)`` or ``(C, L)``."""
+    k, s = _pool1d_window(input, "max_pool1d", kernel_size, stride)
     res = max_pool2d(input.unsqueeze(-2), (1, k), (1, s), (0, pair(padding, "padding", 1)[0]),
                      (1, pair(dilation, "dilation", 1)[0]), ceil_mode, return_indices)
     if return_indices:
@@ -319,13 +325,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True) -> Tensor:
     """1-D average pooling of ``(N, C, L)`` or ``(C, L)``."""
-    check_tensor(input, "input", "avg_pool1d")
-    if input.ndim not in (2, 3):
-        raise RuntimeError(f"avg_pool1d() Expected 2D or 3D input tensor, but got "
-                           f"{list(input.shape)}")
-    k = pair(kernel_size, "kernel_size", 1)[0]
-    s = k if stride is None or (isinstance(stride, (tuple, list)) and not stride) \
-        else pair(stride, "stride", 1)[0]
+    k, s = _pool1d_window(input, "avg_pool1d", kernel_size, stride)
     out = avg_pool2d(input.unsqueeze(-2), (1, k), (1, s), (0, pair(padding, "padding", 1)[0]),
                      ceil_mode, count_include_pad)
     return out.squeeze(-2)
