@@ -6,6 +6,20 @@ from ..tensor import Tensor
 __all__ = ["Parameter", "Buffer", "is_lazy"]
 
 
+def _sharing_storage(cls, data, kind):
+    """A new ``cls`` sharing ``data``'s storage and version counter (an empty float tensor when
+    ``data`` is None); ``kind`` names it in the error for data that is not a tensor."""
+    if data is None:
+        from ..ops.creation import empty
+        data = empty(0)
+    elif not isinstance(data, Tensor):
+        raise TypeError(f"{kind} expects a Tensor as data, got {type(data).__name__}")
+    t = object.__new__(cls)
+    t._data = data._data
+    t._version = data._version
+    return t
+
+
 class Parameter(Tensor):
     """A tensor that is a module parameter (PyTorch's ``torch.nn.Parameter``).
 
@@ -15,14 +29,7 @@ class Parameter(Tensor):
     """
 
     def __new__(cls, data=None, requires_grad=True):
-        if data is None:
-            from ..ops.creation import empty
-            data = empty(0)
-        elif not isinstance(data, Tensor):
-            raise TypeError(f"Parameter expects a Tensor as data, got {type(data).__name__}")
-        p = object.__new__(cls)
-        p._data = data._data
-        p._version = data._version
+        p = _sharing_storage(cls, data, "Parameter")
         if requires_grad:
             p.requires_grad_(True)
         return p
@@ -63,14 +70,7 @@ class Buffer(Tensor):
     (``torch.nn.Buffer``). ``persistent=False`` leaves it out of ``state_dict``."""
 
     def __new__(cls, data=None, *, persistent=True):
-        if data is None:
-            from ..ops.creation import empty
-            data = empty(0)
-        elif not isinstance(data, Tensor):
-            raise TypeError(f"Buffer expects a Tensor as data, got {type(data).__name__}")
-        b = object.__new__(cls)
-        b._data = data._data
-        b._version = data._version
+        b = _sharing_storage(cls, data, "Buffer")
         b.persistent = persistent
         return b
 
