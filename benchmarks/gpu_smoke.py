@@ -83,23 +83,8 @@ def ddp_step_world_of_one():
         dist.destroy_process_group()
 
 
-DDP_SCRIPT = r'''
-import numpy as np
-import distgrad as dg
-import distgrad.distributed as dist
-from distgrad.nn.parallel import DistributedDataParallel as DDP
-dist.init_process_group(backend=__import__("sys").argv[1])
-r, n = dist.get_rank(), dist.get_world_size()
-t = dg.full((5,), float(r + 1), device="cuda")
-dist.all_reduce(t)
-assert t.tolist() == [n * (n + 1) / 2] * 5, t
-dg.manual_seed(0)
-model = DDP(dg.nn.Linear(4, 2).to("cuda"))
-model(dg.full((3, 4), float(r + 1), device="cuda")).sum().backward()
-assert np.allclose(model.module.weight.grad.cpu().numpy(), 3 * (n + 1) / 2)
-print(f"OK rank {r} gpu {dg.cuda.current_device()} backend {dist.get_backend()}")
-dist.destroy_process_group()
-'''
+# one all-reduce and a DDP step on 2 GPUs (the job tests/test_gpu.py runs too)
+GPU_DDP_JOB = ROOT / "tests" / "distributed" / "jobs" / "gpu_ddp.py"
 
 
 def ddp_two_ranks(backend):
@@ -112,7 +97,7 @@ def ddp_two_ranks(backend):
     if shutil.which("mpiexec") is None:
         return "skipped", "no mpiexec"
     try:
-        res = run_mpi(2, DDP_SCRIPT, backend, timeout=240)
+        res = run_mpi(2, GPU_DDP_JOB, backend, timeout=240)
     except BaseException as exc:  # MPITimeout or pytest.skip (Skipped is a BaseException)
         return "FAILED", f"{type(exc).__name__}: {str(exc)[-500:]}"
     ok = res.returncode == 0 and res.output.count("OK rank") == 2

@@ -4,6 +4,8 @@ Marked ``gpu``; skipped (with the reason) where CuPy or a GPU is missing. ``benc
 gpu_smoke.py`` runs them together with a DDP step and the engine timing on a GPU machine.
 Tolerances are looser than on the fake: GPU kernels round differently from NumPy.
 """
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -147,25 +149,7 @@ def test_ddp_step_on_gpu():
         dist.destroy_process_group()
 
 
-DDP_SCRIPT = r'''
-import numpy as np
-import distgrad as dg
-import distgrad.distributed as dist
-from distgrad.nn.parallel import DistributedDataParallel as DDP
-dist.init_process_group(backend=__import__("sys").argv[1] or None)
-r, n = dist.get_rank(), dist.get_world_size()
-assert dg.cuda.current_device() == dist.get_local_rank() % dg.cuda.device_count()
-t = dg.full((5,), float(r + 1), device="cuda")
-dist.all_reduce(t)
-assert t.tolist() == [n * (n + 1) / 2] * 5, t
-dg.manual_seed(0)
-model = DDP(dg.nn.Linear(4, 2).to("cuda"))
-model(dg.full((3, 4), float(r + 1), device="cuda")).sum().backward()
-g = model.module.weight.grad
-assert np.allclose(g.cpu().numpy(), 3 * (n + 1) / 2), g
-print(f"OK rank {r} backend {dist.get_backend()}")
-dist.destroy_process_group()
-'''
+GPU_DDP_JOB = Path(__file__).resolve().parent / "distributed" / "jobs" / "gpu_ddp.py"
 
 
 @pytest.mark.mpi
@@ -174,7 +158,7 @@ def test_two_ranks_on_gpus(backend):
     from mpi_helpers import assert_ok_lines, run_mpi
     if backend == "nccl" and dg.cuda.device_count() < 2:
         pytest.skip("NCCL needs one GPU per rank (2 GPUs)")
-    res = run_mpi(2, DDP_SCRIPT, backend, timeout=180, env={"DISTGRAD_NCCL": "0"}
+    res = run_mpi(2, GPU_DDP_JOB, backend, timeout=180, env={"DISTGRAD_NCCL": "0"}
                   if backend == "mpi" else None)
     assert_ok_lines(res, 2)
 
