@@ -718,3 +718,11 @@ def test_cat_skips_empty_1d_tensors_next_to_other_ranks():
     assert dg.cat([dg.tensor([]), dg.tensor([])]).shape == (0,)
     with pytest.raises(RuntimeError, match="same number of dimensions: got 1 and 2"):
         dg.cat([dg.zeros(2), dg.ones(2, 4)])
+
+
+def test_an_element_is_a_view_that_in_place_ops_write_through():
+    x = dg.zeros(2, 2)
+    x[0, 0].fill_(5)
+    x[1, -1].add_(2)
+    assert x.tolist() == [[5.0, 0.0], [0.0, 2.0]]
+    assert x[0, 1].shape == () and x[0, 0].item() == 5.0

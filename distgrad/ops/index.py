@@ -100,8 +100,8 @@ def getitem(input, key) -> Tensor:
         if err is not None:
             raise err from None
         raise
-    if isinstance(out, np.generic):
-        out = np.asarray(out)
+    if isinstance(out, np.generic):  # one element: as a 0-d view, like PyTorch's x[i, j]
+        out = data[(key if isinstance(key, tuple) else (key,)) + (Ellipsis,)]
     if _state.enabled and input._requires_grad:
         node = IndexBackward0((input,))
         node.key, node.basic, node.shape = key, basic, data.shape
