@@ -529,21 +529,30 @@ def _rounded_div(input, other, rounding_mode):
     return _wrap(out)
 
 
-def rdiv(input, other) -> Tensor:
-    """``other / input`` (for ``1 / x``)."""
+def _scalar_on_left(input, other, tensor_op, array_op, node_cls) -> Tensor:
+    """``other <op> input`` for a number ``other`` (``tensor_op(other, input)`` when it turns out
+    to be a tensor): ``array_op(other, array)`` recorded with ``node_cls``."""
     if type(other) not in _PY_NUMBERS and not isinstance(other, Tensor):
         other = _coerce(other, input)
     if isinstance(other, Tensor):
-        return div(other, input)
-    out = other / input._data
-    if out.dtype.kind == "f" and input.dtype.kind != "f":
-        out = out.astype(get_default_dtype())
+        return tensor_op(other, input)
+    out = array_op(other, input._data)
     if _state.enabled and input._requires_grad:
-        node = RDivScalarBackward((input,))
+        node = node_cls((input,))
         node.save(input)
         node.scalar = other
         return _from_node(out, node)
     return _wrap(out)
+
+
+def _rdiv_arrays(other, x):
+    out = other / x
+    return out.astype(get_default_dtype()) if out.dtype.kind == "f" and x.dtype.kind != "f" else out
+
+
+def rdiv(input, other) -> Tensor:
+    """``other / input`` (for ``1 / x``)."""
+    return _scalar_on_left(input, other, div, _rdiv_arrays, RDivScalarBackward)
 
 
 def pow(input, exponent) -> Tensor:
@@ -580,17 +589,8 @@ def pow(input, exponent) -> Tensor:
 
 def rpow(input, other) -> Tensor:
     """``other ** input`` for a number ``other``."""
-    if type(other) not in _PY_NUMBERS and not isinstance(other, Tensor):
-        other = _coerce(other, input)
-    if isinstance(other, Tensor):
-        return pow(other, input)
-    out = _scalar_result_dtype(other ** input._data, input._data, other)
-    if _state.enabled and input._requires_grad:
-        node = RPowScalarBackward((input,))
-        node.save(input)
-        node.scalar = other
-        return _from_node(out, node)
-    return _wrap(out)
+    return _scalar_on_left(input, other, pow, lambda o, x: _scalar_result_dtype(o ** x, x, o),
+                           RPowScalarBackward)
 
 
 def neg(input) -> Tensor:
