@@ -33,6 +33,8 @@ class Tensor:
     _hooks = None
     _post_acc_hooks = None
     _acc_node = None
+    _grad_dest = None      # preallocated storage for .grad (a tensor), see grad_destination
+    _grad_claimed = False
     _base = None
     _view_key = None
     _is_inference = False
@@ -237,6 +239,7 @@ class Tensor:
         new._data = self._data.copy()
         new._version = [0]
         new._acc_node = None
+        new._grad_dest = None
         new._hooks = None
         new._post_acc_hooks = None
         new._base = None

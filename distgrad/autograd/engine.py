@@ -14,7 +14,8 @@ from heapq import heappop, heappush
 
 from . import anomaly as _anomaly
 from . import grad_mode
-from .graph import AccumulateGrad, _edge
+from .graph import AccumulateGrad, _claims, _edge
+
 
 class _RunState(threading.local):
     def __init__(self):
@@ -97,6 +98,9 @@ def execute(root_edges, root_grads, *, retain_graph, create_graph, accumulate=Tr
     plain = capture is None and not create_graph  # the fast path for hook-free nodes applies
     callbacks = []
     _run_state.callbacks_stack.append(callbacks)
+    # formulas may write a leaf's whole gradient into its preallocated storage (grad_destination)
+    outer_claims = _claims.leaves
+    _claims.leaves = [] if plain and accumulate and accumulate_only is None else None
     previous_mode = grad_mode._set_mode(create_graph, grad_mode._state.inference)
     check_nan = _anomaly._enabled and _anomaly._check_nan
     try:
@@ -148,6 +152,9 @@ def execute(root_edges, root_grads, *, retain_graph, create_graph, accumulate=Tr
     finally:
         grad_mode._set_mode(*previous_mode)
         _run_state.callbacks_stack.pop()
+        for t in _claims.leaves or ():
+            t._grad_claimed = False
+        _claims.leaves = outer_claims
     for callback in callbacks:
         callback()
     return captured
@@ -255,7 +262,14 @@ def _run_accumulate(node, grad, create_graph, accumulate, capture, captured, acc
             grad = grad.astype(t._data.dtype)
         current = t._grad
         if current is None:
-            t._grad = Tensor._wrap(grad if _owned(grad) else grad.copy())
+            dest = t._grad_dest
+            if dest is not None and _fits(dest._data, grad):
+                if grad is not dest._data:  # else a formula computed it in place
+                    dest._data[...] = grad
+                dest._version[0] += 1
+                t._grad = dest
+            else:
+                t._grad = Tensor._wrap(grad if _owned(grad) else grad.copy())
         elif current._requires_grad:
             t._grad = Tensor._wrap(current._data + grad)
         else:
@@ -264,6 +278,11 @@ def _run_accumulate(node, grad, create_graph, accumulate, capture, captured, acc
         with grad_mode.set_grad_enabled(create_graph):
             for hook in list(t._post_acc_hooks.values()):
                 hook(t)
+
+
+def _fits(storage, grad) -> bool:
+    """Whether ``grad`` can be stored in a leaf's preallocated gradient storage."""
+    return storage.shape == grad.shape and storage.dtype == grad.dtype and type(storage) is type(grad)
 
 
 def _owned(grad) -> bool:

@@ -7,6 +7,7 @@ arrays; ``graph_backward`` (used with ``create_graph=True``) runs on tensors.
 from __future__ import annotations
 
 import itertools
+import threading
 import traceback
 import weakref
 from collections import OrderedDict
@@ -187,6 +188,41 @@ class AccumulateGrad(Node):
 
     def backward(self, grad):  # accumulation itself is done by the engine
         return ()
+
+
+class _Claims(threading.local):
+    """The leaves whose preallocated gradient storage formulas wrote into during the running
+    backward pass; ``leaves`` is None when no pass runs or the pass may not use the storage."""
+
+    leaves = None
+
+
+_claims = _Claims()
+
+
+def grad_destination(edge, shape, dtype):
+    """The array a backward formula may write the gradient for ``edge`` into, or None.
+
+    A leaf can carry preallocated storage for its gradient (``_grad_dest``, a tensor: DDP's
+    bucket views). When the gradient flowing into ``edge`` is the leaf's whole gradient in a
+    plain ``backward()`` (``.grad`` is None, no tensor hooks, no other formula wrote there in
+    this pass), the formula may compute it straight into that storage (``out=``), and the leaf's
+    accumulator then makes the storage ``.grad`` without a copy. ``shape`` and ``dtype`` are
+    those of the gradient the formula would compute.
+    """
+    leaves = _claims.leaves
+    if leaves is None or edge is None or type(edge[0]) is not AccumulateGrad:
+        return None
+    t = edge[0].variable
+    dest = t._grad_dest
+    if dest is None or t._grad is not None or t._hooks or t._grad_claimed:
+        return None
+    d = dest._data
+    if d.shape != shape or d.dtype != dtype or type(d) is not type(t._data):
+        return None
+    t._grad_claimed = True
+    leaves.append(t)
+    return d
 
 
 def _edge(t):

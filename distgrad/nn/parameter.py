@@ -62,7 +62,7 @@ class Parameter(Tensor):
 # Per-instance tensor state that ``__deepcopy__`` rebuilds instead of copying.
 _TENSOR_STATE = frozenset({"_data", "_version", "_requires_grad", "_grad", "grad_fn", "_output_nr",
                            "_hooks", "_post_acc_hooks", "_acc_node", "_base", "_view_key",
-                           "_is_inference"})
+                           "_is_inference", "_grad_dest", "_grad_claimed"})
 
 
 class Buffer(Tensor):

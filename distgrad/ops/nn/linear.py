@@ -1,7 +1,8 @@
 """``linear`` (y = x @ W.T + b) and ``bilinear`` as single fused nodes."""
 from __future__ import annotations
 
-from ...autograd.graph import Node
+from ... import _backend
+from ...autograd.graph import Node, grad_destination
 from ...tensor import Tensor, _from_node
 from .._util import _state, check_same_device, unbroadcast
 from ._util import check_tensor, dtype_kind_name
@@ -15,7 +16,8 @@ def _c_name(dtype):
 
 
 class LinearBackward0(Node):
-    """Backward of ``x @ W.T + b``: dx = g @ W, dW = g.T @ x, db = g.sum(0)."""
+    """Backward of ``x @ W.T + b``: dx = g @ W, dW = g.T @ x, db = g.sum(0); dW and db go
+    straight into the parameters' preallocated gradient storage when they have one."""
 
     def backward(self, g):
         x, w = self.saved_tensors
@@ -29,9 +31,17 @@ class LinearBackward0(Node):
                 gx = gx.reshape(xd.shape)
         if nexts[1] is not None:
             x2 = xd if xd.ndim == 2 else xd.reshape(-1, xd.shape[-1])
-            gw = g2.T @ x2
+            out = grad_destination(nexts[1], wd.shape, g2.dtype)
+            if out is None:
+                gw = g2.T @ x2
+            else:
+                gw = _backend.get_array_module(g2).matmul(g2.T, x2, out=out)
         if len(nexts) == 3 and nexts[2] is not None:
-            gb = unbroadcast(g2.sum(axis=0), self.bias_shape)
+            out = grad_destination(nexts[2], (g2.shape[1],), g2.dtype)
+            if out is None:
+                gb = unbroadcast(g2.sum(axis=0), self.bias_shape)
+            else:
+                gb = g2.sum(axis=0, out=out)
         return (gx, gw, gb) if len(nexts) == 3 else (gx, gw)
 
 
