@@ -273,13 +273,18 @@ def _run_blocking(pg, name, fn, extra=None):
     return _guarded(state.watchdog, pg, seq, name, body)
 
 
+def _no(buf) -> bool:
+    return False
+
+
 def reduction_buffer(pg, count, dtype):
-    """A zeroed 1-D host array for data that will be SUM-all-reduced over ``pg``: in node shared
-    memory when every rank is on this node (the fast path of ``backends/shm.py``), else in
-    ordinary memory. Collective over ``pg``."""
+    """``(array, shared)``: a zeroed 1-D host array for data that will be SUM-all-reduced over
+    ``pg``, in node shared memory (``shared`` True) when every rank is on this node (the fast
+    path of ``backends/shm.py``: the ranks' own threads do the reduction when it is called,
+    nothing progresses in the background), else in ordinary memory. Collective over ``pg``."""
     shared = getattr(pg._backend, "shared_zeros", None)
     buf = shared(count, dtype) if shared is not None and pg.size() > 1 else None
-    return np.zeros(count, dtype) if buf is None else buf
+    return (np.zeros(count, dtype), False) if buf is None else (buf, True)
 
 
 # --------------------------------------------------------------------------- collectives
@@ -295,6 +300,9 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
         return None
     arr = tensor if type(tensor) is np.ndarray else _array(tensor)
     opname, avg = _reduce_op(op, arr.dtype, "all_reduce")
+    if avg and type(arr) is np.ndarray and arr.dtype != _F16 and getattr(backend, "averages",
+                                                                         _no)(arr):
+        opname, avg = "AVG", False  # the backend divides as it reduces (shared memory)
     if arr is not tensor:
         _bump_version(tensor)
     state = _state

@@ -18,9 +18,12 @@ How it works
   same parameter and buffer names, shapes and dtypes in the same order; a mismatch raises the
   same error on every rank, naming the first differing parameter and the ranks (no hang). Then
   rank 0's parameters and buffers are broadcast (ranks may start from different seeds).
-* **One flat gradient buffer per dtype (and device).** Every ``param.grad`` is a view into it;
-  the autograd engine accumulates into ``.grad`` in place, so gradients land directly in the
-  buffer. Buckets (``bucket_cap_mb``, default 25 MiB; the first one ``first_bucket_mb``, 1 MiB)
+* **One flat gradient buffer per dtype (and device).** Every ``param.grad`` is a view into it.
+  Each view is also the parameter's preallocated gradient storage (``grad_destination`` in
+  ``autograd/graph.py``): when ``.grad`` is None (after ``zero_grad()``), backward puts the new
+  gradient straight into the view (``linear`` computes its weight and bias gradients into it,
+  other formulas' results are copied in); otherwise it accumulates into ``.grad`` in place. No
+  gradient is packed or unpacked. Buckets (``bucket_cap_mb``, default 25 MiB; the first one ``first_bucket_mb``, 1 MiB)
   are contiguous slices of it, filled in *reverse registration order* (roughly the order in
   which backward produces gradients). There is no pack/unpack copy.
 * **Overlap** (``overlap=True``). A post-accumulate-grad hook on each parameter marks it ready
@@ -32,11 +35,15 @@ How it works
   on the oldest outstanding request to let MPI progress. At the end of backward (an engine
   callback) every bucket is waited for. On a machine where each rank has one core, MPI cannot
   progress in the background and the communication mostly runs at that final wait; the result
-  is the same.
+  is the same. Buffers in node shared memory (every rank on one node, see
+  ``backends/shm.py``) are reduced by the ranks themselves, nothing runs in the background, so
+  they always take the simple path below: launching buckets midway would only make the ranks
+  wait for each other during backward. Their hooks do not divide either: the reduction
+  averages (``ReduceOp.AVG``), dividing each chunk of the sum while it is in cache.
 * **Simple path** (``overlap=False``): the hooks only record which parameters got gradients (and
   divide them); the end-of-backward callback runs one blocking all-reduce of each flat buffer.
 * **World of one** (no launcher): no hooks, no communication, no MPI import; gradients are still
-  views into the flat buffer and everything else runs the same code.
+  views into the flat buffer and everything else runs the same code, as fast as without DDP.
 
 Details and caveats
 -------------------
@@ -47,10 +54,12 @@ Details and caveats
   ``buffers()`` are the wrapped module's (same tensors, same names), so an optimizer built on
   ``ddp.parameters()`` or ``module.parameters()`` is the same.
 * ``zero_grad(set_to_none=True)`` (the default of ``Optimizer.zero_grad`` and
-  ``Module.zero_grad``) is supported: the next DDP forward points each ``None`` gradient back at
-  its (zeroed) view. If ``.grad`` is None or some other tensor when backward reaches the
-  parameter (e.g. ``zero_grad`` between forward and backward), its value is copied into the view
-  and ``.grad`` re-pointed, so results are the same, only a copy slower.
+  ``Module.zero_grad``) is supported and is the fast way: backward writes the new gradient into
+  the view, with no zeroing pass and no addition. As with PyTorch's ``gradient_as_bucket_view``,
+  a ``.grad`` tensor kept from an earlier step is that view and changes with the next backward
+  (``clone()`` it to keep it). If ``.grad`` is some other tensor when backward reaches the
+  parameter (assigned by the user), its value is copied into the view and ``.grad`` re-pointed,
+  so results are the same, only a copy slower.
 * Do not change parameters after wrapping (``.to()``, ``.double()``, ``load_state_dict(...,
   assign=True)``, adding parameters): wrap the finished model. ``create_graph=True`` (double
   backward) through DDP is not supported.
@@ -134,10 +143,11 @@ class _Bucket:
 
 
 def _zeros(xp, n, dtype, device, pg):
+    """``(array, shared)``: a zeroed flat buffer, and whether it is in node shared memory."""
     if xp is np:
         return _coll.reduction_buffer(pg, n, dtype)
     with xp.cuda.Device(device.index or 0):
-        return xp.zeros(n, dtype)
+        return xp.zeros(n, dtype), False
 
 
 class _Reducer:
@@ -183,6 +193,9 @@ class _Reducer:
                 h.remove()
             except Exception:
                 pass
+        for p, v in zip(getattr(self, "params", ()), getattr(self, "views", ())):
+            if p._grad_dest is v:
+                p._grad_dest = None
 
     # -- layout ----------------------------------------------------------------------------------
     def _layout(self, bucket_cap, first_cap):
@@ -213,8 +226,16 @@ class _Reducer:
             self.bucket_of[i] = b
             if b.nbytes >= b.cap:
                 open_bucket[key] = None
+        shared = False
         for f in self.flats:
-            f.data = _zeros(f.xp, f.size, f.dtype, f.device, self.pg)
+            f.data, in_shm = _zeros(f.xp, f.size, f.dtype, f.device, self.pg)
+            shared = shared or in_shm
+        # Buffers in shared memory are reduced by the ranks' own threads when the all-reduce is
+        # called; launching buckets during backward would only make the ranks wait for each
+        # other midway. They are reduced in one pass at the end of backward instead, which also
+        # divides by the world size as it goes (ReduceOp.AVG), while each chunk is in cache.
+        self.overlap = self.overlap and not shared
+        self.divide_early = not shared
         for b in self.buckets:
             b.data = b.flat.data[b.start:b.end]
         self.flat_xp = [self.bucket_of[i].flat.xp for i in range(len(self.params))]
@@ -229,23 +250,9 @@ class _Reducer:
                 if g is not None:
                     slot[...] = g._data
                 p._grad = self.views[i]
+                p._grad_dest = self.views[i]  # backward writes a new gradient straight here
             elif g is not None:
                 slot[...] = g._data
-
-    # -- forward ---------------------------------------------------------------------------------
-    def repoint(self):
-        """Point every None ``.grad`` at its zeroed view. Only a world of one needs this (it has
-        no hooks); with several ranks the grad-ready hooks move each gradient into its view."""
-        params = self.params
-        none = [i for i, p in enumerate(params) if p._grad is None]
-        if len(none) == len(params):
-            for f in self.flats:
-                f.data.fill(0)
-        else:
-            for i in none:
-                self.slots[i].fill(0)
-        for i in none:
-            params[i]._grad = self.views[i]
 
     # -- backward --------------------------------------------------------------------------------
     def _start_round(self):
@@ -276,14 +283,17 @@ class _Reducer:
             if separate is not None:
                 self.slots[i][...] = separate
             return
-        # Divide by the world size now, while the fresh gradient is in cache (the all-reduce
-        # then sums), fused with the copy into the flat buffer when the gradient was separate.
         slot = self.slots[i]
         src = separate if separate is not None else slot if self.as_view else g._data
-        if self.scale is not None:
-            self.flat_xp[i].multiply(src, self.scale, out=slot)
-        else:
-            self.flat_xp[i].divide(src, self.world, out=slot)
+        if self.divide_early:
+            # Divide by the world size now, while the fresh gradient is in cache (the
+            # all-reduce then sums), fused with the copy when the gradient was separate.
+            if self.scale is not None:
+                self.flat_xp[i].multiply(src, self.scale, out=slot)
+            else:
+                self.flat_xp[i].divide(src, self.world, out=slot)
+        elif src is not slot:
+            slot[...] = src
         if self.overlap:
             b = self.bucket_of[i]
             b.pending -= 1
@@ -350,7 +360,8 @@ class _Reducer:
                 slot[...] = g._data
                 if self.as_view:
                     params[i]._grad = self.views[i]
-            slot /= self.world
+            if self.divide_early:
+                slot /= self.world
         if self.overlap:
             for i in missing:
                 self.bucket_of[i].pending -= 1
@@ -358,8 +369,9 @@ class _Reducer:
             for b in self.buckets:
                 b.work.wait()
         else:
+            op = ReduceOp.SUM if self.divide_early else ReduceOp.AVG
             for f in self.flats:
-                _coll.all_reduce(f.data, op=ReduceOp.SUM, group=self.pg)
+                _coll.all_reduce(f.data, op=op, group=self.pg)
         if used is not None:
             _coll.all_reduce(used, op=ReduceOp.MAX, group=self.pg)
         if not self.as_view:
@@ -550,8 +562,6 @@ class DistributedDataParallel(Module):
                 if n != self._last_verified and (n == 1 or n % self._debug_every == 0):
                     self._last_verified = n
                     reducer.verify_replicas(step=n)
-        if reducer.as_view and self._world == 1:
-            reducer.repoint()
         return self.module(*inputs, **kwargs)
 
     def _sync_buffers(self):

@@ -55,12 +55,17 @@ class MPIBackend:
         None when the ranks do not share one node (collective)."""
         return self.shared.zeros(count, dtype)
 
+    def averages(self, buf) -> bool:
+        """Whether ``allreduce(buf, "AVG", ...)`` works: ``buf`` is in node shared memory,
+        where the division is fused into the reduction."""
+        return bool(self.shared.segments) and self.shared.locate(buf) is not None
+
     # each call: the nonblocking variant when async_op, else the blocking one (full speed)
     def allreduce(self, buf, op, async_op):
-        if op == "SUM" and self.shared.segments:
+        if (op == "SUM" or op == "AVG") and self.shared.segments:
             where = self.shared.locate(buf)
             if where is not None:  # done at once, also when asked for asynchronously
-                self.shared.allreduce_sum(*where)
+                self.shared.allreduce(*where, average=op == "AVG")
                 return None
         if async_op:
             return self.comm.Iallreduce(MPI.IN_PLACE, _msg(buf), _OPS[op])

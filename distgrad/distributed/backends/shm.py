@@ -31,6 +31,7 @@ from mpi4py import MPI
 
 _ALIGN = 64  # bytes: each rank's share starts on its own cache line
 _HEADROOM = 1.25  # /dev/shm must have this much more room than asked for
+_CHUNK = 1 << 15  # elements summed, divided and copied out together (they stay in cache)
 
 
 def _enabled() -> bool:
@@ -158,8 +159,9 @@ class SharedBuffers:
                 return seg, (addr - seg.start) // buf.itemsize, buf.size
         return None
 
-    def allreduce_sum(self, seg, first: int, count: int) -> None:
-        """Sum elements ``[first, first + count)`` over all ranks, in every buffer."""
+    def allreduce(self, seg, first: int, count: int, average: bool = False) -> None:
+        """Sum elements ``[first, first + count)`` over all ranks, in every buffer (and divide
+        by the number of ranks when ``average``)."""
         mine = seg.mine()  # alive: the caller's array views it
         n = len(seg.peers)
         per = -(-count // n)
@@ -167,24 +169,44 @@ class SharedBuffers:
         per = -(-per // step) * step
         lo = first + min(count, seg.me * per)
         hi = first + min(count, (seg.me + 1) * per)
+        others = [p for p in seg.peers if p is not None]
+        divisor = self.comm.Get_size() if average else None
+        chunks = [(a, min(a + _CHUNK, hi)) for a in range(lo, hi, _CHUNK)]
         self._fence(seg.win)  # every rank has written its gradients
-        share = mine[lo:hi]
-        if hi > lo:
-            for peer in seg.peers:
-                if peer is not None:
-                    share += peer[lo:hi]
-        if self.cross is not None:  # every rank takes part, even with an empty share
-            self.cross.Allreduce(MPI.IN_PLACE, share, MPI.SUM)  # type from the buffer
-        if hi > lo:
-            for peer in seg.peers:
-                if peer is not None:
-                    peer[lo:hi] = share
+        if self.cross is None:  # one node: finish each chunk while it is in cache
+            for a, b in chunks:
+                _finish(_node_sum(mine, others, a, b), others, a, b, divisor)
+        else:  # every rank takes part in the cross-node all-reduce, even with an empty share
+            for a, b in chunks:
+                _node_sum(mine, others, a, b)
+            self.cross.Allreduce(MPI.IN_PLACE, mine[lo:hi], MPI.SUM)  # type from the buffer
+            for a, b in chunks:
+                _finish(mine[a:b], others, a, b, divisor)
         self._fence(seg.win)  # every rank has written its share into all buffers
 
     def free(self) -> None:
         """Stop using the buffers (at ``destroy_process_group``). Their memory stays mapped,
         since arrays such as DDP's gradients may still view it, until MPI finalizes."""
         self.segments = []
+
+
+def _node_sum(mine, others, a, b):
+    """Add the other node ranks' elements ``[a, b)`` into this rank's; returns that slice."""
+    part = mine[a:b]
+    for peer in others:
+        part += peer[a:b]
+    return part
+
+
+def _finish(part, others, a, b, divisor):
+    """Divide the summed slice ``[a, b)`` (when averaging) and copy it to the other buffers."""
+    if divisor is not None:
+        if divisor & (divisor - 1) == 0:  # exact, and faster than dividing
+            part *= 1.0 / divisor
+        else:
+            part /= divisor
+    for peer in others:
+        peer[a:b] = part
 
 
 _open = {}  # id -> window whose passive epoch is open (windows are not hashable)

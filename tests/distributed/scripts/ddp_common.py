@@ -1,5 +1,5 @@
-"""Helpers for the DDP / DistributedOptimizer rank scripts: small models built from tensor ops
-only (independent of distgrad.nn.functional), data, replica hashes, a single-process reference.
+"""Helpers for the DDP / DistributedOptimizer rank scripts: small models (tensor ops, or
+F.linear), data, replica hashes, a single-process reference.
 """
 import copy
 import hashlib
@@ -9,24 +9,32 @@ import numpy as np
 import distgrad as dg
 import distgrad.distributed as dist
 import distgrad.nn as nn
+import distgrad.nn.functional as F
 
 
 class Dense(nn.Module):
-    def __init__(self, fan_in, fan_out, dtype=dg.float64):
+    """x @ W.T + b from tensor ops, or (``fused``) with F.linear, whose backward computes the
+    gradients straight into DDP's bucket views."""
+
+    def __init__(self, fan_in, fan_out, dtype=dg.float64, fused=False):
         super().__init__()
         self.weight = nn.Parameter(dg.randn(fan_out, fan_in, dtype=dtype) * (1.0 / fan_in ** 0.5))
         self.bias = nn.Parameter(dg.randn(fan_out, dtype=dtype) * 0.1)
+        self.fused = fused
 
     def forward(self, x):
+        if self.fused:
+            return F.linear(x, self.weight, self.bias)
         return x @ self.weight.T + self.bias
 
 
 class MLP(nn.Module):
     """Dense layers with tanh between them (biases everywhere)."""
 
-    def __init__(self, sizes, dtype=dg.float64):
+    def __init__(self, sizes, dtype=dg.float64, fused=False):
         super().__init__()
-        self.layers = nn.ModuleList([Dense(a, b, dtype) for a, b in zip(sizes[:-1], sizes[1:])])
+        self.layers = nn.ModuleList([Dense(a, b, dtype, fused)
+                                     for a, b in zip(sizes[:-1], sizes[1:])])
 
     def forward(self, x):
         for i, layer in enumerate(self.layers):

@@ -2,8 +2,8 @@
 
 1. a model that differs on the last rank fails at construction on every rank, naming it
 2. DDP == one process on the whole batch (float64, 1e-10, SGD with momentum), replicas
-   bit-identical after every step; overlap on and off; zero_grad(set_to_none) True and False;
-   gradient_as_bucket_view=False
+   bit-identical after every step; overlap on and off; zero_grad(set_to_none) True (with
+   F.linear: gradients computed into the bucket views) and False; gradient_as_bucket_view=False
 3. 120 parameter tensors in many buckets (tiny bucket_cap_mb); two dtypes
 4. no_sync accumulation == the large batch; no communication inside no_sync
 5. unused parameters: clear error naming them; find_unused_parameters=True works
@@ -62,7 +62,8 @@ for overlap in (True, False):
             if not as_view and not (overlap and set_to_none):
                 continue
             dg.manual_seed(50 + rank)
-            model = MLP([6, 16, 16, 3])
+            # F.linear computes the gradients straight into the bucket views when .grad is None
+            model = MLP([6, 16, 16, 3], fused=set_to_none)
             ddp = DDP(model, overlap=overlap, gradient_as_bucket_view=as_view)
             assert_identical_replicas(model, "after construction")
             ref, trace = reference_train(model, x, y, STEPS)
@@ -356,7 +357,7 @@ if HAVE_F:
     sddp.eval()  # eval: the running statistics, no communication
     assert np.allclose(sddp(xs).detach().numpy(), ref.eval()(xs).detach().numpy(), atol=1e-12)
 
-# -- 8. an exception in the middle of a backward pass (after a bucket was launched) -------------
+# -- 8. an exception in the middle of a backward pass (after a bucket was launched over MPI) ----
 dg.manual_seed(rank)
 model = MLP([6, 16, 16, 3])
 ddp = DDP(model, bucket_cap_mb=300 / 2 ** 20, first_bucket_mb=100 / 2 ** 20)
@@ -373,7 +374,9 @@ act.register_hook(raise_hook)
 try:
     mse(model.layers[2](act), ys).backward()
 except ValueError:
-    assert ddp._reducer.active and ddp._reducer.next_launch >= 1
+    assert ddp._reducer.active
+    # (buffers in shared memory are reduced at the end of backward: nothing launched yet)
+    assert ddp._reducer.next_launch >= 1 or not ddp._reducer.overlap
 else:
     raise AssertionError("the hook did not raise")
 with warnings.catch_warnings(record=True) as caught:
