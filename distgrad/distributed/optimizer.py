@@ -288,13 +288,15 @@ def broadcast_optimizer_state(optimizer, root_rank: int = 0, group=None) -> None
 
 class _Flat:
     """The reusable flat buffer of one (array module, dtype): gradients, then one used flag per
-    parameter (so "no rank has a gradient" needs no extra collective)."""
+    parameter (so "no rank has a gradient" needs no extra collective). ``views`` are tensors
+    over each parameter's slice: its preallocated gradient storage, so that backward puts new
+    gradients straight into the buffer (no packing) and they are averaged in place."""
 
-    __slots__ = ("xp", "dtype", "idx", "offsets", "total", "buf")
+    __slots__ = ("xp", "dtype", "idx", "offsets", "total", "buf", "views")
 
     def __init__(self, xp, dtype):
         self.xp, self.dtype = xp, dtype
-        self.idx, self.offsets, self.total, self.buf = [], [], 0, None
+        self.idx, self.offsets, self.total, self.buf, self.views = [], [], 0, None, []
 
 
 class DistributedOptimizer(Optimizer):
@@ -460,6 +462,13 @@ class DistributedOptimizer(Optimizer):
                     f"accumulate gradients over more backward passes.")
         return _count_backward_pass
 
+    def __del__(self):
+        params = self.__dict__.get("_params", ())
+        for f in self.__dict__.get("_flats") or ():
+            for k, view in zip(f.idx, f.views):
+                if params[k]._grad_dest is view:
+                    params[k]._grad_dest = None
+
     def _remove_hooks(self):
         for h in self._handles:
             h.remove()
@@ -478,8 +487,13 @@ class DistributedOptimizer(Optimizer):
             f.total += int(p._data.size)
         for f in flats.values():
             n = f.total + len(f.idx)
-            f.buf = (_coll.reduction_buffer(self.process_group, n, f.dtype)
-                     if f.xp is np else f.xp.empty(n, dtype=f.dtype))
+            f.buf = (_coll.reduction_buffer(self.process_group, n, f.dtype)[0]
+                     if f.xp is np else f.xp.zeros(n, dtype=f.dtype))
+            for k, o in zip(f.idx, f.offsets):
+                p = self._params[k]
+                view = Tensor._wrap(f.buf[o:o + p._data.size].reshape(p._data.shape))
+                f.views.append(view)
+                p._grad_dest = view
         self.__dict__["_flats"] = list(flats.values())
         return self._flats
 
@@ -495,35 +509,31 @@ class DistributedOptimizer(Optimizer):
         self.__dict__["_synchronized"] = True
 
     def _reduce_flat(self, f):
+        """All-reduce one flat buffer: gradients that backward put in their views are reduced
+        in place; others are copied in and the result copied back."""
         buf, params, total = f.buf, self._params, f.total
-        for j, (k, o) in enumerate(zip(f.idx, f.offsets)):
-            p = params[k]
-            n = p._data.size
-            g = p._grad
+        for j, (k, view) in enumerate(zip(f.idx, f.views)):
+            g = params[k]._grad
             if g is None:
-                buf[o:o + n] = 0
+                view._data.fill(0)
                 buf[total + j] = 0
             else:
-                buf[o:o + n] = g._data.reshape(-1)
+                if g is not view:
+                    view._data[...] = g._data
                 buf[total + j] = 1
-        _coll.all_reduce(buf, op=ReduceOp.SUM, group=self.process_group)
+        # (AVG also divides the used flags: still > 0 where some rank had a gradient)
+        _coll.all_reduce(buf, op=self.op, group=self.process_group)
         used = _backend.to_device(buf[total:], _backend.CPU) > 0
-        avg = self.op is ReduceOp.AVG
-        world = self._world
-        divide = f.xp.divide
-        for j, (k, o) in enumerate(zip(f.idx, f.offsets)):
+        for j, (k, view) in enumerate(zip(f.idx, f.views)):
             p = params[k]
-            n = p._data.size
             g = p._grad
-            src = buf[o:o + n].reshape(p._data.shape)
-            if g is not None:  # unpack (and average) in one pass
-                if avg:
-                    divide(src, world, out=g._data)
-                else:
-                    g._data[...] = src
+            if g is None:
+                if used[j]:
+                    p._grad = view
+            else:
+                if g is not view:
+                    g._data[...] = view._data
                 g._version[0] += 1
-            elif used[j]:
-                p._grad = Tensor._wrap(src / world if avg else src.copy())
 
     @contextlib.contextmanager
     def skip_synchronize(self):

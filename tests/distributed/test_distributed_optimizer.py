@@ -10,12 +10,13 @@ SCRIPTS = Path(__file__).resolve().parent / "scripts"
 
 
 @pytest.mark.mpi
-@pytest.mark.parametrize("n", [2, 3])
-def test_distributed_optimizer(n):
+@pytest.mark.parametrize("n,shm", [(2, "1"), (3, "1"), (2, "0")])
+def test_distributed_optimizer(n, shm):
     """broadcast_parameters (and its mismatch error); DistributedOptimizer == DDP == one process;
     backward_passes_per_step error; partial gradients; broadcast_optimizer_state with lazily
-    created state; delegation, lr scheduler, synchronize/skip_synchronize."""
-    res = run_mpi(n, SCRIPTS / "dopt_core.py", timeout=120)
+    created state; delegation, lr scheduler, synchronize/skip_synchronize. Over node shared
+    memory (the all-reduce averages as it sums) and over MPI's Allreduce."""
+    res = run_mpi(n, SCRIPTS / "dopt_core.py", timeout=120, env={"DISTGRAD_SHM_ALLREDUCE": shm})
     assert_ok_lines(res, n)
 
 

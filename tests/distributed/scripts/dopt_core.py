@@ -2,7 +2,8 @@
 
 1. broadcast_parameters(state_dict) makes the ranks equal (int buffers too); a mismatch raises
    on every rank
-2. DistributedOptimizer(SGD momentum) == DDP == one process on the whole batch
+2. DistributedOptimizer(SGD momentum) == DDP == one process on the whole batch; from the
+   second step backward writes the gradients into its flat buffer (no packing)
 3. backward_passes_per_step: accumulation allowed up to N, the (N+1)-th backward raises
 4. parameters without a gradient on some ranks are reduced as zeros; on no rank: stay None
 5. broadcast_optimizer_state with state created lazily on rank 0 only (SGD momentum, Adam)
@@ -55,7 +56,7 @@ else:
 # -- 2. DistributedOptimizer == DDP == one process ----------------------------------------------
 STEPS = 4
 dg.manual_seed(200 + rank)
-plain = MLP([6, 16, 3])
+plain = MLP([6, 16, 3], fused=True)  # F.linear: gradients computed into the flat buffer
 broadcast_parameters(plain.state_dict(), root_rank=0)
 ref, trace = reference_train(plain, x, y, STEPS)
 ddp_model = MLP([6, 16, 3])
@@ -67,6 +68,9 @@ opt = dg.optim.SGD(ddp.parameters(), lr=0.05, momentum=0.9)
 for step in range(STEPS):
     dopt.zero_grad()
     mse(plain(xs), ys).backward()
+    if step > 0:  # the buffer exists after the first step: backward wrote into its views
+        w = plain.layers[0].weight
+        assert w.grad is w._grad_dest and w._grad_dest is not None
     dopt.step()
     opt.zero_grad()
     mse(ddp(xs), ys).backward()
