@@ -15,13 +15,15 @@ the median):
   all the gradient bytes: the floor.
 * ``per-tensor Allreduce``: one Allreduce per gradient tensor (what bucketing avoids).
 * ``DDP sync only``: DDP's synchronization of a backward pass whose gradients are all ready at
-  its end (bucket launches in order, waits; the per-parameter divide by the world size that the
-  hooks do on cache-hot gradients is left out): the communication path alone.
+  its end: the communication path alone. Over shared memory, one all-reduce of the flat buffer
+  that also averages; over MPI, bucket launches in order and waits (the per-parameter divide by
+  the world size that the hooks then do on cache-hot gradients is left out).
 * ``DDP sync per step``: (forward + backward with DDP) - (the same inside ``no_sync()`` right
   after it), median of the paired differences: what synchronization adds to a training step,
   hooks and waits included; also as min(step) - min(no_sync step). Noisy on a loaded machine:
   the step is ~5x the sync, and with one core per rank nothing overlaps (mpi.md §5.4).
-* ``DistributedOptimizer.synchronize``: pack + one fused Allreduce + unpack.
+* ``DistributedOptimizer.synchronize``: one all-reduce of its flat buffer, where backward put
+  the gradients (gradients held elsewhere would be copied in and out).
 
 busbw = 2(n-1)/n * bytes / t. The reference figures of mpi.md (MPICH, 2 ranks on 2 cores): 16 MB
 3.7 ms (4.5 GB/s), 64 MB 37.8 ms (1.8 GB/s).
@@ -123,74 +125,73 @@ def main():
     ddp = DDP(model, bucket_cap_mb=args.bucket_cap_mb)
     r = ddp._reducer
 
-    def step(overlap):
-        def fn():
-            r.overlap = overlap
-            ddp.zero_grad()
-            (ddp(x) ** 2).mean().backward()
-        return fn
+    def step():
+        ddp.zero_grad()
+        (ddp(x) ** 2).mean().backward()
 
     def local_step():
         ddp.zero_grad()
         with ddp.no_sync():
             (ddp(x) ** 2).mean().backward()
 
-    def sync_only(overlap):
-        def fn():  # the synchronization of a backward whose gradients are all ready at its end
-            r.overlap = overlap
-            r._new_round()
-            for i, p in enumerate(r.params):  # mark ready (the hooks' divide is left out: in a
-                r.ready[i] = r.round            # real step it runs on cache-hot gradients)
-                r.num_ready += 1
-                r.bucket_of[i].pending -= 1
-            try:
-                r._finish_round()
-            finally:
-                r.active = False
-        return fn
+    def sync_only():  # the synchronization of a backward whose gradients are all ready at its end
+        r._new_round()
+        for i, p in enumerate(r.params):  # mark ready (the hooks' divide is left out: in a
+            r.ready[i] = r.round            # real step it runs on cache-hot gradients)
+            r.num_ready += 1
+            r.bucket_of[i].pending -= 1
+        try:
+            r._finish_round()
+        finally:
+            r.active = False
+
+    mode = ("all-reduce per bucket, launched during backward" if r.overlap else
+            "one all-reduce of the buffer, shared memory" if not r.divide_early else
+            "one all-reduce of the buffer")
 
     ddp.zero_grad()
     with ddp.no_sync():
         (ddp(x) ** 2).mean().backward()
-    dopt = DistributedOptimizer(dg.optim.SGD(params, lr=0.0))
+    # DistributedOptimizer on its own copy of the model: after its first synchronize() the
+    # gradients of a backward land in its flat buffer, and synchronize() reduces them in place
+    dg.manual_seed(0)
+    twin = Deep(args.layers, args.width)
+    dopt = DistributedOptimizer(dg.optim.SGD(twin.parameters(), lr=0.0))
     dopt._remove_hooks()
+    for _ in range(2):
+        dopt.zero_grad()
+        (twin(x) ** 2).mean().backward()
+        dopt.synchronize()
 
     cases = [
         ("raw Allreduce, one buffer (MPI.COMM_WORLD.Allreduce)", raw_allreduce, True),
         (f"per-tensor Allreduce ({len(grads)} calls)", per_tensor, True),
-        ("DDP sync only, overlap=on (all-reduce per bucket)", sync_only(True), True),
-        ("DDP sync only, overlap=off (one all-reduce of the buffer)", sync_only(False), True),
-        ("DistributedOptimizer.synchronize (pack, all-reduce, unpack)", dopt.synchronize, True),
-        ("step fwd+bwd, DDP overlap=on", step(True), False),
-        ("step fwd+bwd, DDP overlap=off", step(False), False),
+        (f"DDP sync only ({mode})", sync_only, True),
+        ("DistributedOptimizer.synchronize (gradients in its buffer)", dopt.synchronize, True),
+        ("step fwd+bwd, DDP", step, False),
         ("step fwd+bwd inside no_sync() (no communication)", local_step, False),
     ]
     times = {name: [] for name, _, _ in cases}
-    diffs = {True: [], False: []}  # paired samples: a DDP step minus the no_sync step after it
-    best = {True: [], False: [], None: []}  # all step samples, for the best-case estimate
+    diffs = []  # paired samples: a DDP step minus the no_sync step after it
+    best = {True: [], False: []}  # all step samples (synchronized or not), for the best case
     for _ in range(args.rounds):  # interleaved: every case sees the same machine conditions
         for name, fn, _ in cases:
             fn()  # warm-up
             for _ in range(args.repeats):
                 times[name].append(once(fn))
-        for overlap in (True, False):
-            for _ in range(args.repeats):
-                t_sync = once(step(overlap))
-                t_local = once(local_step)
-                diffs[overlap].append(t_sync - t_local)
-                best[overlap].append(t_sync)
-                best[None].append(t_local)
+        for _ in range(args.repeats):
+            t_sync = once(step)
+            t_local = once(local_step)
+            diffs.append(t_sync - t_local)
+            best[True].append(t_sync)
+            best[False].append(t_local)
     med = {name: statistics.median(v) for name, v in times.items()}
     t_raw = med[cases[0][0]]
     rows = [(name, med[name], comm_only) for name, _, comm_only in cases]
-    rows.insert(7, ("  => DDP sync per step, overlap=on (paired step - no_sync step)",
-                    statistics.median(diffs[True]), True))
-    rows.insert(8, ("  => DDP sync per step, overlap=off (paired step - no_sync step)",
-                    statistics.median(diffs[False]), True))
-    rows.insert(9, ("  => DDP sync per step, overlap=on (best step - best no_sync)",
-                    min(best[True]) - min(best[None]), True))
-    rows.insert(10, ("  => DDP sync per step, overlap=off (best step - best no_sync)",
-                     min(best[False]) - min(best[None]), True))
+    rows.insert(5, ("  => DDP sync per step (paired step - no_sync step)",
+                    statistics.median(diffs), True))
+    rows.insert(6, ("  => DDP sync per step (best step - best no_sync)",
+                    min(best[True]) - min(best[False]), True))
 
     if rank == 0:
         print(f"# DDP sync benchmark: {world} ranks, {len(params)} parameter tensors, "

@@ -1,30 +1,32 @@
 """Weak scaling on this machine: DDP on 2 ranks (one BLAS thread each) against 1 rank.
 
 Workload: the wide MLP 784-1024-1024-10 (``nn.Linear``, ReLU, ``F.cross_entropy``, float32,
-plain SGD lr 0.01), batch 128 *per rank* (weak scaling: the global batch grows with the ranks), synthetic
-data (8 fixed batches per rank, cycled). samples/s = ranks x batch x steps / time of the slowest
-rank; efficiency = samples/s(2 ranks) / (2 x samples/s(1 rank)); the goal is >= 90%. The CPU
-time per step of the slowest rank is also shown (MPI waits spin, so they count as CPU time);
-its ratio estimates the efficiency when other processes compete for the cores.
+plain SGD lr 0.01), batch 128 *per rank* (weak scaling: the global batch grows with the ranks),
+synthetic data (8 fixed batches per rank, cycled).
 
-The driver launches the workers itself (``mpiexec -n 1`` and ``-n 2``, ``python -m mpi4py``),
-alternating the configurations ``--trials`` times; each worker times ``--windows`` windows of
-``--steps`` steps and the best window is kept (the machine may be shared: the least disturbed
-window estimates the speed with the cores to itself; the median window is shown too). With 2
-ranks on a 2-core machine each rank has a core to itself only if nothing else runs, and MPI
-progress cannot overlap with compute (mpi.md section 5.4): the all-reduce of the 7.5 MB of
-gradients adds to every step.
+One ``mpiexec -n 2`` job measures every configuration, interleaved window by window, so that
+they all see the machine in the same state (on a shared VM its speed drifts by tens of percent
+over minutes, which made separate runs per configuration incomparable):
 
-The "no communication" row runs 2 ranks that each train their own model (no DDP): the
-contention of two ranks for the machine alone, the ceiling any all-reduce adds to.
+* ``1 rank``: rank 0 trains alone (a plain model, no DDP: the single-process step) while rank 1
+  sleeps;
+* ``2 ranks, DDP``: the default, gradients averaged through node shared memory;
+* ``2 ranks, DDP over MPI Allreduce``: ``DISTGRAD_SHM_ALLREDUCE=0`` when the DDP was built;
+* ``2 ranks, no communication``: each rank trains its own model (no DDP): the contention of two
+  ranks for the machine alone, the ceiling any all-reduce adds to.
 
-Run: python benchmarks/scaling.py [--trials 3 --windows 8 --steps 10]
+A window is ``--steps`` steps; its time is the slowest rank's. In each round every configuration
+runs one window (in a rotating order); the efficiency of a 2-rank configuration in a round is
+the 1-rank step time over its step time (samples/s of 2 ranks over twice those of 1 rank). The
+table gives the median over the rounds and the range; the goal is >= 90%.
+
+Run: python benchmarks/scaling.py [--rounds 15 --steps 8]
 """
 from __future__ import annotations
 
 import argparse
 import os
-import re
+import statistics
 import subprocess
 import sys
 import time
@@ -34,10 +36,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 SIZES = (784, 1024, 1024, 10)
+CONFIGS = ("1 rank", "2 ranks, DDP", "2 ranks, DDP over MPI Allreduce",
+           "2 ranks, no communication")
 
 
 def worker(args):
     import numpy as np
+    from mpi4py import MPI
 
     import distgrad as dg
     import distgrad.distributed as dist
@@ -47,6 +52,7 @@ def worker(args):
     from distgrad.nn.parallel import DistributedDataParallel as DDP
 
     def mlp():
+        dg.manual_seed(0)
         layers = []
         for i, (a, b) in enumerate(zip(SIZES[:-1], SIZES[1:])):
             layers.append(nn.Linear(a, b))
@@ -54,42 +60,75 @@ def worker(args):
                 layers.append(nn.ReLU())
         return nn.Sequential(*layers)
 
-    dist.init_process_group()
-    from mpi4py import MPI
+    def over_mpi():
+        os.environ["DISTGRAD_SHM_ALLREDUCE"] = "0"  # read when DDP allocates its buffer
+        try:
+            return DDP(mlp())
+        finally:
+            del os.environ["DISTGRAD_SHM_ALLREDUCE"]
 
-    rank, world = dist.get_rank(), dist.get_world_size()
-    dg.manual_seed(0)
-    # overlap "none": no DDP at all, so the ranks only compete for the machine (the ceiling)
-    model = mlp() if args.overlap == "none" else DDP(mlp(), overlap=args.overlap == "on")
-    opt = dg.optim.SGD(model.parameters(), lr=0.01)
+    dist.init_process_group()
+    comm = MPI.COMM_WORLD
+    rank = comm.Get_rank()
+    assert comm.Get_size() == 2, "run the driver: python benchmarks/scaling.py"
+    models = {CONFIGS[0]: mlp(), CONFIGS[1]: DDP(mlp()), CONFIGS[2]: over_mpi(),
+              CONFIGS[3]: mlp()}
+    opts = {name: dg.optim.SGD(m.parameters(), lr=0.01) for name, m in models.items()}
     rng = np.random.default_rng(rank)
     batches = [(dg.tensor(rng.standard_normal((args.batch, SIZES[0])).astype(np.float32)),
                 dg.tensor(rng.integers(0, SIZES[-1], args.batch)))
                for _ in range(8)]
 
-    def step(i):
-        x, y = batches[i % len(batches)]
-        opt.zero_grad()
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
+    def window(name, steps):
+        model, opt = models[name], opts[name]
+        t0 = time.perf_counter()
+        for i in range(steps):
+            x, y = batches[i % len(batches)]
+            opt.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+        return time.perf_counter() - t0
 
-    for i in range(5):
-        step(i)
-    comm = MPI.COMM_WORLD
-    windows = []  # (wall, cpu) of the slowest rank per window of args.steps steps
-    for _ in range(args.windows):
+    def timed(name, steps):
+        """Seconds per step of one window of ``name`` (the slowest rank's)."""
+        if name == CONFIGS[0]:  # rank 0 alone; rank 1 sleeps until it is done
+            dt = window(name, steps) if rank == 0 else 0.0
+            req = comm.Ibarrier()
+            while not req.Test():
+                time.sleep(0.0005)
+            return comm.bcast(dt, root=0) / steps
         comm.Barrier()
-        t0, c0 = time.perf_counter(), time.process_time()
-        for i in range(args.steps):
-            step(i)
-        windows.append((comm.allreduce(time.perf_counter() - t0, op=MPI.MAX),
-                        comm.allreduce(time.process_time() - c0, op=MPI.MAX)))
-    dt, dc = min(windows)  # the least disturbed window
-    med = sorted(w for w, _ in windows)[len(windows) // 2]
+        return comm.allreduce(window(name, steps), op=MPI.MAX) / steps
+
+    for name in CONFIGS:
+        timed(name, 3)  # warm up
+    per_step = {name: [] for name in CONFIGS}
+    for r in range(args.rounds):
+        for k in range(len(CONFIGS)):
+            name = CONFIGS[(r + k) % len(CONFIGS)]
+            per_step[name].append(timed(name, args.steps))
     if rank == 0:
-        print(f"RESULT world={world} samples_per_s={world * args.batch * args.steps / dt:.1f} "
-              f"step_ms={dt / args.steps * 1e3:.2f} cpu_ms={dc / args.steps * 1e3:.2f} "
-              f"median_step_ms={med / args.steps * 1e3:.2f}", flush=True)
+        report(args, per_step)
+
+
+def report(args, per_step):
+    one = per_step[CONFIGS[0]]
+    print(f"# weak scaling, MLP {'-'.join(map(str, SIZES))}, batch {args.batch}/rank, float32, "
+          f"SGD, 1 BLAS thread per rank, {os.cpu_count()} cores; {args.rounds} rounds of "
+          f"interleaved {args.steps}-step windows; load average {os.getloadavg()[0]:.2f}")
+    print(f"{'configuration':34s} {'step ms (median)':>16s} {'samples/s':>10s} "
+          f"{'efficiency: median':>19s} {'range':>15s}")
+    for name in CONFIGS:
+        steps = per_step[name]
+        ranks = 1 if name == CONFIGS[0] else 2
+        med = statistics.median(steps)
+        sps = ranks * args.batch / med
+        if ranks == 1:
+            print(f"{name:34s} {med * 1e3:16.2f} {sps:10.1f} {'100.0%':>19s}")
+            continue
+        eff = sorted(o / s for o, s in zip(one, steps))
+        print(f"{name:34s} {med * 1e3:16.2f} {sps:10.1f} {statistics.median(eff):19.1%} "
+              f"{eff[0]:7.1%}-{eff[-1]:.1%}")
 
 
 def mpiexec():
@@ -100,61 +139,22 @@ def mpiexec():
     return "mpiexec"
 
 
-def run(n, args, overlap):
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--worker", action="store_true")
+    ap.add_argument("--steps", type=int, default=8, help="steps per timed window")
+    ap.add_argument("--rounds", type=int, default=15, help="rounds of one window per config")
+    ap.add_argument("--batch", type=int, default=128)
+    args = ap.parse_args()
+    if args.worker:
+        return worker(args)
     env = dict(os.environ)
     for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[k] = "1"
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    cmd = [mpiexec(), "-n", str(n), sys.executable, "-m", "mpi4py", __file__, "--worker",
-           "--steps", str(args.steps), "--windows", str(args.windows), "--batch", str(args.batch),
-           "--overlap", overlap]
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
-    m = re.search(r"RESULT world=(\d+) samples_per_s=([\d.]+) step_ms=([\d.]+) cpu_ms=([\d.]+) "
-                  r"median_step_ms=([\d.]+)", out.stdout)
-    if out.returncode != 0 or m is None:
-        raise RuntimeError(f"worker failed ({' '.join(cmd)}):\n{out.stdout}\n{out.stderr}")
-    return float(m.group(2)), float(m.group(3)), float(m.group(4)), float(m.group(5))
-
-
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--worker", action="store_true")
-    ap.add_argument("--steps", type=int, default=10, help="steps per timed window")
-    ap.add_argument("--windows", type=int, default=8, help="timed windows per trial")
-    ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--trials", type=int, default=3)
-    ap.add_argument("--overlap", default="on", choices=["on", "off", "none"])
-    args = ap.parse_args()
-    if args.worker:
-        return worker(args)
-    configs = [(1, "on"), (2, "on"), (2, "off"), (2, "none")]
-    best, medians = {}, {}
-    load0 = os.getloadavg()[0]
-    for _ in range(args.trials):
-        for n, overlap in configs:
-            sps, ms, cpu, med = run(n, args, overlap)
-            if (n, overlap) not in best or sps > best[(n, overlap)][0]:
-                best[(n, overlap)] = (sps, ms, cpu)
-            medians.setdefault((n, overlap), []).append(med)
-    load1 = os.getloadavg()[0]
-    one, one_ms, one_cpu = best[(1, "on")]
-    one_med = min(medians[(1, "on")])
-    print(f"# weak scaling, MLP {'-'.join(map(str, SIZES))}, batch {args.batch}/rank, float32, "
-          f"SGD, 1 BLAS thread per rank, {os.cpu_count()} cores; best window of {args.steps} "
-          f"steps over {args.trials} trials x {args.windows} windows (median window in "
-          f"brackets); load average {load0:.2f} before, {load1:.2f} after")
-    print(f"{'configuration':28s} {'samples/s':>10s} {'step ms':>16s} {'speedup':>8s} "
-          f"{'efficiency':>10s} {'cpu ms/step':>12s} {'eff. by cpu':>11s}")
-    for (n, overlap), (sps, ms, cpu) in best.items():
-        label = ("1 rank" if n == 1 else f"{n} ranks, no communication" if overlap == "none"
-                 else f"{n} ranks, DDP overlap={overlap}")
-        med = min(medians[(n, overlap)])
-        print(f"{label:28s} {sps:10.1f} {ms:7.2f} [{med:6.2f}] {sps / one:7.2f}x "
-              f"{sps / (n * one):9.1%} [{one_med / med:5.1%}] {cpu:7.2f} {one_cpu / cpu:11.1%}")
-    if load0 > 0.5:
-        print(f"# note: the machine was busy (load {load0:.2f} before the run): with 2 ranks on "
-              f"{os.cpu_count()} cores, other processes take cores from the ranks; the best "
-              f"window is the least disturbed one.")
+    cmd = [mpiexec(), "-n", "2", sys.executable, "-m", "mpi4py", __file__, "--worker",
+           "--steps", str(args.steps), "--rounds", str(args.rounds), "--batch", str(args.batch)]
+    sys.exit(subprocess.run(cmd, env=env, timeout=1800).returncode)
 
 
 if __name__ == "__main__":
