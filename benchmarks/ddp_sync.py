@@ -20,7 +20,7 @@ the median):
   the world size that the hooks then do on cache-hot gradients is left out).
 * ``DDP sync per step``: (forward + backward with DDP) - (the same inside ``no_sync()`` right
   after it), median of the paired differences: what synchronization adds to a training step,
-  hooks and waits included; also as min(step) - min(no_sync step). Noisy on a loaded machine:
+  hooks and waits included. Noisy on a loaded machine:
   the step is ~5x the sync, and with one core per rank nothing overlaps (mpi.md §5.4).
 * ``DistributedOptimizer.synchronize``: one all-reduce of its flat buffer, where backward put
   the gradients (gradients held elsewhere would be copied in and out).
@@ -173,7 +173,6 @@ def main():
     ]
     times = {name: [] for name, _, _ in cases}
     diffs = []  # paired samples: a DDP step minus the no_sync step after it
-    best = {True: [], False: []}  # all step samples (synchronized or not), for the best case
     for _ in range(args.rounds):  # interleaved: every case sees the same machine conditions
         for name, fn, _ in cases:
             fn()  # warm-up
@@ -183,15 +182,11 @@ def main():
             t_sync = once(step)
             t_local = once(local_step)
             diffs.append(t_sync - t_local)
-            best[True].append(t_sync)
-            best[False].append(t_local)
     med = {name: statistics.median(v) for name, v in times.items()}
     t_raw = med[cases[0][0]]
     rows = [(name, med[name], comm_only) for name, _, comm_only in cases]
     rows.insert(5, ("  => DDP sync per step (paired step - no_sync step)",
                     statistics.median(diffs), True))
-    rows.insert(6, ("  => DDP sync per step (best step - best no_sync)",
-                    min(best[True]) - min(best[False]), True))
 
     if rank == 0:
         print(f"# DDP sync benchmark: {world} ranks, {len(params)} parameter tensors, "

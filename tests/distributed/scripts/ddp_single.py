@@ -1,5 +1,6 @@
 """No launcher: DDP, DistributedOptimizer, the broadcasts, the samplers and evaluate() in a world
 of one. Same results as plain training, no hooks installed by DDP, and mpi4py never imported."""
+import gc
 import os
 import sys
 
@@ -41,6 +42,12 @@ for overlap in (True, False):
         assert max_diff_to(model, trace[step]) == 0.0, "DDP differs from plain training"
     with ddp.no_sync():
         mse(ddp(x), y).backward()
+# the bucket views are the parameters' gradient storage only while the DDP exists
+w = model.layers[0].weight
+assert w._grad_dest is ddp._reducer.views[0]
+del ddp, opt
+gc.collect()
+assert w._grad_dest is None, "a dead DDP still owns the gradient storage"
 dg.manual_seed(0)
 model = MLP([6, 8, 3])
 ref, trace = reference_train(model, x, y, 2)

@@ -9,6 +9,7 @@
 5. broadcast_optimizer_state with state created lazily on rank 0 only (SGD momentum, Adam)
 6. wrapper delegation: param_groups, state_dict, lr scheduler, synchronize + skip_synchronize
 """
+import gc
 import os
 import sys
 
@@ -83,6 +84,9 @@ for step in range(STEPS):
 
 # -- 3. backward_passes_per_step -----------------------------------------------------------------
 dopt._remove_hooks()  # (its counting hooks would fire in the backward passes below)
+del dopt  # its buffer is the parameters' gradient storage only while it exists
+gc.collect()
+assert plain.layers[0].weight._grad_dest is None
 dopt2 = DistributedOptimizer(dg.optim.SGD(plain.parameters(), lr=0.05),
                              named_parameters=plain.named_parameters(),
                              backward_passes_per_step=2)
