@@ -1,9 +1,11 @@
 """Horovod-style data parallelism: wrap the optimizer, not the model.
 
 * :class:`DistributedOptimizer` wraps any distgrad optimizer. ``step()`` first averages the
-  gradients over the ranks with **one fused all-reduce per dtype** (the gradients are packed into
-  a reusable flat buffer, summed, and unpacked, dividing by the world size in the same pass),
-  then runs the wrapped optimizer's ``step``.
+  gradients over the ranks with **one fused all-reduce per dtype** of a reusable flat buffer,
+  then runs the wrapped optimizer's ``step``. From the first ``step()`` on, slices of the buffer
+  are the parameters' gradient storage: after ``zero_grad()`` backward puts the gradients
+  straight into it and they are averaged in place (``.grad`` is a view of the buffer); gradients
+  held elsewhere are copied in and the result copied back.
   Post-accumulate-grad hooks count the backward passes since the last ``step()`` and raise a
   clear error when there were more than ``backward_passes_per_step`` (gradient accumulation is
   "several backward passes, one step").
