@@ -473,7 +473,9 @@ class DistributedDataParallel(Module):
             ``False``: ``.grad`` tensors are separate; they are copied into the buffer when ready
             and the averaged values copied back at the end of backward.
         overlap: ``True`` (default): bucketed non-blocking all-reduces launched from the
-            gradient hooks. ``False``: one all-reduce per flat buffer after backward.
+            gradient hooks. ``False``: one all-reduce per flat buffer after backward (what
+            buffers in node shared memory always get: their reduction cannot run in the
+            background).
         init_sync: broadcast rank 0's parameters and buffers at construction (default True).
         check_reduction, static_graph: accepted for compatibility and ignored.
     """
