@@ -53,6 +53,15 @@ if enabled:
             work = dist.all_reduce(dg.from_numpy(buf[10:20]), op=ReduceOp.AVG, async_op=True)
             work.wait()
             assert (buf[10:20] == (n + 1) / 2).all() and (buf[:10] == rank + 1).all()
+            big = backend.shared_zeros(200_003, dtype)  # several chunks per rank's share
+            big[:] = np.arange(big.size) % 5 * (rank + 1)
+            dist.all_reduce(big[7:200_000], op=ReduceOp.AVG)
+            want = (np.arange(big.size) % 5).astype(dtype)
+            want[7:200_000] *= (n + 1) / 2
+            want[:7] *= rank + 1
+            want[200_000:] *= rank + 1
+            assert np.allclose(big, want, rtol=1e-6), (dtype, big[:12], want[:12])
+            del big
         buf[:] = rank  # MAX is not summed in shared memory: MPI does it, on the same memory
         dist.all_reduce(buf[2:9], op=ReduceOp.MAX)
         assert (buf[2:9] == n - 1).all() and buf[0] == rank
