@@ -11,6 +11,7 @@ from collections import OrderedDict
 import numpy as np
 
 from . import _backend
+from .autograd import engine as _engine
 from .autograd import grad_mode as _grad_mode
 from .autograd.graph import _add_hook
 from .dtypes import as_dtype, dtype_name, get_default_dtype
@@ -339,14 +340,13 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate the gradient of this tensor w.r.t. the graph leaves into their ``.grad``."""
-        from .autograd.engine import backward
         if create_graph:
             warnings.warn(
                 "Using backward() with create_graph=True will create a reference cycle between the "
                 "parameter and its gradient which can cause a memory leak. We recommend using "
                 "autograd.grad when creating the graph to avoid this.", UserWarning, stacklevel=2)
-        backward(self, None if gradient is None else (gradient,), retain_graph, create_graph,
-                 inputs)
+        _engine.backward(self, None if gradient is None else (gradient,), retain_graph,
+                         create_graph, inputs)
 
     def register_hook(self, hook):
         """Register ``hook(grad) -> Tensor | None``, run each time the gradient is computed."""

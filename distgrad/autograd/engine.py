@@ -12,6 +12,8 @@ import sys
 import threading
 from heapq import heappop, heappush
 
+import numpy as np
+
 from . import anomaly as _anomaly
 from . import grad_mode
 from .graph import AccumulateGrad, _claims, _edge
@@ -378,12 +380,14 @@ def _roots(tensors, grad_tensors, create_graph):
             raise RuntimeError(
                 f"element {i} of tensors does not require grad and does not have a grad_fn")
         if g is None:
-            if t.numel() != 1:
+            data = t._data
+            if data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            if t._data.dtype.kind != "f":
+            if data.dtype.kind != "f":
                 raise RuntimeError("grad can be implicitly created only for real scalar outputs "
                                    f"but got {t.dtype}")
-            g_data = t._xp().ones(t._data.shape, dtype=t._data.dtype)
+            g_data = (np.ones if type(data) is np.ndarray else t._xp().ones)(data.shape,
+                                                                             dtype=data.dtype)
             seeds.append(Tensor._wrap(g_data) if create_graph else g_data)
             continue
         if not isinstance(g, Tensor):
