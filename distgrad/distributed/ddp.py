@@ -22,10 +22,10 @@ How it works
   Each view is also the parameter's preallocated gradient storage (``grad_destination`` in
   ``autograd/graph.py``): when ``.grad`` is None (after ``zero_grad()``), backward puts the new
   gradient straight into the view (``linear`` computes its weight and bias gradients into it,
-  other formulas' results are copied in); otherwise it accumulates into ``.grad`` in place. No
-  gradient is packed or unpacked. Buckets (``bucket_cap_mb``, default 25 MiB; the first one ``first_bucket_mb``, 1 MiB)
-  are contiguous slices of it, filled in *reverse registration order* (roughly the order in
-  which backward produces gradients). There is no pack/unpack copy.
+  other formulas' results are copied in); otherwise it accumulates into ``.grad`` in place.
+  Buckets (``bucket_cap_mb``, default 25 MiB; the first one ``first_bucket_mb``, 1 MiB) are
+  contiguous slices of it, filled in *reverse registration order* (roughly the order in which
+  backward produces gradients). There is no pack/unpack copy.
 * **Overlap** (``overlap=True``). A post-accumulate-grad hook on each parameter marks it ready
   and divides its gradient slot by the world size (while it is still in cache; the all-reduces
   then sum, so there is no extra pass over the buffer afterwards). When a bucket is complete, a
