@@ -16,7 +16,7 @@ import numpy as np
 
 from . import anomaly as _anomaly
 from . import grad_mode
-from .graph import AccumulateGrad, _claims, _edge
+from .graph import AccumulateGrad, _claims, _edge, storage_fits
 
 
 class _RunState(threading.local):
@@ -265,7 +265,7 @@ def _run_accumulate(node, grad, create_graph, accumulate, capture, captured, acc
         current = t._grad
         if current is None:
             dest = t._grad_dest
-            if dest is not None and _fits(dest._data, grad):
+            if dest is not None and storage_fits(dest._data, grad.shape, grad.dtype, type(grad)):
                 if grad is not dest._data:  # else a formula computed it in place
                     dest._data[...] = grad
                 dest._version[0] += 1
@@ -280,11 +280,6 @@ def _run_accumulate(node, grad, create_graph, accumulate, capture, captured, acc
         with grad_mode.set_grad_enabled(create_graph):
             for hook in list(t._post_acc_hooks.values()):
                 hook(t)
-
-
-def _fits(storage, grad) -> bool:
-    """Whether ``grad`` can be stored in a leaf's preallocated gradient storage."""
-    return storage.shape == grad.shape and storage.dtype == grad.dtype and type(storage) is type(grad)
 
 
 def _owned(grad) -> bool:

@@ -218,11 +218,24 @@ def grad_destination(edge, shape, dtype):
     if dest is None or t._grad is not None or t._hooks or t._grad_claimed:
         return None
     d = dest._data
-    if d.shape != shape or d.dtype != dtype or type(d) is not type(t._data):
+    if not storage_fits(d, shape, dtype, type(t._data)):
         return None
     t._grad_claimed = True
     leaves.append(t)
     return d
+
+
+def storage_fits(storage, shape, dtype, array_type) -> bool:
+    """Whether a gradient of ``shape``, ``dtype`` and array type fits preallocated ``storage``."""
+    return storage.shape == shape and storage.dtype == dtype and type(storage) is array_type
+
+
+def release_grad_storage(params, storages) -> None:
+    """Stop using ``storages`` as the preallocated gradient storage of ``params`` (where they
+    still are: the owner of the storage, e.g. a DDP, is going away)."""
+    for p, storage in zip(params, storages):
+        if p._grad_dest is storage:
+            p._grad_dest = None
 
 
 def _edge(t):

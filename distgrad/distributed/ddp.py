@@ -98,6 +98,7 @@ import numpy as np
 
 from .. import _backend
 from ..autograd.engine import queue_callback
+from ..autograd.graph import release_grad_storage
 from ..autograd.grad_mode import is_grad_enabled
 from ..nn.modules.module import Module
 from ..tensor import Tensor
@@ -193,9 +194,7 @@ class _Reducer:
                 h.remove()
             except Exception:
                 pass
-        for p, v in zip(getattr(self, "params", ()), getattr(self, "views", ())):
-            if p._grad_dest is v:
-                p._grad_dest = None
+        release_grad_storage(getattr(self, "params", ()), getattr(self, "views", ()))
 
     # -- layout ----------------------------------------------------------------------------------
     def _layout(self, bucket_cap, first_cap):

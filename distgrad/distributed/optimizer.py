@@ -43,6 +43,7 @@ import weakref
 import numpy as np
 
 from .. import _backend
+from ..autograd.graph import release_grad_storage
 from ..optim.optimizer import Optimizer
 from ..tensor import Tensor
 from . import collectives as _coll
@@ -467,9 +468,7 @@ class DistributedOptimizer(Optimizer):
     def __del__(self):
         params = self.__dict__.get("_params", ())
         for f in self.__dict__.get("_flats") or ():
-            for k, view in zip(f.idx, f.views):
-                if params[k]._grad_dest is view:
-                    params[k]._grad_dest = None
+            release_grad_storage([params[k] for k in f.idx], f.views)
 
     def _remove_hooks(self):
         for h in self._handles:
