@@ -104,6 +104,7 @@ from ..nn.modules.module import Module
 from ..tensor import Tensor
 from . import collectives as _coll
 from . import process_group as _pgm
+from .backends import divide
 from .collectives import ReduceOp
 from .optimizer import _broadcast_arrays, _check_same_across_ranks
 
@@ -162,8 +163,6 @@ class _Reducer:
         self.names, self.params = names, params
         self.pg = pg
         self.world = pg.size()
-        # x * (1/world) == x / world exactly when world is a power of two (and is faster)
-        self.scale = 1.0 / self.world if self.world & (self.world - 1) == 0 else None
         self.overlap = overlap
         self.find_unused = find_unused
         self.as_view = as_view
@@ -287,10 +286,7 @@ class _Reducer:
         if self.divide_early:
             # Divide by the world size now, while the fresh gradient is in cache (the
             # all-reduce then sums), fused with the copy when the gradient was separate.
-            if self.scale is not None:
-                self.flat_xp[i].multiply(src, self.scale, out=slot)
-            else:
-                self.flat_xp[i].divide(src, self.world, out=slot)
+            divide(src, self.world, slot, self.flat_xp[i])
         elif src is not slot:
             slot[...] = src
         if self.overlap:
@@ -360,7 +356,7 @@ class _Reducer:
                 if self.as_view:
                     params[i]._grad = self.views[i]
             if self.divide_early:
-                slot /= self.world
+                divide(slot, self.world, slot, self.flat_xp[i])
         if self.overlap:
             for i in missing:
                 self.bucket_of[i].pending -= 1

@@ -25,6 +25,15 @@ through a CuPy NCCL communicator on a side stream, host buffers through the wrap
 BACKENDS = ("mpi", "single", "nccl")
 
 
+def divide(src, n, out, xp):
+    """``out = src / n`` (``xp``: the arrays' module), computed as ``src * (1 / n)`` when that
+    is exact, i.e. ``n`` is a power of two (faster than dividing; same bits)."""
+    if n & (n - 1) == 0:
+        xp.multiply(src, 1.0 / n, out=out)
+    else:
+        xp.divide(src, n, out=out)
+
+
 def nccl_not_implemented():
     """Raise the error for ``backend='nccl'``, which distgrad does not implement yet."""
     raise NotImplementedError(

@@ -29,6 +29,8 @@ import weakref
 import numpy as np
 from mpi4py import MPI
 
+from . import divide
+
 _ALIGN = 64  # bytes: each rank's share starts on its own cache line
 _HEADROOM = 1.25  # /dev/shm must have this much more room than asked for
 _CHUNK = 1 << 15  # elements summed, divided and copied out together (they stay in cache)
@@ -201,10 +203,7 @@ def _node_sum(mine, others, a, b):
 def _finish(part, others, a, b, divisor):
     """Divide the summed slice ``[a, b)`` (when averaging) and copy it to the other buffers."""
     if divisor is not None:
-        if divisor & (divisor - 1) == 0:  # exact, and faster than dividing
-            part *= 1.0 / divisor
-        else:
-            part /= divisor
+        divide(part, divisor, part, np)
     for peer in others:
         peer[a:b] = part
 
