@@ -35,6 +35,14 @@ def _reference_grads(build, params):
     return grads
 
 
+def _linear_case(seed, fan_in, fan_out, batch):
+    """A float64 ``nn.Linear``, an input batch for it, and its parameters."""
+    dg.manual_seed(seed)
+    lin = nn.Linear(fan_in, fan_out, dtype=dg.float64)
+    x = dg.randn(batch, fan_in, dtype=dg.float64)
+    return lin, x, [lin.weight, lin.bias]
+
+
 def _check(params, dests, expected):
     for p, d, e in zip(params, dests, expected):
         assert p.grad is d, "the gradient was not put in the preallocated storage"
@@ -42,10 +50,7 @@ def _check(params, dests, expected):
 
 
 def test_linear_writes_weight_and_bias_gradients_in_place():
-    dg.manual_seed(0)
-    lin = nn.Linear(500, 400, dtype=dg.float64)
-    x = dg.randn(4, 500, dtype=dg.float64)
-    params = [lin.weight, lin.bias]
+    lin, x, params = _linear_case(0, 500, 400, 4)
     expected = _reference_grads(lambda: lin(x).square().sum(), params)
     flat, dests = _with_storage(*params)
     loss = lin(x).square().sum()
@@ -72,10 +77,7 @@ def test_other_formulas_copy_into_the_storage():
 
 
 def test_shared_weight_gets_the_sum_of_both_uses():
-    dg.manual_seed(2)
-    lin = nn.Linear(6, 6, dtype=dg.float64)
-    x = dg.randn(3, 6, dtype=dg.float64)
-    params = [lin.weight, lin.bias]
+    lin, x, params = _linear_case(2, 6, 6, 3)
 
     def build():
         return lin(lin(x).tanh()).sum()
@@ -87,10 +89,7 @@ def test_shared_weight_gets_the_sum_of_both_uses():
 
 
 def test_accumulation_and_set_to_none():
-    dg.manual_seed(3)
-    lin = nn.Linear(4, 3, dtype=dg.float64)
-    x = dg.randn(2, 4, dtype=dg.float64)
-    params = [lin.weight, lin.bias]
+    lin, x, params = _linear_case(3, 4, 3, 2)
     once = _reference_grads(lambda: lin(x).sum(), params)
     _, dests = _with_storage(*params)
     lin(x).sum().backward()
@@ -102,10 +101,7 @@ def test_accumulation_and_set_to_none():
 
 
 def test_hooks_and_autograd_grad_see_ordinary_gradients():
-    dg.manual_seed(4)
-    lin = nn.Linear(4, 3, dtype=dg.float64)
-    x = dg.randn(2, 4, dtype=dg.float64)
-    params = [lin.weight, lin.bias]
+    lin, x, params = _linear_case(4, 4, 3, 2)
     expected = _reference_grads(lambda: lin(x).sum(), params)
     flat, dests = _with_storage(*params)
     (gw,) = dg.autograd.grad(lin(x).sum(), [lin.weight])
