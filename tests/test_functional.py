@@ -468,6 +468,10 @@ def test_cross_entropy_errors():
         F.cross_entropy(x, dg.tensor([1, 12, 3]))
     with pytest.raises(IndexError, match="Target -1 is out of bounds."):
         F.cross_entropy(x, dg.tensor([1, -1, 3]))
+    with pytest.raises(IndexError, match="Target -5 is out of bounds."):
+        F.cross_entropy(x, dg.tensor([1, -5, 3], dtype=dg.int32))
+    with pytest.raises(IndexError, match="Target 10 is out of bounds."):  # not the ignored 0
+        F.cross_entropy(x, dg.tensor([0, 10, 3]), ignore_index=0)
     with pytest.raises(ValueError,
                        match="Expected input batch_size .3. to match target batch_size .2."):
         F.cross_entropy(x, dg.tensor([1, 2]))

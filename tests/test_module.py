@@ -572,3 +572,13 @@ def test_buffer_assignment_and_registration_hooks():
         m.w = nn.Parameter(dg.ones(1))
     m.other = nn.Identity()
     assert seen == ["sub", "w"]
+
+
+def test_linear_uses_a_weight_replaced_by_a_plain_attribute():
+    """Linear reads its parameters from ``_parameters`` (fast path); a weight replaced by a plain
+    tensor attribute, functional-call style, must still be the one used."""
+    lin = nn.Linear(3, 2)
+    del lin.weight
+    lin.weight = dg.zeros(2, 3)
+    expected = np.broadcast_to(lin.bias.detach().numpy(), (4, 2))
+    np.testing.assert_array_equal(lin(dg.ones(4, 3)).detach().numpy(), expected)

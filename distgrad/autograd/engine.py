@@ -11,8 +11,7 @@ import heapq
 import sys
 import threading
 from heapq import heappop, heappush
-
-import numpy as np
+from operator import attrgetter
 
 from . import anomaly as _anomaly
 from . import grad_mode
@@ -182,8 +181,7 @@ def _dependencies(root_edges):
     return deps
 
 
-def _creation_order(node):
-    return node._seq
+_creation_order = attrgetter("_seq")
 
 
 def _run_node(node, grads, create_graph, capture, captured, Tensor):
@@ -286,8 +284,10 @@ def _owned(grad) -> bool:
     """True when nothing but the caller holds ``grad`` (a fresh, contiguous, writable array), so
     it can become ``.grad`` without a copy. Two references: the caller's argument and
     getrefcount's own."""
-    return (sys.getrefcount(grad) <= _CALLER_REFS + 1 and grad.base is None
-            and grad.flags.c_contiguous and getattr(grad.flags, "writeable", True))  # CuPy: no flag
+    if sys.getrefcount(grad) > _CALLER_REFS + 1 or grad.base is not None:
+        return False
+    flags = grad.flags  # a new object on every access
+    return flags.c_contiguous and getattr(flags, "writeable", True)  # CuPy: no flag
 
 
 _CALLER_REFS = 2  # _run_accumulate's parameter and this function's parameter
@@ -381,8 +381,7 @@ def _roots(tensors, grad_tensors, create_graph):
             if data.dtype.kind != "f":
                 raise RuntimeError("grad can be implicitly created only for real scalar outputs "
                                    f"but got {t.dtype}")
-            g_data = (np.ones if type(data) is np.ndarray else t._xp().ones)(data.shape,
-                                                                             dtype=data.dtype)
+            g_data = t._xp().asarray(1, dtype=data.dtype).reshape(data.shape)  # not ones(): slower
             seeds.append(Tensor._wrap(g_data) if create_graph else g_data)
             continue
         if not isinstance(g, Tensor):

@@ -63,8 +63,8 @@ class Node:
                 edges.append(None)
             elif t.grad_fn is not None:
                 edges.append((t.grad_fn, t._output_nr))
-            else:
-                edges.append(_edge(t))
+            else:  # a leaf: its accumulator (made by _edge on first use)
+                edges.append((t._acc_node or _edge(t)[0], 0))
         self.next_functions = tuple(edges)
         if _anomaly._enabled:
             self._creation_stack = "".join(traceback.format_stack()[:-2])

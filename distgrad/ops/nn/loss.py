@@ -81,6 +81,8 @@ def _targets(t, C, ignore_index):
     t = t.reshape(-1)
     if t.size == 0:
         return t, None, t
+    if not 0 <= ignore_index < C and int(t.view(f"u{t.itemsize}").max()) < C:
+        return t, None, t   # the common case in one reduction: as unsigned, negatives are huge
     lo, hi = int(t.min()), int(t.max())
     if 0 <= lo and hi < C and not lo <= ignore_index <= hi:
         return t, None, t                      # the common case: nothing ignored, all in range
@@ -127,8 +129,7 @@ class CrossEntropyLossBackward0(Node):
             grad *= qsum
             grad -= q
         else:
-            t, valid, wt, w = self.safe_t, self.valid, self.wt, self.weight
-            rows = xp.arange(M)
+            t, valid, wt, w, rows = self.safe_t, self.valid, self.wt, self.weight, self.rows
             if w is None and eps == 0.0 and valid is None:
                 grad[rows, t] -= 1
             else:
@@ -190,7 +191,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     logp = log_softmax_array(x2, 1)
     eps = float(label_smoothing)
     probs = None
-    safe_t = valid = wt = None
+    safe_t = valid = wt = rows = None
     if td.dtype.kind == "f" and td.shape == xd.shape:
         if td.dtype != xd.dtype:
             raise RuntimeError(f"expected scalar type {_kind(xd.dtype)} but found "
@@ -236,7 +237,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         node = CrossEntropyLossBackward0((input, target) if target_grad else (input,))
         node.logp, node.back, node.reduction = logp, back, reduction
         node.label_smoothing, node.probs, node.weight = eps, probs, wd
-        node.safe_t, node.valid, node.wt, node.denom = safe_t, valid, wt, denom
+        node.safe_t, node.valid, node.wt, node.denom, node.rows = safe_t, valid, wt, denom, rows
         return _from_node(out, node)
     return _wrap(out)
 
