@@ -73,7 +73,6 @@ class _State:
         self.debug = False
         self.local_rank = 0
         self.local_size = 1
-        self.launch = None
         self.device = None  # this rank's GPU index (None: no GPU selected)
         self.watchdog = None
         self.ctl_comm = None
@@ -157,7 +156,6 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size:
         if name not in (None, "mpi", "single"):
             raise ValueError(f"unknown backend {backend!r}: use None, 'mpi', 'nccl' or 'single'")
         info = _env.detect_launch()
-        _state.launch = info
         _state.timeout = _timeout_seconds(timeout)
         debug = _env_flag("DISTGRAD_DEBUG")
 

@@ -12,11 +12,6 @@ from ..tensor import Tensor
 _state = _grad_mode._state
 
 
-def grad_enabled() -> bool:
-    """True when operations should record history (fast thread-local read)."""
-    return _state.enabled
-
-
 def unbroadcast(g, shape):
     """Sum ``g`` over the dimensions that broadcasting added so it has exactly ``shape``."""
     if g.shape == shape:
@@ -214,11 +209,3 @@ def device_guard(fn):
             check_devices(*args, *kwargs.values())
             raise
     return guarded
-
-
-def as_array_like(value, like):
-    """``value`` (a Tensor, array or Python number) as an array on ``like``'s device."""
-    if isinstance(value, Tensor):
-        return value._data
-    xp = like._xp()
-    return xp.asarray(value, dtype=like._data.dtype if not isinstance(value, np.ndarray) else None)

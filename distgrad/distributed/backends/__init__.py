@@ -22,9 +22,6 @@ The world of one (``single``) needs no MPI library; ``mpi`` uses mpi4py's buffer
 through a CuPy NCCL communicator on a side stream, host buffers through the wrapped backend.
 """
 
-BACKENDS = ("mpi", "single", "nccl")
-
-
 def divide(src, n, out, xp):
     """``out = src / n`` (``xp``: the arrays' module), computed as ``src * (1 / n)`` when that
     is exact, i.e. ``n`` is a power of two (faster than dividing; same bits)."""
@@ -32,10 +29,3 @@ def divide(src, n, out, xp):
         xp.multiply(src, 1.0 / n, out=out)
     else:
         xp.divide(src, n, out=out)
-
-
-def nccl_not_implemented():
-    """Raise the error for ``backend='nccl'``, which distgrad does not implement yet."""
-    raise NotImplementedError(
-        "distgrad: the 'nccl' backend is not implemented yet; use backend='mpi' (GPU arrays are "
-        "staged through host memory, or set DISTGRAD_CUDA_AWARE_MPI=1 with a CUDA-aware MPI)")

@@ -278,7 +278,7 @@ log2.info("x")
 log2.error("y")
 text = buf.getvalue()
 if rank == 0:
-    assert text == f"[rank 0] INFO jobtest.buffered: x\n[rank 0] ERROR jobtest.buffered: y\n", text
+    assert text == "[rank 0] INFO jobtest.buffered: x\n[rank 0] ERROR jobtest.buffered: y\n", text
 else:
     assert text == f"[rank {rank}] ERROR jobtest.buffered: y\n", text
 assert logging.getLogger("jobtest") is log
