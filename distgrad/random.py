@@ -24,6 +24,7 @@ class Generator:
         return self
 
     def initial_seed(self) -> int:
+        """The seed the generator was last seeded with."""
         return self._seed
 
     def seed(self) -> int:

@@ -73,10 +73,12 @@ class Tensor:
 
     @property
     def shape(self) -> tuple:
+        """The size of each dimension, as a tuple."""
         return self._data.shape
 
     @property
     def ndim(self) -> int:
+        """Number of dimensions."""
         return self._data.ndim
 
     def dim(self) -> int:
@@ -87,14 +89,17 @@ class Tensor:
 
     @property
     def dtype(self):
+        """The data type of the elements."""
         return self._data.dtype
 
     @property
     def device(self):
+        """The device that holds the data."""
         return _backend.device_of(self._data)
 
     @property
     def is_cuda(self) -> bool:
+        """True when the tensor is on a CUDA device."""
         return self.device.type == "cuda"
 
     def _xp(self):
@@ -145,6 +150,7 @@ class Tensor:
         return self.to(dtype=dtype, device=device)
 
     def is_contiguous(self) -> bool:
+        """True when the elements are laid out contiguously in row-major order."""
         return bool(self._data.flags.c_contiguous)
 
     def data_ptr(self) -> int:
@@ -154,6 +160,7 @@ class Tensor:
         return self._data.data.ptr
 
     def stride(self, dim=None):
+        """The strides in elements, or the stride of dimension ``dim``."""
         strides = tuple(s // self._data.itemsize for s in self._data.strides)
         return strides if dim is None else strides[dim]
 
@@ -162,6 +169,7 @@ class Tensor:
         return self._version[0]
 
     def is_inference(self) -> bool:
+        """True for an inference tensor (made under ``inference_mode``)."""
         return self._is_inference
 
     # -- conversion ----------------------------------------------------------------------------
@@ -253,6 +261,7 @@ class Tensor:
     # -- autograd state ------------------------------------------------------------------------
     @property
     def requires_grad(self) -> bool:
+        """Whether autograd records operations on this tensor (settable on leaves)."""
         return self._requires_grad
 
     @requires_grad.setter
@@ -275,10 +284,12 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
+        """True for tensors without a ``grad_fn`` (not the result of a recorded operation)."""
         return self.grad_fn is None
 
     @property
     def grad(self):
+        """The gradient accumulated by backward (None until then)."""
         if self.grad_fn is not None and not self.retains_grad and self._grad is None:
             warnings.warn(
                 "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its "
@@ -312,6 +323,7 @@ class Tensor:
 
     @property
     def retains_grad(self) -> bool:
+        """True when ``retain_grad()`` was called on this non-leaf tensor."""
         fn = self.grad_fn
         return bool(fn is not None and fn._retained and self._output_nr in fn._retained
                     and fn._retained[self._output_nr]() is self)

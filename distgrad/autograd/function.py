@@ -16,9 +16,11 @@ class FunctionCtx:
         self._to_save = tensors
 
     def mark_non_differentiable(self, *tensors):
+        """Mark outputs of ``forward`` as non-differentiable: they are returned without history."""
         self._non_differentiable = {id(t) for t in tensors}
 
     def set_materialize_grads(self, value: bool):
+        """Whether undefined output gradients reach ``backward`` as zeros (default) or None."""
         self.materialize_grads = bool(value)
 
 
@@ -38,6 +40,7 @@ class BackwardCFunction(Node, FunctionCtx):
 
     @property
     def saved_tensors(self):
+        """The tensors given to ``save_for_backward``, unpacked (None where None was saved)."""
         tensors = iter(Node.saved_tensors.fget(self))
         return tuple(None if is_none else next(tensors) for is_none in self._none_mask)
 

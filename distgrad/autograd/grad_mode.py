@@ -124,6 +124,7 @@ class set_grad_enabled(_DecoratorContextManager):
         return super().__call__(func)
 
     def clone(self):
+        """A copy that sets the mode only on enter (used when decorating a function)."""
         # Build without the immediate effect of __init__, then apply on enter.
         clone = object.__new__(set_grad_enabled)
         clone.mode = self.mode
@@ -162,4 +163,5 @@ class inference_mode(_DecoratorContextManager):
         return True, False
 
     def clone(self):
+        """A new ``inference_mode`` with the same mode (entered on each decorated call)."""
         return self.__class__(self.mode)

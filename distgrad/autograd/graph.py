@@ -141,6 +141,7 @@ class Node:
 
     @property
     def metadata(self) -> dict:
+        """A dict for user data attached to this node (created on first access)."""
         if self._metadata is None:
             self._metadata = {}
         return self._metadata

@@ -190,6 +190,7 @@ class Work:
         return self._done
 
     def is_success(self) -> bool:
+        """Same as ``is_completed()``: True once the collective has finished."""
         return self.is_completed()
 
     def wait(self, timeout=None) -> bool:

@@ -595,17 +595,21 @@ class DistributedDataParallel(Module):
 
     # -- delegation to the wrapped module (no "module." prefix) -----------------------------------
     def parameters(self, recurse: bool = True):
+        """The wrapped module's parameters."""
         return self.module.parameters(recurse=recurse)
 
     def named_parameters(self, prefix: str = "", recurse: bool = True,
                          remove_duplicate: bool = True):
+        """The wrapped module's ``named_parameters`` (names without a ``module.`` prefix)."""
         return self.module.named_parameters(prefix=prefix, recurse=recurse,
                                             remove_duplicate=remove_duplicate)
 
     def buffers(self, recurse: bool = True):
+        """The wrapped module's buffers."""
         return self.module.buffers(recurse=recurse)
 
     def named_buffers(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+        """The wrapped module's ``named_buffers`` (names without a ``module.`` prefix)."""
         return self.module.named_buffers(prefix=prefix, recurse=recurse,
                                          remove_duplicate=remove_duplicate)
 

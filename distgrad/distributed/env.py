@@ -54,6 +54,7 @@ class LaunchInfo:
         return self.launcher is not None
 
     def describe(self) -> str:
+        """The launcher variables that were used, as ``"NAME=value, ..."`` (for messages)."""
         return ", ".join(self.evidence) if self.evidence else "no launcher variables"
 
 

@@ -64,6 +64,7 @@ class DistributedEvalSampler(Sampler):
         return len(range(self.rank, len(self.dataset), self.num_replicas))
 
     def set_epoch(self, epoch: int) -> None:
+        """Set the epoch; with ``shuffle`` the order is seeded with ``seed + epoch``."""
         self.epoch = int(epoch)
 
 

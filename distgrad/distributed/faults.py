@@ -199,18 +199,23 @@ class Watchdog:
 
     # fast path, called by the collectives -------------------------------------------------
     def enter(self, pg, seq, name, t0=None, timeout=None):
+        """Record this thread as in collective ``name`` (``seq`` on ``pg``) since ``t0`` (default
+        now); returns the id for ``exit``. ``timeout`` (seconds) overrides the watchdog's."""
         tid = threading.get_ident()
         self.inflight[tid] = (pg, seq, name, time.monotonic() if t0 is None else t0, timeout)
         return tid
 
     def exit(self, tid):
+        """Record that the collective entered as ``tid`` has finished."""
         self.inflight.pop(tid, None)
 
     # thread --------------------------------------------------------------------------------
     def start(self):
+        """Start the watchdog thread."""
         self._thread.start()
 
     def stop(self):
+        """Stop the watchdog thread and wait (up to 5 s) for it to end."""
         self._stop.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=5.0)

@@ -371,6 +371,7 @@ class DistributedOptimizer(Optimizer):
     # -- delegation -------------------------------------------------------------------------
     @property
     def param_groups(self):
+        """The wrapped optimizer's ``param_groups``."""
         return self.optimizer.param_groups
 
     @param_groups.setter
@@ -379,6 +380,7 @@ class DistributedOptimizer(Optimizer):
 
     @property
     def state(self):
+        """The wrapped optimizer's ``state``."""
         return self.optimizer.state
 
     @state.setter
@@ -387,6 +389,7 @@ class DistributedOptimizer(Optimizer):
 
     @property
     def defaults(self):
+        """The wrapped optimizer's ``defaults``."""
         return self.optimizer.defaults
 
     @defaults.setter
@@ -406,6 +409,7 @@ class DistributedOptimizer(Optimizer):
         self.optimizer.load_state_dict(state_dict)
 
     def add_param_group(self, param_group):
+        """Add a param group to the wrapped optimizer and start tracking its new parameters."""
         self.optimizer.add_param_group(param_group)
         if "_params" in self.__dict__:
             self._scan_params()

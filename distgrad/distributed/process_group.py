@@ -45,15 +45,19 @@ class ProcessGroup:
 
     @property
     def is_member(self) -> bool:
+        """True when this process is a member of the group."""
         return self._backend is not None
 
     def rank(self) -> int:
+        """This process's rank in the group (-1 if it is not a member)."""
         return self._backend.rank if self._backend is not None else -1
 
     def size(self) -> int:
+        """The number of ranks in the group (-1 on a rank that is not a member)."""
         return self._backend.size if self._backend is not None else -1
 
     def group_rank(self, global_rank: int) -> int:
+        """The group rank of global rank ``global_rank`` (ValueError if not a member)."""
         try:
             return self._group_rank_of[global_rank]
         except KeyError:

@@ -1501,6 +1501,7 @@ class Atan2Backward0(_FloatBinaryBackward):
 
     @staticmethod
     def partials(m, a, b):
+        """The derivatives ``(b, -a) / (a**2 + b**2)`` w.r.t. ``a`` and ``b`` (0 at the origin)."""
         with np.errstate(divide="ignore"):
             r = 1 / (a * a + b * b)
         r = m.where(r == math.inf, 0.0, r)
@@ -1512,6 +1513,7 @@ class HypotBackward0(_FloatBinaryBackward):
 
     @staticmethod
     def partials(m, a, b):
+        """The derivatives ``(a, b) / hypot(a, b)`` w.r.t. ``a`` and ``b``."""
         y = m.hypot(a, b)
         with np.errstate(invalid="ignore"):  # NaN at the origin, like PyTorch
             return a / y, b / y

@@ -548,6 +548,7 @@ class ReduceLROnPlateau(LRScheduler):
 
     @property
     def in_cooldown(self) -> bool:
+        """True while the cooldown after a reduction is running."""
         return self.cooldown_counter > 0
 
     def _is_better(self, a, best) -> bool:

@@ -170,15 +170,18 @@ class ndarray:
 
     @property
     def base(self):
+        """The array this one is a view of, or None."""
         b = self._a.base
         return None if b is None else (_new(b, self._dev) if isinstance(b, _np.ndarray) else b)
 
     @property
     def device(self):
+        """The (fake) device that holds the array."""
         return cuda.Device(self._dev)
 
     @property
     def data(self):
+        """A memory pointer to the first element."""
         return _MemoryPointer(_ptr(self._a), self._dev)
 
     # -- host transfer --------------------------------------------------------------------------
@@ -206,9 +209,11 @@ class ndarray:
         _np.copyto(self._a, arr)
 
     def item(self):
+        """The value of a one-element array as a Python scalar."""
         return self._a.item()
 
     def tolist(self):
+        """The values as (nested) Python lists."""
         return self._a.tolist()
 
     def __bool__(self):
@@ -254,13 +259,16 @@ class ndarray:
 
     # -- methods --------------------------------------------------------------------------------
     def copy(self, order="C"):
+        """A copy on the same device."""
         return _new(self._a.copy(order=order), self._dev)
 
     def astype(self, dtype, order="K", casting=None, subok=None, copy=True):
+        """The array cast to ``dtype`` (a copy unless ``copy=False`` allows self)."""
         out = self._a.astype(dtype, order=order, copy=copy)
         return self if out is self._a else _new(out, self._dev)
 
     def fill(self, value):
+        """Set every element to the scalar ``value``."""
         if isinstance(value, _np.ndarray) and value.ndim:
             raise _unsupported(value)
         self._a.fill(_unwrap_scalar(value))

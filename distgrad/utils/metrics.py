@@ -38,6 +38,7 @@ class MetricsLog:
         return record
 
     def close(self) -> None:
+        """Close the file."""
         self._file.close()
 
     def __enter__(self):

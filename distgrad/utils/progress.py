@@ -106,12 +106,15 @@ class LogProgress:
         self.postfix = ", ".join(f"{k}={_format_value(v)}" for k, v in values.items())
 
     def set_postfix_str(self, s="", refresh=True) -> None:
+        """Set the text shown after the counts, like ``tqdm.set_postfix_str``."""
         self.postfix = str(s)
 
     def set_description(self, desc=None, refresh=True) -> None:
+        """Set the prefix of the lines, like ``tqdm.set_description``."""
         self.desc = desc
 
     def write(self, s: str) -> None:
+        """Print ``s`` as a line to the progress stream, like ``tqdm.write``."""
         print(s, file=self.file, flush=True)
 
     def close(self) -> None:
@@ -128,6 +131,7 @@ class LogProgress:
         self.write(self.format_line(now - self._start))
 
     def format_line(self, elapsed: float) -> str:
+        """The progress line: description, count, elapsed time, rate and postfix."""
         count = f"{self.n}/{self.total}" if self.total is not None else str(self.n)
         rate = self.n / elapsed if elapsed > 0 else 0.0
         if rate >= 1 or rate == 0:

@@ -101,6 +101,7 @@ class Sequential(Module):
     __rmul__ = __mul__
 
     def pop(self, key):
+        """Remove the module at index ``key`` and return it."""
         v = self[key]
         del self[key]
         return v
@@ -219,6 +220,7 @@ class ModuleList(Module):
         return self
 
     def pop(self, key):
+        """Remove the module at index ``key`` and return it."""
         v = self[key]
         del self[key]
         return v
@@ -261,20 +263,25 @@ class ModuleDict(Module):
         return key in self._modules
 
     def clear(self) -> None:
+        """Remove all modules."""
         self._modules.clear()
 
     def pop(self, key: str) -> Module:
+        """Remove the module at ``key`` and return it."""
         v = self[key]
         del self[key]
         return v
 
     def keys(self):
+        """The module names (keys)."""
         return self._modules.keys()
 
     def items(self):
+        """The ``(name, module)`` pairs."""
         return self._modules.items()
 
     def values(self):
+        """The modules."""
         return self._modules.values()
 
     def update(self, modules) -> None:
@@ -327,12 +334,14 @@ class ParameterList(Module):
         return self.extend(parameters)
 
     def append(self, value) -> "ParameterList":
+        """Add ``value`` at the end (a tensor is wrapped as a ``Parameter``); returns self."""
         new_idx = len(self)
         self._size += 1
         self[new_idx] = value
         return self
 
     def extend(self, values) -> "ParameterList":
+        """Append the values of an iterable; returns self."""
         if not isinstance(values, container_abcs.Iterable) or isinstance(values, Tensor):
             raise TypeError("ParameterList.extend should be called with an iterable, but got "
                             + type(values).__name__)
@@ -384,20 +393,25 @@ class ParameterDict(Module):
         return key in self._keys
 
     def keys(self):
+        """The parameter names (keys)."""
         return self._keys.keys()
 
     def items(self):
+        """The ``(name, parameter)`` pairs."""
         return ((k, self[k]) for k in self._keys)
 
     def values(self):
+        """The parameters."""
         return (self[k] for k in self._keys)
 
     def pop(self, key):
+        """Remove the parameter at ``key`` and return it."""
         v = self[key]
         del self[key]
         return v
 
     def update(self, parameters) -> None:
+        """Add parameters from a mapping or an iterable of ``(key, parameter)`` pairs."""
         if isinstance(parameters, (OrderedDict, ParameterDict, container_abcs.Mapping)):
             for key, parameter in parameters.items():
                 self[key] = parameter

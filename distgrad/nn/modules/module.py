@@ -265,12 +265,14 @@ class BackwardHook:
         return tuple(arg_list), tensors_idx
 
     def setup_input_hook(self, args):
+        """Route the tensor arguments through the input hook node; returns the new arguments."""
         res, input_idx = self._apply_on_tensors(self._input_callback, args)
         self.n_inputs = len(args)
         self.input_tensors_index = input_idx
         return res
 
     def setup_output_hook(self, args):
+        """Route the tensor outputs through the output hook node; returns the new outputs."""
         is_tuple = isinstance(args, tuple)
         if not is_tuple:
             args = (args,)
@@ -617,10 +619,12 @@ class Module:
         return buffer
 
     def get_extra_state(self):
+        """Extra state for ``state_dict``; override it (with ``set_extra_state``) to save some."""
         raise RuntimeError("Reached a code path in Module.get_extra_state() that should never be "
                            "called.")
 
     def set_extra_state(self, state) -> None:
+        """Restore the state ``get_extra_state`` returned (override both; called on load)."""
         raise RuntimeError("Reached a code path in Module.set_extra_state() that should never be "
                            "called.")
 
@@ -831,6 +835,7 @@ class Module:
                 g._version[0] += 1
 
     def share_memory(self) -> "Module":
+        """No-op here (returns self); kept for PyTorch compatibility."""
         return self
 
     # -- conversion ------------------------------------------------------------------------------

@@ -242,6 +242,7 @@ class ConvolutionBackward0(Node):
         return (gx, gw, gb) if len(nexts) == 3 else (gx, gw)
 
     def release(self):
+        """Drop the saved tensors and im2col columns (after backward without retain_graph)."""
         super().release()
         self.cols = None
 

@@ -165,6 +165,7 @@ class CrossEntropyLossBackward0(Node):
         return (gx,) if len(self.next_functions) == 1 else (gx, None)
 
     def release(self):
+        """Drop the saved tensors and log-probabilities (after backward without retain_graph)."""
         super().release()
         self.logp = None
 
@@ -338,6 +339,7 @@ class PointwiseLossBackward(Node):
         return self.op_name
 
     def release(self):
+        """Drop the saved tensors and the difference (after backward without retain_graph)."""
         super().release()
         self.diff = None
 

@@ -50,6 +50,7 @@ class NormBackward(Node):
         return self.op_name
 
     def release(self):
+        """Drop the saved tensors, ``xhat`` and ``rstd`` (after backward without retain_graph)."""
         super().release()
         self.xhat = self.rstd = None
 

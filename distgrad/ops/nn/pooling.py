@@ -173,6 +173,7 @@ class MaxPool2DWithIndicesBackward0(Node):
         return (_unbuffer(dx, geo),)
 
     def release(self):
+        """Drop the saved tensors and the input buffer (after backward without retain_graph)."""
         super().release()
         self.buf = None
 
