@@ -81,14 +81,18 @@ class Function:
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
+        """Compute the outputs from the inputs (override; save what backward needs on ``ctx``)."""
         raise NotImplementedError
 
     @staticmethod
     def backward(ctx, *grad_outputs):
+        """One gradient (or None) per input of ``forward``, given one per output (override)."""
         raise NotImplementedError
 
     @classmethod
     def apply(cls, *args):
+        """Run ``forward`` on ``args`` and, when grad mode is on and an input requires grad,
+        record a node whose backward is this class's ``backward``."""
         tensor_args = [a for a in args if isinstance(a, Tensor)]
         record = grad_mode.is_grad_enabled() and any(t._requires_grad for t in tensor_args)
         # Edges for every positional argument, None for non-tensors, so backward's results line up.

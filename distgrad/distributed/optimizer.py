@@ -403,9 +403,11 @@ class DistributedOptimizer(Optimizer):
         return getattr(self.__dict__["optimizer"], name)
 
     def state_dict(self):
+        """The wrapped optimizer's ``state_dict()``."""
         return self.optimizer.state_dict()
 
     def load_state_dict(self, state_dict):
+        """Load ``state_dict`` into the wrapped optimizer."""
         self.optimizer.load_state_dict(state_dict)
 
     def add_param_group(self, param_group):
