@@ -98,11 +98,14 @@ _CAST_CLASSES = {}
 
 
 def cast_grads_to_inputs(node, inputs):
-    """Make ``node`` (of an op whose tensor ``inputs`` have different dtypes) return gradients
-    in the dtype of each input. Returns the node."""
+    """Make ``node`` (of an op whose tensor ``inputs`` have different dtypes, float or integer)
+    return gradients in the dtype of each float input. Returns the node."""
     dtypes = tuple([t._data.dtype if isinstance(t, Tensor) and t._data.dtype.kind == "f" else None
                     for t in inputs])
-    if len(set(dtypes) - {None}) <= 1:
+    floats = set(dtypes) - {None}
+    # An integer operand matters too: ``g * int_array`` would be float64 in NumPy.
+    if not floats or len(floats) == 1 and len({t._data.dtype for t in inputs
+                                               if isinstance(t, Tensor)}) == 1:
         return node
     cls = type(node)
     sub = _CAST_CLASSES.get(cls)
