@@ -14,7 +14,49 @@ def test_grad_of_float32_times_integer_tensor_stays_float32(op):
     # NumPy computes g * int64_array in float64; PyTorch returns each gradient in its input's dtype.
     a = dg.tensor([[1, 2], [3, 4]])
     b = dg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
-    (g,) = autograd.grad(op(a, b).exp().sum() * 0.5, [b])
+    (g,) = autograd.grad((op(a, b) * 0.01).exp().sum(), [b])
     assert g.dtype == dg.float32
     (g,) = autograd.grad(op(a, b).sum(), [b], create_graph=True)
     assert g.dtype == dg.float32
+
+
+@pytest.mark.parametrize("reduce", [lambda x: x.sum(dtype=dg.float64),
+                                    lambda x: x.mean(0, dtype=dg.float64),
+                                    lambda x: dg.sum(x, (0, 1), dtype=dg.float64)])
+def test_reduction_with_dtype_gives_the_gradient_in_the_input_dtype(reduce):
+    x = dg.ones(3, 4, requires_grad=True)
+    y = reduce(x)
+    assert y.dtype == dg.float64
+    (g,) = autograd.grad(y.sum(), [x])
+    assert g.dtype == dg.float32 and g.shape == (3, 4)
+    y.sum().backward()
+    assert x.grad.dtype == dg.float32
+
+
+@pytest.mark.parametrize("name", ["amax", "amin", "logsumexp"])
+@pytest.mark.parametrize("dim", [0, -1])
+def test_reductions_of_a_0d_tensor_over_dim_0(name, dim):
+    x = dg.tensor(1.5, requires_grad=True)
+    y = getattr(x, name)(dim)
+    assert y.shape == () and y.item() == 1.5
+    assert getattr(x, name)(dim, keepdim=True).shape == ()
+    y.backward()
+    assert x.grad.item() == 1.0
+
+
+def test_empty_reductions_raise_pytorchs_errors():
+    x = dg.zeros(2, 0, 4)
+    with pytest.raises(RuntimeError, match=r"^min\(\): Expected reduction dim to be specified"):
+        x.min()
+    for call, name in [(lambda: x.max(1), "max"), (lambda: x.min(dim=-2), "min"),
+                       (lambda: x.amax((0, 1)), "amax"), (lambda: x.amin(1), "amin"),
+                       (lambda: x.argmax(1), "argmax"), (lambda: x.argmin(-2), "argmin")]:
+        with pytest.raises(IndexError, match=rf"^{name}\(\): Expected reduction dim 1 to have "
+                                             "non-zero size."):
+            call()
+    with pytest.raises(RuntimeError, match=r"^amax\(\): Expected reduction dim to be specified"):
+        x.amax()
+    # reducing over a non-empty dim of an empty tensor is fine
+    assert x.max(0).values.shape == (0, 4) and x.argmax(0).shape == (0, 4)
+    assert x.argmin(2).shape == (2, 0) and x.amax(0).shape == (0, 4)
+    assert x.logsumexp(1).tolist() == [[float("-inf")] * 4] * 2

@@ -11,9 +11,10 @@ import numpy as np
 
 from .. import _backend
 from ..autograd.graph import Node
-from ..dtypes import int64
+from ..dtypes import as_dtype, int64
 from ..tensor import Tensor, _from_node
 from ._util import _state, normalize_dims, torch_type_name
+from .shape import to
 
 _wrap = Tensor._wrap
 
@@ -62,9 +63,19 @@ def _reduce_args(input, dim, keepdim):
     return axes
 
 
+def _cast_input(input, dtype):
+    """``input`` converted to ``dtype`` by a differentiable ``to`` when it requires grad (so its
+    gradient comes back in its own dtype, as in PyTorch); other inputs are reduced as they are."""
+    if input._requires_grad and as_dtype(dtype) != input._data.dtype:
+        return to(input, dtype=dtype)
+    return input
+
+
 def sum(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
     """Sum over all elements or over ``dim`` (int or tuple)."""
     axes = _reduce_args(input, dim, keepdim)
+    if dtype is not None:
+        input = _cast_input(input, dtype)
     data = input._data
     if dtype is None and data.dtype.kind in "biu":
         dtype = int64
@@ -84,6 +95,9 @@ def mean(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
             "mean(): could not infer output dtype. Input dtype must be either a floating point or "
             f"complex dtype. Got: {torch_type_name(data.dtype)}")
     axes = _reduce_args(input, dim, keepdim)
+    if dtype is not None:
+        input = _cast_input(input, dtype)
+        data = input._data
     out = data.mean(axis=axes, keepdims=keepdim, dtype=dtype)
     if _state.enabled and input._requires_grad:
         node = MeanBackward0((input,))
@@ -241,12 +255,11 @@ class IndexedExtremumBackward(Node):
         return (g * _wrap(onehot),)
 
 
-def _extremum(input, dim, keepdim, reduce_fn, arg_fn):
+def _extremum(input, dim, keepdim, reduce_fn, arg_fn, name):
     data = input._data
     if dim is None:
         if data.size == 0:
-            raise RuntimeError("max(): Expected reduction dim to be specified for input.numel() == 0. "
-                               "Specify the reduction dim with the 'dim' argument.")
+            raise _empty_reduction_error(name, data.shape, None)
         out = reduce_fn(data)
         return _extremum_result(input, out, None, False)
     if isinstance(dim, Tensor):  # max(a, b) with two tensors is maximum
@@ -259,7 +272,10 @@ def _extremum(input, dim, keepdim, reduce_fn, arg_fn):
             normalize_dims(dim, 0)
         values = _extremum_result(input, reduce_fn(data), None, False)
         return values_indices(values, _wrap(input._xp().zeros((), dtype=int64)))
-    idx = arg_fn(data, axis=axis, keepdims=True)
+    try:
+        idx = arg_fn(data, axis=axis, keepdims=True)
+    except ValueError:  # an empty reduction dim
+        raise _empty_reduction_error(name, data.shape, (axis,)) from None
     xp = input._xp()
     values = xp.take_along_axis(data, idx, axis=axis)
     if not keepdim:
@@ -291,7 +307,7 @@ def max(input, dim=None, keepdim=False):
         from .elementwise import maximum
         return maximum(input, dim)
     xp = input._xp()
-    return _extremum(input, dim, keepdim, xp.max, xp.argmax)
+    return _extremum(input, dim, keepdim, xp.max, xp.argmax, "max")
 
 
 def min(input, dim=None, keepdim=False):
@@ -300,30 +316,49 @@ def min(input, dim=None, keepdim=False):
         from .elementwise import minimum
         return minimum(input, dim)
     xp = input._xp()
-    return _extremum(input, dim, keepdim, xp.min, xp.argmin)
+    return _extremum(input, dim, keepdim, xp.min, xp.argmin, "min")
+
+
+def _empty_reduction_error(name, shape, axes):
+    """PyTorch's error for a max/min-like reduction of no elements (NumPy's ValueError)."""
+    if axes is None:
+        return RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                        "Specify the reduction dim with the 'dim' argument.")
+    dim = next(a for a in axes if shape[a] == 0)
+    return IndexError(f"{name}(): Expected reduction dim {dim} to have non-zero size.")
+
+
+def _amax_amin(input, dim, keepdim, name):
+    axes = _reduce_args(input, dim, keepdim)
+    try:
+        out = getattr(input._data, name[1:])(axis=axes, keepdims=keepdim)
+    except ValueError:
+        raise _empty_reduction_error(name, input._data.shape, axes) from None
+    return _extremum_result(input, out, axes, keepdim)
 
 
 def amax(input, dim=(), keepdim=False) -> Tensor:
     """Maximum over ``dim`` (all dims by default); the gradient is shared among ties."""
-    axes = normalize_dims(dim, input.ndim) if dim != () else None
-    return _extremum_result(input, input._data.max(axis=axes, keepdims=keepdim), axes, keepdim)
+    return _amax_amin(input, dim, keepdim, "amax")
 
 
 def amin(input, dim=(), keepdim=False) -> Tensor:
     """Minimum over ``dim`` (all dims by default)."""
-    axes = normalize_dims(dim, input.ndim) if dim != () else None
-    return _extremum_result(input, input._data.min(axis=axes, keepdims=keepdim), axes, keepdim)
+    return _amax_amin(input, dim, keepdim, "amin")
 
 
 def _arg_extremum(input, dim, keepdim, name):
     data = input._data
-    if data.size == 0:
-        raise IndexError(f"{name}(): Expected reduction dim to be specified for "
-                         "input.numel() == 0.")
     if dim is not None:
         dim = normalize_dims(dim, data.ndim)[0]
         if data.ndim == 0:
             dim = None
+    if data.size == 0:
+        if dim is None:
+            raise IndexError(f"{name}(): Expected reduction dim to be specified for "
+                             "input.numel() == 0.")
+        if data.shape[dim] == 0:
+            raise _empty_reduction_error(name, data.shape, (dim,))
     out = getattr(data, name)(axis=dim, keepdims=keepdim)
     return _wrap(input._xp().asarray(out).astype(int64, copy=False))
 
@@ -360,6 +395,8 @@ def any(input, dim=None, keepdim=False) -> Tensor:
 def logsumexp(input, dim, keepdim=False) -> Tensor:
     """log(sum(exp(x))) over ``dim``, computed stably."""
     from .elementwise import exp, log
+    if input._data.size == 0:  # no maximum to subtract; a sum of no terms gives log(0) = -inf
+        return log(sum(exp(input), dim=dim, keepdim=keepdim))
     m = amax(input, dim, keepdim=True).detach()
     out = log(sum(exp(input - m), dim=dim, keepdim=True)) + m
     return out if keepdim else out.squeeze(dim)
