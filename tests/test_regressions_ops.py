@@ -60,3 +60,36 @@ def test_empty_reductions_raise_pytorchs_errors():
     assert x.max(0).values.shape == (0, 4) and x.argmax(0).shape == (0, 4)
     assert x.argmin(2).shape == (2, 0) and x.amax(0).shape == (0, 4)
     assert x.logsumexp(1).tolist() == [[float("-inf")] * 4] * 2
+
+
+def test_list_holding_sequences_indexes_like_a_tuple():
+    a = dg.arange(12).reshape(3, 4)
+    with pytest.warns(UserWarning, match="non-tuple sequence"):
+        assert a[[[0, 1], [1, 2]]].tolist() == [1, 6]
+    with pytest.warns(UserWarning):
+        assert a[[dg.tensor([0, 1]), dg.tensor([1, 2])]].tolist() == [1, 6]
+    with pytest.warns(UserWarning):
+        assert a[[0, slice(1, 3)]].tolist() == [1, 2]
+    with pytest.warns(UserWarning):
+        assert a[[[0, 1]]].shape == (2, 4)
+    assert a[[0, 2]].shape == (2, 4)  # a plain list of ints stays an index array
+    assert a[np.array([[0, 1], [1, 2]])].shape == (2, 2, 4)
+    x = dg.zeros(3, 4, requires_grad=True)
+    with pytest.warns(UserWarning):
+        x[[[0, 2], [1, 3]]].sum().backward()
+    assert x.grad.sum().item() == 2.0 and x.grad[2, 3].item() == 1.0
+
+
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_setitem_with_a_value_of_the_wrong_shape_raises_runtime_error(requires_grad):
+    a = dg.zeros(3, 4, requires_grad=requires_grad) * 1
+    with pytest.raises(RuntimeError, match=r"The expanded size of the tensor \(4\) must match the "
+                                           r"existing size \(2\) at non-singleton dimension 0"):
+        a[0] = dg.ones(2)
+    with pytest.raises(RuntimeError, match=r"shape mismatch: value tensor of shape \[3\] cannot "
+                                           r"be broadcast to indexing result of shape \[2, 4\]"):
+        a[[0, 1]] = dg.ones(3)
+    with pytest.raises(RuntimeError, match="the number of sizes provided"):
+        a[0] = dg.ones(2, 4)
+    a[0] = dg.ones(1, 1, 4)  # leading ones are dropped, as in PyTorch
+    assert a[0].tolist() == [1.0] * 4

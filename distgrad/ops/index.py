@@ -4,6 +4,7 @@ along a dim, ``take_along_dim`` and ``masked_select``."""
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 
@@ -27,6 +28,10 @@ def convert_key(key):
         if data.dtype.kind == "f":
             raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
         return data, False
+    if isinstance(key, list) and _sequence_as_tuple(key):
+        warnings.warn("Using a non-tuple sequence for multidimensional indexing is deprecated; "
+                      "use x[tuple(seq)] instead of x[seq].", UserWarning, stacklevel=3)
+        return convert_key(tuple(key))
     if isinstance(key, (list, np.ndarray)):
         arr = np.asarray(key)
         return arr, False
@@ -36,6 +41,36 @@ def convert_key(key):
         return key, False
     raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or byte "
                      f"Variables are valid indices (got {type(key).__name__})")
+
+
+def _sequence_as_tuple(key: list) -> bool:
+    """PyTorch's (and old NumPy's) rule: a short list holding a sequence, tensor, slice, None or
+    Ellipsis indexes like a tuple (``x[[rows, cols]]`` is ``x[rows, cols]``)."""
+    return len(key) < 32 and any(isinstance(k, (list, tuple, Tensor, slice, np.ndarray))
+                                 or k is None or k is Ellipsis for k in key)
+
+
+def setitem_error(data, key, basic, value) -> RuntimeError | None:
+    """PyTorch's error for ``data[key] = value`` when the value's shape does not broadcast to
+    the indexed part (after NumPy raised ValueError); None when the shapes are fine."""
+    from .shape import expand
+    target = data[key].shape
+    vshape = tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
+    while len(vshape) > len(target) and vshape[0] == 1:
+        vshape = vshape[1:]
+    try:
+        if np.broadcast_shapes(vshape, target) == target:
+            return None
+    except ValueError:
+        pass
+    if not basic:
+        return RuntimeError(f"shape mismatch: value tensor of shape {list(vshape)} cannot be "
+                            f"broadcast to indexing result of shape {list(target)}")
+    try:
+        expand(_wrap(np.broadcast_to(np.zeros((), data.dtype), vshape)), target)
+    except RuntimeError as exc:
+        return exc
+    return None
 
 
 def _index_error(exc, key, shape) -> IndexError:
@@ -154,19 +189,26 @@ class IndexPutAccumulateBackward0(Node):
 
 def index_put(input, key, value, accumulate=False) -> Tensor:
     """Out-of-place ``input[key] = value`` (or ``+=`` for repeated indices with ``accumulate``)."""
+    basic = False
     if not isinstance(key, tuple) or not all(isinstance(k, (np.ndarray, slice, int)) or k is None
                                             for k in key):
-        key, _ = convert_key(key)
+        key, basic = convert_key(key)
     value_t = value if isinstance(value, Tensor) else None
     if value_t is not None and type(value_t._data) is not type(input._data):
         value_t = value_t.to(input.device)  # like PyTorch's copy from another device
     v = value_t._data if value_t is not None else value
     out = input._data.copy()
     xp = input._xp()
-    if accumulate:
-        xp.add.at(out, key, v)
-    else:
-        out[key] = v
+    try:
+        if accumulate:
+            xp.add.at(out, key, v)
+        else:
+            out[key] = v
+    except ValueError:
+        err = setitem_error(out, key, basic, v)
+        if err is not None:
+            raise err from None
+        raise
     if _state.enabled and (input._requires_grad or (value_t is not None and value_t._requires_grad)):
         cls = IndexPutAccumulateBackward0 if accumulate else IndexPutBackward0
         node = cls((input, value_t) if value_t is not None else (input,))

@@ -17,7 +17,7 @@ import numpy as np
 from .. import random as _random
 from ..tensor import Tensor
 from ._util import _state
-from .index import convert_key, getitem, index_put
+from .index import convert_key, getitem, index_put, setitem_error
 from .shape import WholeView
 
 LEAF_MESSAGE = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -128,10 +128,17 @@ class _NoGrad:
 def setitem(t: Tensor, key, value) -> None:
     """``t[key] = value``."""
     if not _needs_tracking(t, (value,)) and not t._is_inference:
-        k, _ = convert_key(key)
+        k, basic = convert_key(key)
         if isinstance(value, Tensor) and type(value._data) is not type(t._data):
             value = value.to(t.device)  # like PyTorch's copy from another device
-        t._data[k] = value._data if isinstance(value, Tensor) else value
+        value = value._data if isinstance(value, Tensor) else value
+        try:
+            t._data[k] = value
+        except ValueError:
+            err = setitem_error(t._data, k, basic, value)
+            if err is not None:
+                raise err from None
+            raise
         t._version[0] += 1
         return
     if _state.enabled and t._requires_grad and t.grad_fn is None:
