@@ -93,3 +93,17 @@ def test_setitem_with_a_value_of_the_wrong_shape_raises_runtime_error(requires_g
         a[0] = dg.ones(2, 4)
     a[0] = dg.ones(1, 1, 4)  # leading ones are dropped, as in PyTorch
     assert a[0].tolist() == [1.0] * 4
+
+
+@pytest.mark.parametrize("modify", [lambda y: y.mul_(3), lambda y: y.__setitem__(0, 5.0),
+                                    lambda y: y[:2].mul_(3)])
+def test_retain_grad_follows_an_in_place_op(modify):
+    # PyTorch moves the retains-grad hook to the new grad_fn: .grad is the gradient of the
+    # modified tensor, not of its value before the in-place op.
+    x = dg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 1
+    y.retain_grad()
+    modify(y)
+    assert y.retains_grad
+    (y * 2).sum().backward()
+    assert y.grad.tolist() == [2.0, 2.0, 2.0]

@@ -79,7 +79,15 @@ def _snapshot(t: Tensor) -> Tensor:
 
 
 def _rebase(t: Tensor, result: Tensor) -> None:
+    old_fn, old_nr = t.grad_fn, t._output_nr
     t.grad_fn, t._output_nr, t._requires_grad = result.grad_fn, result._output_nr, result._requires_grad
+    if old_fn is not None and old_fn._retained:
+        ref = old_fn._retained.get(old_nr)
+        if ref is not None and ref() is t and t.grad_fn is not None:
+            # retain_grad() follows the tensor to its new grad_fn, as in PyTorch: .grad is the
+            # gradient of the modified value
+            del old_fn._retained[old_nr]
+            t.grad_fn._retain_output(t._output_nr, t)
 
 
 def apply_inplace(t: Tensor, fn, *args) -> Tensor:
