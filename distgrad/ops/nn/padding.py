@@ -71,7 +71,9 @@ def _mode_index(mode, size, before, after):
     elif mode == "circular":
         if before > size or after > size:
             raise RuntimeError("Padding value causes wrapping around more than once.")
-        pos = pos % size
+        # a negative pad crops first; the positive pads wrap around what is left (as PyTorch)
+        start, stop = max(-before, 0), size - max(-after, 0)
+        pos = start + (pos - start) % max(stop - start, 1)
     else:
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
     return pos

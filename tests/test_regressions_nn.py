@@ -1,0 +1,21 @@
+"""Regression tests for discrepancies with PyTorch found by differential testing of distgrad.nn,
+distgrad.optim and distgrad.checkpoint (expected values are PyTorch 2.13's)."""
+import numpy as np
+import pytest
+
+import distgrad as dg
+import distgrad.nn.functional as F
+
+
+@pytest.mark.parametrize("pad, expected", [((-1, 2), [1, 2, 3, 4, 1, 2]),
+                                           ((2, -1), [2, 3, 0, 1, 2, 3]),
+                                           ((3, -2), [0, 1, 2, 0, 1, 2]),
+                                           ((1, 0), [4, 0, 1, 2, 3, 4])])
+def test_circular_pad_with_a_negative_pad_wraps_around_the_cropped_input(pad, expected):
+    x = dg.arange(5.0).reshape(1, 1, 5).requires_grad_()
+    y = F.pad(x, pad, mode="circular")
+    assert y.detach().numpy().ravel().tolist() == expected
+    y.backward(dg.arange(1.0, 7.0).reshape(1, 1, 6))
+    grad = np.zeros(5)
+    np.add.at(grad, expected, np.arange(1.0, 7.0))
+    np.testing.assert_array_equal(x.grad.numpy().ravel(), grad)
