@@ -107,3 +107,23 @@ def test_retain_grad_follows_an_in_place_op(modify):
     assert y.retains_grad
     (y * 2).sum().backward()
     assert y.grad.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_masked_fill_keeps_the_input_dtype_and_checks_its_arguments():
+    m = dg.tensor([True, False, True])
+    assert dg.arange(3).masked_fill(m, 2.7).tolist() == [2, 1, 2]  # int64, truncated
+    b = dg.arange(3)
+    b.masked_fill_(m, 2.7)
+    assert b.dtype == dg.int64 and b.tolist() == [2, 1, 2]
+    x = dg.ones(3, requires_grad=True)
+    v = dg.tensor(2.0, dtype=dg.float64, requires_grad=True)
+    y = x.masked_fill(m, v)
+    assert y.dtype == dg.float32
+    y.sum().backward()
+    assert v.grad.item() == 2.0 and x.grad.tolist() == [0.0, 1.0, 0.0]
+    with pytest.raises(RuntimeError, match="only supports a 0-dimensional value tensor, but got "
+                                           r"tensor with 1 dimension\(s\)"):
+        x.masked_fill(m, dg.tensor([2.0, 3.0, 4.0]))
+    with pytest.raises(RuntimeError, match="masked_fill_ only supports boolean masks, but got mask "
+                                           "with dtype long int"):
+        x.masked_fill(dg.tensor([1, 0, 1]), 0.0)

@@ -220,10 +220,23 @@ def index_put(input, key, value, accumulate=False) -> Tensor:
     return _wrap(out)
 
 
+_C_TYPE_NAMES = {"int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
+                 "uint8": "unsigned char", "float32": "float", "float64": "double"}
+
+
 def masked_fill(input, mask, value) -> Tensor:
-    """``value`` where ``mask`` is True (broadcast), ``input`` elsewhere."""
+    """``value`` (a number or a 0-d tensor) where the bool ``mask`` is True (broadcast),
+    ``input`` elsewhere; the result keeps ``input``'s dtype."""
     from .elementwise import where
-    return where(mask, value, input)
+    if isinstance(value, Tensor) and value._data.ndim:
+        raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got "
+                           f"tensor with {value._data.ndim} dimension(s).")
+    if isinstance(mask, Tensor) and mask._data.dtype.kind != "b":
+        name = mask._data.dtype.name
+        raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype "
+                           f"{_C_TYPE_NAMES.get(name, name)}")
+    out = where(mask, value, input)
+    return out if out._data.dtype == input._data.dtype else out.to(input._data.dtype)
 
 
 def index_select(input, dim, index) -> Tensor:
