@@ -19,3 +19,15 @@ def test_circular_pad_with_a_negative_pad_wraps_around_the_cropped_input(pad, ex
     grad = np.zeros(5)
     np.add.at(grad, expected, np.arange(1.0, 7.0))
     np.testing.assert_array_equal(x.grad.numpy().ravel(), grad)
+
+
+@pytest.mark.parametrize("x_dtype, w_dtype, b_dtype, message", [
+    (dg.float64, dg.float32, dg.float32, "mat1 and mat2 must have the same dtype, but got Double and Float"),
+    (dg.float64, dg.float32, None, "expected m1 and m2 to have the same dtype, but got: double != float"),
+    (dg.float32, dg.float32, dg.float64, "self and mat2 must have the same dtype, but got Double and Float"),
+])
+def test_linear_dtype_mismatch_messages_are_pytorchs(x_dtype, w_dtype, b_dtype, message):
+    # nn.Linear fed a float64 batch: PyTorch's addmm names mat1 and mat2
+    bias = None if b_dtype is None else dg.ones(2, dtype=b_dtype)
+    with pytest.raises(RuntimeError, match=message):
+        F.linear(dg.ones(3, 2, dtype=x_dtype), dg.ones(2, 2, dtype=w_dtype), bias)

@@ -64,6 +64,9 @@ def linear(input, weight, bias=None) -> Tensor:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{in_f} and "
                            f"{wd.shape[1]}x{wd.shape[0]})")
     if xd.dtype != wd.dtype:
+        if bias is not None:  # PyTorch's addmm message
+            raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
+                               f"{dtype_kind_name(xd.dtype)} and {dtype_kind_name(wd.dtype)}")
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
                            f"{_c_name(xd.dtype)} != {_c_name(wd.dtype)}")
     if type(xd) is not type(wd):
@@ -73,8 +76,8 @@ def linear(input, weight, bias=None) -> Tensor:
     if bias is not None:
         bd = bias._data
         if bd.dtype != xd.dtype:
-            raise RuntimeError(f"expected both bias and input to have the same dtype, but got "
-                               f"{dtype_kind_name(bd.dtype)} and {dtype_kind_name(xd.dtype)}")
+            raise RuntimeError(f"self and mat2 must have the same dtype, but got "
+                               f"{dtype_kind_name(bd.dtype)} and {dtype_kind_name(wd.dtype)}")
         try:
             out += bd
         except ValueError:
