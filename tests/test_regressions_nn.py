@@ -31,3 +31,9 @@ def test_linear_dtype_mismatch_messages_are_pytorchs(x_dtype, w_dtype, b_dtype, 
     bias = None if b_dtype is None else dg.ones(2, dtype=b_dtype)
     with pytest.raises(RuntimeError, match=message):
         F.linear(dg.ones(3, 2, dtype=x_dtype), dg.ones(2, 2, dtype=w_dtype), bias)
+
+
+def test_rnn_cell_repr_shows_a_relu_nonlinearity():
+    assert repr(dg.nn.RNNCell(3, 4, bias=False, nonlinearity="relu")) == \
+        "RNNCell(3, 4, bias=False, nonlinearity=relu)"
+    assert repr(dg.nn.RNNCell(3, 4)) == "RNNCell(3, 4)"
