@@ -127,3 +127,28 @@ def test_masked_fill_keeps_the_input_dtype_and_checks_its_arguments():
     with pytest.raises(RuntimeError, match="masked_fill_ only supports boolean masks, but got mask "
                                            "with dtype long int"):
         x.masked_fill(dg.tensor([1, 0, 1]), 0.0)
+
+
+def test_gather_with_an_index_smaller_than_the_input():
+    x = dg.arange(12.0).reshape(3, 4).requires_grad_()
+    # only the first rows are used (NumPy's take_along_axis broadcast or refused these)
+    assert x.gather(1, dg.tensor([[1]])).tolist() == [[1.0]]
+    y = x.gather(0, dg.tensor([[1], [2]]))
+    assert y.tolist() == [[4.0], [8.0]]
+    y.sum().backward()
+    assert x.grad.tolist() == [[0.0] * 4, [1.0, 0, 0, 0], [1.0, 0, 0, 0]]
+    assert dg.tensor(3.0).gather(0, dg.tensor([0, 0])).tolist() == [3.0, 3.0]
+
+
+@pytest.mark.parametrize("index, message", [
+    ([[-1]], r"index -1 is out of bounds for dimension 1 with size 4"),
+    ([[5]], r"index 5 is out of bounds for dimension 1 with size 4"),
+    ([[0], [1], [2], [0]], r"Size does not match at dimension 0 expected index \[4, 1\] to be no "
+                           r"larger than self \[3, 4\] apart from dimension 1"),
+    ([0], "Index tensor must have the same number of dimensions as input tensor"),
+])
+def test_gather_checks_its_index_like_pytorch(index, message):
+    with pytest.raises(RuntimeError, match=message):
+        dg.zeros(3, 4).gather(1, dg.tensor(index))
+    # take_along_dim along a dim counts negative indices from the end
+    assert dg.take_along_dim(dg.arange(4.0), dg.tensor([-1]), 0).tolist() == [3.0]

@@ -277,12 +277,43 @@ class GatherBackward0(Node):
         return (index_put(base, tuple(grids), g, accumulate=True),)
 
 
+def _check_bounds(idx, axis, size):
+    """PyTorch's error for indices outside ``[0, size)`` (negative ones are not wrapped)."""
+    if idx.size:
+        low, high = int(idx.min()), int(idx.max())
+        if low < 0 or high >= size:
+            raise RuntimeError(f"index {low if low < 0 else high} is out of bounds for dimension "
+                               f"{axis} with size {size}")
+
+
+def _check_gather(data, axis, idx):
+    """PyTorch's checks of the arguments of ``gather`` (arrays)."""
+    if idx.dtype != np.int64 and idx.dtype != np.int32:
+        raise RuntimeError("gather(): Expected dtype int32/int64 for index")
+    if max(idx.ndim, 1) != max(data.ndim, 1):
+        raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
+    for d, n in enumerate(idx.shape):
+        if d != axis and n > data.shape[d]:
+            raise RuntimeError(f"Size does not match at dimension {d} expected index "
+                               f"{list(idx.shape)} to be no larger than self {list(data.shape)} "
+                               f"apart from dimension {axis}")
+    _check_bounds(idx, axis, data.shape[axis] if data.ndim else 1)
+
+
 def gather(input, dim, index) -> Tensor:
-    """``out[i][j] = input[i][index[i][j]]`` along ``dim``."""
+    """``out[i][j] = input[i][index[i][j]]`` along ``dim``; ``index`` may be smaller than
+    ``input`` in the other dims (their first entries are used)."""
     d = normalize_dims(dim, input.ndim)[0]
     idx = index._data
+    data = input._data
+    if type(idx) is not type(data):  # fancy indexing would accept a CPU index, PyTorch does not
+        check_devices(input, index)
     try:
-        out = input._xp().take_along_axis(input._data, idx, axis=d)
+        _check_gather(data, d, idx)
+        if data.ndim == 0 or idx.ndim == 0:  # as one-element vectors
+            from .shape import reshape
+            return reshape(gather(reshape(input, (1,)), 0, reshape(index, (-1,))), index.shape)
+        out = data[_open_grid(input._xp(), idx, d)]
     except (TypeError, ValueError):
         check_devices(input, index)
         raise
@@ -375,11 +406,7 @@ def _check_scatter(data, axis, idx, src):
             extra = "" if src is None else f" and to be no larger size than src {list(src.shape)}"
             raise RuntimeError(f"Expected index {list(idx.shape)} to be no larger than self "
                                f"{list(data.shape)} apart from dimension {axis}{extra}")
-    if idx.size:
-        low, high = int(idx.min()), int(idx.max())
-        if low < 0 or high >= data.shape[axis]:
-            raise RuntimeError(f"index {low if low < 0 else high} is out of bounds for dimension "
-                               f"{axis} with size {data.shape[axis]}")
+    _check_bounds(idx, axis, data.shape[axis])
 
 
 def _scatter(input, dim, index, src, node_cls) -> Tensor:
@@ -490,6 +517,9 @@ def take_along_dim(input, indices, dim=None) -> Tensor:
                            f"of dimensions, but got {input.ndim} dimensions for input, and "
                            f"{indices.ndim} dimensions for indices")
     d = normalize_dims(dim, input.ndim)[0]
+    idx = indices._data
+    if idx.size and idx.min() < 0:  # along a dim, PyTorch counts negative indices from the end
+        indices = _wrap(input._xp().where(idx < 0, idx + input.shape[d], idx))
     a = input.shape[:d] + (1,) + input.shape[d + 1:]
     b = indices.shape[:d] + (1,) + indices.shape[d + 1:]
     try:
