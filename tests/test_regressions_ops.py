@@ -152,3 +152,16 @@ def test_gather_checks_its_index_like_pytorch(index, message):
         dg.zeros(3, 4).gather(1, dg.tensor(index))
     # take_along_dim along a dim counts negative indices from the end
     assert dg.take_along_dim(dg.arange(4.0), dg.tensor([-1]), 0).tolist() == [3.0]
+
+
+def test_arange_takes_tensor_bounds_and_checks_the_step_sign():
+    n = dg.tensor([3, 1]).max()
+    r = dg.arange(n)
+    assert r.dtype == dg.int64 and r.tolist() == [0, 1, 2]  # was float32
+    assert dg.arange(1, dg.tensor(6), dg.tensor(2)).tolist() == [1, 3, 5]
+    assert dg.arange(dg.tensor(2.0)).dtype == dg.float32
+    with pytest.raises(RuntimeError, match="upper bound and lower bound inconsistent with step sign"):
+        dg.arange(0, 5, -1)
+    with pytest.raises(RuntimeError, match="step must be nonzero"):
+        dg.arange(0, 5, 0)
+    assert dg.arange(5, 5).shape == (0,)
