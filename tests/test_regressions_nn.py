@@ -37,3 +37,15 @@ def test_rnn_cell_repr_shows_a_relu_nonlinearity():
     assert repr(dg.nn.RNNCell(3, 4, bias=False, nonlinearity="relu")) == \
         "RNNCell(3, 4, bias=False, nonlinearity=relu)"
     assert repr(dg.nn.RNNCell(3, 4)) == "RNNCell(3, 4)"
+
+
+def test_adaptive_max_pool2d_with_overlapping_windows_routes_ties_to_the_first_maximum():
+    # windows [0:2), [1:3), [2:4) overlap; PyTorch sends each gradient to the first maximum
+    x = dg.tensor([[[1.0, 3, 3, 2], [3, 1, 2, 3], [0, 0, 0, 0], [5, 5, 1, 1]]], requires_grad=True)
+    out, idx = F.adaptive_max_pool2d(x, 3, return_indices=True)
+    assert out.detach().numpy().tolist() == [[[3, 3, 3], [3, 2, 3], [5, 5, 1]]]
+    assert idx.numpy().tolist() == [[[1, 1, 2], [4, 6, 7], [12, 13, 14]]]
+    out.backward(dg.arange(1.0, 10.0).reshape(1, 3, 3))
+    assert x.grad.numpy().tolist() == [[[0, 3, 3, 0], [4, 0, 5, 6], [0, 0, 0, 0], [7, 8, 9, 0]]]
+    out1, idx1 = F.adaptive_max_pool1d(dg.tensor([[3.0, 1, 3, 3, 0]]), 3, return_indices=True)
+    assert out1.numpy().tolist() == [[3, 3, 3]] and idx1.numpy().tolist() == [[0, 2, 3]]

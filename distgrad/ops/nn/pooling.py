@@ -385,25 +385,41 @@ def adaptive_avg_pool1d(input, output_size) -> Tensor:
     return adaptive_avg_pool2d(input.unsqueeze(-2), (1, size)).squeeze(-2)
 
 
+def _adaptive_window_positions(H, W, oh, ow):
+    """``(oh, ow, K)`` flat positions ``h * W + w`` of each adaptive window in row-major order.
+    Short windows repeat their last row and column: the repeats come after the originals, so
+    the first maximum and the last NaN keep their positions."""
+    def offsets(size, out):
+        starts, ends = _adaptive_ranges(size, out)
+        k = max(e - s for s, e in zip(starts, ends))
+        return np.minimum(np.array(starts)[:, None] + np.arange(k), np.array(ends)[:, None] - 1)
+    rows, cols = offsets(H, oh), offsets(W, ow)
+    pos = rows[:, None, :, None] * W + cols[None, :, None, :]     # (oh, ow, kh, kw)
+    return pos.reshape(oh, ow, -1)
+
+
 def adaptive_max_pool2d(input, output_size, return_indices=False):
-    """Max pooling to a fixed output size (exact PyTorch windows)."""
+    """Max pooling to a fixed output size (exact PyTorch windows); with ``return_indices`` also
+    the flat ``h * W + w`` position of each maximum (the first one in a tie, as PyTorch)."""
     check_tensor(input, "input", "adaptive_max_pool2d")
     H, W = input.shape[-2:]
     oh, ow = _output_size(output_size, H, W)
     if H % oh == 0 and W % ow == 0:
         return max_pool2d(input, (H // oh, W // ow), return_indices=return_indices)
-    from ...ops.shape import stack
-    hs, he = _adaptive_ranges(H, oh)
-    ws, we = _adaptive_ranges(W, ow)
-    rows = []
-    for i in range(oh):
-        cells = [input[..., hs[i]:he[i], ws[j]:we[j]].amax(dim=(-2, -1)) for j in range(ow)]
-        rows.append(stack(cells, -1))
-    out = stack(rows, -2)
-    if return_indices:
-        raise NotImplementedError("adaptive_max_pool2d(return_indices=True) needs output sizes "
-                                  "that divide the input size")
-    return out
+    xp = input._xp()
+    lead = input.shape[:-2]
+    pos = xp.asarray(_adaptive_window_positions(H, W, oh, ow))
+    flat = input.reshape(*lead, H * W)
+    windows = flat._data[..., pos]                                # (..., oh, ow, K)
+    first = windows.argmax(axis=-1)[..., None]
+    nan = xp.isnan(windows)
+    if nan.any():                                                 # PyTorch keeps the last NaN
+        last_nan = windows.shape[-1] - 1 - nan[..., ::-1].argmax(axis=-1)[..., None]
+        first = xp.where(nan.any(axis=-1, keepdims=True), last_nan, first)
+    indices = xp.take_along_axis(xp.broadcast_to(pos, windows.shape), first, -1)[..., 0]
+    indices = _wrap(indices.astype(np.int64))
+    out = flat.gather(-1, indices.reshape(*lead, oh * ow)).reshape(*lead, oh, ow)
+    return (out, indices) if return_indices else out
 
 
 def adaptive_max_pool1d(input, output_size, return_indices=False):
