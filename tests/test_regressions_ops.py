@@ -165,3 +165,11 @@ def test_arange_takes_tensor_bounds_and_checks_the_step_sign():
     with pytest.raises(RuntimeError, match="step must be nonzero"):
         dg.arange(0, 5, 0)
     assert dg.arange(5, 5).shape == (0,)
+
+
+@pytest.mark.parametrize("op", [lambda m: 1 - m, lambda m: 1.0 - m, lambda m: m - dg.tensor([1]),
+                                lambda m: dg.tensor([1.0]) - m, lambda m: dg.sub(dg.tensor(1), m)])
+def test_subtracting_a_bool_tensor_raises(op):
+    with pytest.raises(RuntimeError, match="with a bool tensor is not supported. If you are trying "
+                                           "to invert a mask, use the `~`"):
+        op(dg.tensor([True, False]))

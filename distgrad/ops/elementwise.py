@@ -73,10 +73,14 @@ def _binary(arrays_op, a, b):
     except TypeError:
         check_same_device(a, b)
         if arrays_op is np.subtract and a._data.dtype.kind == "b" and b._data.dtype.kind == "b":
-            raise RuntimeError(
-                "Subtraction, the `-` operator, with two bool tensors is not supported. Use the "
-                "`^` or `logical_xor()` operator instead.") from None
+            raise RuntimeError(_BOOL_SUB_BOTH) from None
         raise
+
+
+_BOOL_SUB_BOTH = ("Subtraction, the `-` operator, with two bool tensors is not supported. Use the "
+                  "`^` or `logical_xor()` operator instead.")
+_BOOL_SUB = ("Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+             "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
 
 
 def _value_error(exc, a_shape, b_shape):
@@ -389,6 +393,9 @@ def _additive(arrays_op, scalar_op, node_cls, scalar_node_cls, name, doc):
             out = _binary(arrays_op, input, other)
             mixed = other._data.dtype is not input._data.dtype
             if mixed:
+                if arrays_op is np.subtract and "b" in (input._data.dtype.kind,
+                                                        other._data.dtype.kind):
+                    raise RuntimeError(_BOOL_SUB)
                 out = _fix_dtype(out, input._data, other._data)
             if _state.enabled and (input._requires_grad or other._requires_grad):
                 node = node_cls((input, other))
@@ -423,9 +430,8 @@ def rsub(input, other) -> Tensor:
         other = _coerce(other, input)
     if isinstance(other, Tensor):
         return sub(other, input)
-    if input._data.dtype.kind == "b" and type(other) is bool:
-        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
-                           "Use the `^` or `logical_xor()` operator instead.")
+    if input._data.dtype.kind == "b":  # 1 - mask
+        raise RuntimeError(_BOOL_SUB_BOTH if type(other) is bool else _BOOL_SUB)
     out = _scalar_result_dtype(other - input._data, input._data, other)
     if _state.enabled and input._requires_grad:
         return _from_node(out, NegBackward0((input,)))
