@@ -49,3 +49,10 @@ def test_adaptive_max_pool2d_with_overlapping_windows_routes_ties_to_the_first_m
     assert x.grad.numpy().tolist() == [[[0, 3, 3, 0], [4, 0, 5, 6], [0, 0, 0, 0], [7, 8, 9, 0]]]
     out1, idx1 = F.adaptive_max_pool1d(dg.tensor([[3.0, 1, 3, 3, 0]]), 3, return_indices=True)
     assert out1.numpy().tolist() == [[3, 3, 3]] and idx1.numpy().tolist() == [[0, 2, 3]]
+
+
+def test_hardswish_gradient_at_the_ends_of_the_ramp():
+    # PyTorch: 0 at x = -3 and 1 at x = 3 (the outer pieces), x / 3 + 1/2 strictly inside
+    x = dg.tensor([-3.0, 3.0, 0.0, -4.0, 4.0], requires_grad=True)
+    F.hardswish(x).sum().backward()
+    assert x.grad.numpy().tolist() == [0.0, 1.0, 0.5, 0.0, 1.0]

@@ -401,7 +401,7 @@ def _hardswish_fwd(x):
 
 def _hardswish_der(x):
     xp = xp_of(x)
-    return xp.where(x < -3, 0.0, xp.where(x <= 3, x / 3 + 0.5, 1.0))
+    return xp.where(x <= -3, 0.0, xp.where(x < 3, x / 3 + 0.5, 1.0))   # PyTorch's ends
 
 
 def hardswish(input, inplace=False) -> Tensor:
