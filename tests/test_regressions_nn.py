@@ -56,3 +56,13 @@ def test_hardswish_gradient_at_the_ends_of_the_ramp():
     x = dg.tensor([-3.0, 3.0, 0.0, -4.0, 4.0], requires_grad=True)
     F.hardswish(x).sum().backward()
     assert x.grad.numpy().tolist() == [0.0, 1.0, 0.5, 0.0, 1.0]
+
+
+def test_rnn_flatten_parameters_and_all_weights():
+    # models written for cuDNN call flatten_parameters() in forward
+    lstm = dg.nn.LSTM(2, 3, num_layers=2, bidirectional=True, bias=False)
+    lstm.flatten_parameters()
+    shapes = [[tuple(w.shape) for w in ws] for ws in lstm.all_weights]
+    assert shapes == [[(12, 2), (12, 3)], [(12, 2), (12, 3)], [(12, 6), (12, 3)], [(12, 6), (12, 3)]]
+    assert lstm.all_weights[1][0] is lstm.weight_ih_l0_reverse
+    assert len(dg.nn.GRU(2, 3).all_weights[0]) == 4

@@ -118,6 +118,17 @@ class RNNBase(Module):
         """Every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
         _uniform_init(self, self.hidden_size)
 
+    def flatten_parameters(self) -> None:
+        """A no-op kept for PyTorch code (cuDNN's packed weights do not exist here)."""
+
+    @property
+    def all_weights(self) -> list:
+        """The parameters as one list per layer and direction: ``[w_ih, w_hh, b_ih, b_hh]``
+        (without the biases when ``bias=False``)."""
+        names = self._flat_weights_names
+        per = len(names) // (self.num_layers * (2 if self.bidirectional else 1))
+        return [[getattr(self, n) for n in names[i:i + per]] for i in range(0, len(names), per)]
+
     def _weights(self, layer, direction):
         suffix = f"_l{layer}" + ("_reverse" if direction else "")
         get = self._parameters.get
