@@ -66,3 +66,16 @@ def test_rnn_flatten_parameters_and_all_weights():
     assert shapes == [[(12, 2), (12, 3)], [(12, 2), (12, 3)], [(12, 6), (12, 3)], [(12, 6), (12, 3)]]
     assert lstm.all_weights[1][0] is lstm.weight_ih_l0_reverse
     assert len(dg.nn.GRU(2, 3).all_weights[0]) == 4
+
+
+def test_cross_entropy_with_float64_probability_targets_promotes_like_pytorch():
+    # soft labels built in NumPy (float64) with float32 logits: PyTorch returns a float64 loss
+    x = dg.tensor([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]], requires_grad=True)
+    t = dg.tensor(np.array([[0.2, 0.5, 0.3], [1.0, 0.0, 0.0]]))
+    loss = F.cross_entropy(x, t)
+    assert loss.dtype == dg.float64
+    np.testing.assert_allclose(loss.item(), 2.0901263, rtol=1e-6)
+    loss.backward()
+    assert x.grad.dtype == dg.float32
+    np.testing.assert_allclose(x.grad.numpy(), [[0.0156119, 0.0642658, -0.0798778],
+                                                [-0.4766937, 0.0085739, 0.4681198]], atol=1e-6)

@@ -194,9 +194,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     probs = None
     safe_t = valid = wt = rows = None
     if td.dtype.kind == "f" and td.shape == xd.shape:
-        if td.dtype != xd.dtype:
-            raise RuntimeError(f"expected scalar type {_kind(xd.dtype)} but found "
-                               f"{_kind(td.dtype)}")
+        if td.dtype != xd.dtype:  # PyTorch promotes (float32 logits, float64 targets: float64)
+            common = np.promote_types(xd.dtype, td.dtype)
+            return cross_entropy(input.to(common), target.to(common), weight, None, ignore_index,
+                                 None, reduction, label_smoothing)
         t2, _ = _class_layout(td, "cross_entropy")
         probs = t2 * (1 - eps) + eps / C if eps else t2
         if wd is not None:
