@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import io
 import json
 import math
 import os
@@ -131,15 +132,19 @@ def _fsync_directory(directory: str) -> None:
 
 
 def save(obj, path) -> None:
-    """Save ``obj`` (tensors, arrays, numbers, strings in dicts/lists/tuples) to ``path`` atomically.
+    """Save ``obj`` (tensors, arrays, numbers, strings in dicts/lists/tuples) to ``path`` atomically,
+    or into a binary file object (e.g. ``io.BytesIO``) at its current position.
 
     GPU tensors are copied to the host; ``requires_grad`` and the device are recorded.
     """
-    path = os.fspath(path)
     encoder = _Encoder()
     root = encoder.encode(obj, "obj")
     meta = json.dumps({"format": FORMAT, "version": FORMAT_VERSION, "object": root},
                       allow_nan=False, separators=(",", ":")).encode()
+    if hasattr(path, "write"):
+        _write_archive(path, encoder.arrays, meta)
+        return
+    path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
@@ -216,26 +221,34 @@ class _Decoder:
         raise self._bad(f"unknown type tag {tag!r}")
 
 
-def load(path, map_location=None):
-    """Load an object saved by ``save``.
+def load(path, map_location=None, *, weights_only=None):
+    """Load an object saved by ``save`` from a path or a binary file object (read from its
+    current position).
 
     Tensors load on the CPU by default; ``map_location`` may be a device (``"cpu"``, ``"cuda"``,
     ``"cuda:1"``, a ``distgrad.device``) or a callable ``(tensor, saved_location) -> tensor`` that
     receives each tensor on the CPU and the device string it was saved from. Tensors saved with
     ``requires_grad=True`` come back as leaves that require grad. Raises ``CheckpointError`` (a
-    ``ValueError``) naming the path for a foreign, truncated or corrupted file.
+    ``ValueError``) naming the path for a foreign, truncated or corrupted file. ``weights_only`` is
+    accepted for PyTorch code and changes nothing: a checkpoint holds data only, never code.
     """
-    path = os.fspath(path)
+    if hasattr(path, "read"):
+        source, path = io.BytesIO(path.read()), getattr(path, "name", "<file object>")
+    else:
+        source = path = os.fspath(path)
     place = _placer(map_location)
-    with open(path, "rb") as f:
-        magic = f.read(4)
+    if isinstance(source, io.BytesIO):
+        magic = source.getvalue()[:4]
+    else:
+        with open(path, "rb") as f:
+            magic = f.read(4)
     if magic != b"PK\x03\x04":
         if len(magic) < 4:
             raise CheckpointError(f"{path}: truncated or corrupted distgrad checkpoint "
                                   f"({len(magic)} bytes)")
         raise CheckpointError(f"{path}: not a distgrad checkpoint (not an .npz/zip archive)")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        with np.load(source, allow_pickle=False) as archive:
             if _META not in archive.files:
                 raise CheckpointError(f"{path}: not a distgrad checkpoint (an .npz/zip archive "
                                       f"without {_META})")

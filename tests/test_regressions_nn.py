@@ -79,3 +79,23 @@ def test_cross_entropy_with_float64_probability_targets_promotes_like_pytorch():
     assert x.grad.dtype == dg.float32
     np.testing.assert_allclose(x.grad.numpy(), [[0.0156119, 0.0642658, -0.0798778],
                                                 [-0.4766937, 0.0085739, 0.4681198]], atol=1e-6)
+
+
+def test_save_and_load_with_file_objects_and_weights_only(tmp_path):
+    # torch.save(obj, io.BytesIO()) and torch.load(f, weights_only=True) are common in PyTorch code
+    import io
+    model = dg.nn.Linear(2, 3)
+    buffer = io.BytesIO()
+    buffer.write(b"header")
+    dg.save({"model": model.state_dict(), "epoch": 3}, buffer)
+    buffer.seek(6)
+    loaded = dg.load(buffer, weights_only=True)
+    assert loaded["epoch"] == 3
+    np.testing.assert_array_equal(loaded["model"]["weight"].numpy(), model.weight.detach().numpy())
+    with open(tmp_path / "c.pt", "wb") as f:
+        dg.save([dg.ones(2)], f)
+    with open(tmp_path / "c.pt", "rb") as f:
+        assert dg.load(f, map_location="cpu")[0].tolist() == [1.0, 1.0]
+    assert dg.load(tmp_path / "c.pt", weights_only=False)[0].tolist() == [1.0, 1.0]
+    with pytest.raises(dg.checkpoint.CheckpointError, match="not a distgrad checkpoint"):
+        dg.load(io.BytesIO(b"not a zip"))
