@@ -239,20 +239,28 @@ class Tensor:
         raise TypeError("distgrad tensors are not pickled; use distgrad.save() (no pickle) or "
                         "tensor.numpy()")
 
+    def _new_leaf(self, data):
+        """A leaf with this tensor's class, attributes and ``requires_grad`` around ``data``:
+        no graph, hooks, ``.grad`` or gradient storage, a version counter of its own."""
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new._data = data
+        new._version = [0]
+        for name in ("grad_fn", "_output_nr", "_grad", "_hooks", "_post_acc_hooks", "_acc_node",
+                     "_grad_dest", "_grad_claimed", "_base", "_view_key"):
+            new.__dict__.pop(name, None)  # back to the class defaults
+        return new
+
+    def __copy__(self):
+        """``copy.copy``: as in PyTorch, a new leaf that shares this tensor's storage and keeps
+        ``requires_grad`` (no ``.grad``, no graph)."""
+        return self._new_leaf(self._data)
+
     def __deepcopy__(self, memo):
         if not self.is_leaf:
             raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support "
                                "the deepcopy protocol at the moment.")
-        new = type(self).__new__(type(self))
-        new.__dict__.update(self.__dict__)
-        new._data = self._data.copy()
-        new._version = [0]
-        new._acc_node = None
-        new._grad_dest = None
-        new._hooks = None
-        new._post_acc_hooks = None
-        new._base = None
-        new._view_key = None
+        new = self._new_leaf(self._data.copy())
         if self._grad is not None:
             new._grad = self._grad.__deepcopy__(memo)
         memo[id(self)] = new

@@ -173,3 +173,18 @@ def test_subtracting_a_bool_tensor_raises(op):
     with pytest.raises(RuntimeError, match="with a bool tensor is not supported. If you are trying "
                                            "to invert a mask, use the `~`"):
         op(dg.tensor([True, False]))
+
+
+def test_copy_copy_gives_a_leaf_sharing_storage_like_pytorch():
+    import copy
+    t = dg.ones(2, requires_grad=True)
+    t.grad = dg.ones(2)
+    c = copy.copy(t)
+    assert c is not t and c.is_leaf and c.requires_grad and c.grad is None
+    with dg.no_grad():
+        c.add_(1)
+    assert t.tolist() == [2.0, 2.0]  # storage shared, as in PyTorch
+    y = copy.copy(t * 2)  # a non-leaf copies to a leaf that requires grad
+    assert y.is_leaf and y.requires_grad and y.grad_fn is None
+    p = dg.nn.Parameter(dg.zeros(2))
+    assert type(copy.copy(p)) is dg.nn.Parameter
