@@ -99,3 +99,21 @@ def test_save_and_load_with_file_objects_and_weights_only(tmp_path):
     assert dg.load(tmp_path / "c.pt", weights_only=False)[0].tolist() == [1.0, 1.0]
     with pytest.raises(dg.checkpoint.CheckpointError, match="not a distgrad checkpoint"):
         dg.load(io.BytesIO(b"not a zip"))
+
+
+def test_full_backward_hook_grad_input_has_zeros_for_inputs_without_gradient():
+    # PyTorch: grad_input materializes zeros for a tensor input that got no gradient (here b,
+    # which does not require grad, and c, unused); grad_output keeps None for an unused output.
+    class Two(dg.nn.Module):
+        def forward(self, a, b, c):
+            return a * b, a * 3
+
+    seen = []
+    m = Two()
+    m.register_full_backward_hook(lambda mod, gi, go: seen.append((gi, go)))
+    a, c = dg.ones(2, requires_grad=True), dg.ones(2, requires_grad=True)
+    out, _ = m(a, dg.full((2,), 2.0), c)
+    out.sum().backward()
+    (ga, gb, gc), go = seen[0]
+    assert ga.tolist() == [2.0, 2.0] and gb.tolist() == [0.0, 0.0] and gc.tolist() == [0.0, 0.0]
+    assert go[0].tolist() == [1.0, 1.0] and go[1] is None

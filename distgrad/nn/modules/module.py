@@ -139,12 +139,13 @@ def _addindent(s_: str, num_spaces: int) -> str:
 class BackwardHookFunction(Function):
     """Identity on tensors whose backward runs a callback (PyTorch's trick for module backward
     hooks). The callback, passed as the first argument, receives the tuple of incoming gradients
-    and returns the gradients to pass on (or None to pass them unchanged)."""
+    (missing ones as zeros when ``materialize``, else None) and returns the gradients to pass on
+    (or None to pass them unchanged)."""
 
     @staticmethod
-    def forward(ctx, callback, *args):
+    def forward(ctx, callback, materialize, *args):
         ctx.callback = callback
-        ctx.set_materialize_grads(False)
+        ctx.set_materialize_grads(materialize)
         ctx.mark_non_differentiable(*[a for a in args if not a.requires_grad])
         return args
 
@@ -153,7 +154,7 @@ class BackwardHookFunction(Function):
         result = ctx.callback(grads)
         if result is None:
             result = grads
-        return (None, *result)
+        return (None, None, *result)
 
 
 class BackwardHook:
@@ -242,7 +243,7 @@ class BackwardHook:
         return tuple(local_grad_outputs[i] for i in self.output_tensors_index)
 
     @staticmethod
-    def _apply_on_tensors(callback, args):
+    def _apply_on_tensors(callback, args, materialize):
         tensors_idx = []
         tensors = []
         requires_grad = False
@@ -253,7 +254,7 @@ class BackwardHook:
                 requires_grad |= arg._requires_grad
         if not (requires_grad and grad_mode.is_grad_enabled()):
             return args, None
-        new_tensors = BackwardHookFunction.apply(callback, *tensors)
+        new_tensors = BackwardHookFunction.apply(callback, materialize, *tensors)
         arg_list = list(args)
         for idx, old, val in zip(tensors_idx, tensors, new_tensors):
             if val is not old:
@@ -266,7 +267,9 @@ class BackwardHook:
 
     def setup_input_hook(self, args):
         """Route the tensor arguments through the input hook node; returns the new arguments."""
-        res, input_idx = self._apply_on_tensors(self._input_callback, args)
+        # As in PyTorch: grad_input holds zeros for tensor inputs that received no gradient
+        # (grad_output holds None for unused outputs).
+        res, input_idx = self._apply_on_tensors(self._input_callback, args, True)
         self.n_inputs = len(args)
         self.input_tensors_index = input_idx
         return res
@@ -276,7 +279,7 @@ class BackwardHook:
         is_tuple = isinstance(args, tuple)
         if not is_tuple:
             args = (args,)
-        res, output_idx = self._apply_on_tensors(self._output_callback, args)
+        res, output_idx = self._apply_on_tensors(self._output_callback, args, False)
         self.n_outputs = len(args)
         self.output_tensors_index = output_idx
         if not is_tuple:
