@@ -6,27 +6,30 @@ from ..tensor import Tensor
 from . import creation, elementwise, index, inplace, linalg, reduce, scan, shape, sorting
 from .binning import bincount, bucketize, histc, searchsorted
 from .creation import (arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full,
-                       full_like, linspace, ones, ones_like, rand, rand_like, randint,
+                       full_like, linspace, logspace, ones, ones_like, rand, rand_like, randint,
                        randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like)
 from .elementwise import (abs, acos, acosh, add, allclose, asin, asinh, atan, atan2, atanh,
-                          bitwise_not, ceil, clamp, cos, cosh, div, eq, equal, erf, erfc, erfinv,
-                          exp, exp2, expm1, floor, floor_divide, frac, ge, gelu, gt, hypot,
+                          bitwise_not, ceil, clamp, copysign, cos, cosh, div, eq, equal, erf, erfc,
+                          erfinv, exp, exp2, expm1, floor, floor_divide, fmax, fmin, fmod, frac,
+                          ge, gelu, gt, hypot,
                           isclose, isfinite, isinf, isnan, le, lerp, log, log1p, log2, log10,
                           log_softmax, logical_and, logical_not, logical_or, logical_xor, logit,
                           lt, maximum, minimum, mul, ne, neg, pow, reciprocal, relu, remainder,
                           round, rsqrt, rsub, sgn, sigmoid, sign, sin, sinh, softmax, sqrt,
-                          square, sub, tan, tanh, trunc, where)
+                          square, sub, tan, tanh, trunc, where, xlogy)
 from .index import (gather, index_select, masked_fill, masked_select, scatter, scatter_add,
                     take_along_dim)
-from .linalg import bmm, cdist, det, dot, einsum, inverse, matmul, mm, mv, outer, slogdet
-from .reduce import (all, amax, amin, any, argmax, argmin, logsumexp, max, mean, min, norm, prod,
-                     std, sum, var)
-from .scan import cumprod, cumsum
-from .shape import (broadcast_to, cat, chunk, clone, concat, concatenate, diag, diag_embed,
-                    diagonal, diff, flatten, flip, meshgrid, narrow, permute, reshape, roll, split,
-                    squeeze, stack, t, tile, trace, transpose, tril, triu, unbind, unflatten,
-                    unsqueeze)
-from .sorting import argsort, multinomial, nonzero, sort, topk, unique
+from .linalg import (bmm, cdist, det, dot, einsum, inverse, kron, matmul, mm, mv, outer, slogdet,
+                     tensordot)
+from .reduce import (all, amax, amin, any, argmax, argmin, count_nonzero, logsumexp, max, mean,
+                     min, nanmean, nansum, norm, prod, std, sum, var)
+from .scan import cummax, cummin, cumprod, cumsum, logcumsumexp
+from .shape import (atleast_1d, atleast_2d, atleast_3d, broadcast_to, cat, chunk, clone,
+                    column_stack, concat, concatenate, diag, diag_embed, diagonal, diff, dstack,
+                    flatten, flip, hstack, meshgrid, moveaxis, movedim, narrow, permute, reshape,
+                    roll, row_stack, split, squeeze, stack, swapaxes, swapdims, t, tile, trace,
+                    transpose, tril, triu, unbind, unflatten, unsqueeze, vstack)
+from .sorting import argsort, kthvalue, median, multinomial, nonzero, sort, topk, unique
 
 clip = clamp
 multiply = mul
@@ -38,6 +41,11 @@ absolute = abs
 arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2
 arcsinh, arccosh, arctanh = asinh, acosh, atanh
 greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+
+
+def argwhere(input) -> Tensor:
+    """The indices of the non-zero elements, one row per element (``nonzero(input)``)."""
+    return nonzero(input)
 
 
 def _inplace_of(fn):
@@ -101,10 +109,14 @@ def _install_methods():
         "arctanh": atanh, "atan2": atan2, "arctan2": atan2, "hypot": hypot, "lerp": lerp,
         "logit": logit, "frac": frac, "sgn": sgn, "softmax": softmax,
         "log_softmax": log_softmax, "bernoulli": bernoulli, "bernoulli_": _bernoulli_,
+        "fmod": fmod, "copysign": copysign, "fmax": fmax, "fmin": fmin, "xlogy": xlogy,
         # reductions
         "sum": sum, "mean": mean, "var": var, "std": std, "max": max, "min": min, "amax": amax,
         "amin": amin, "argmax": argmax, "argmin": argmin, "logsumexp": logsumexp, "prod": prod,
         "all": all, "any": any, "norm": norm, "cumsum": cumsum, "cumprod": cumprod,
+        "count_nonzero": count_nonzero, "nansum": nansum, "nanmean": nanmean, "median": median,
+        "kthvalue": kthvalue, "cummax": cummax, "cummin": cummin, "logcumsumexp": logcumsumexp,
+        "argwhere": argwhere,
         # shape
         "reshape": reshape, "view": shape.view, "flatten": flatten, "unflatten": unflatten,
         "permute": permute, "transpose": transpose, "t": t, "expand": shape.expand,
@@ -116,6 +128,7 @@ def _install_methods():
         "repeat": shape.repeat, "tile": lambda self, *dims: tile(self, dims),
         "tril": tril, "triu": triu, "diag": diag, "diagonal": diagonal, "diag_embed": diag_embed,
         "trace": trace, "fill_diagonal_": shape.fill_diagonal_, "roll": roll, "diff": diff,
+        "movedim": movedim, "moveaxis": movedim, "swapaxes": swapaxes, "swapdims": swapaxes,
         # sorting and sampling
         "sort": sort, "argsort": argsort, "topk": topk, "unique": unique, "nonzero": nonzero,
         "multinomial": multinomial,
@@ -124,7 +137,7 @@ def _install_methods():
         "scatter": scatter, "scatter_add": scatter_add, "masked_select": masked_select,
         "take_along_dim": take_along_dim, "bincount": bincount, "histc": histc,
         "matmul": matmul, "mm": mm, "bmm": bmm, "mv": mv, "dot": dot, "outer": outer,
-        "det": det, "inverse": inverse, "slogdet": slogdet,
+        "det": det, "inverse": inverse, "slogdet": slogdet, "kron": kron,
         # in place
         "fill_": inplace.fill_, "zero_": inplace.zero_, "uniform_": inplace.uniform_,
         "normal_": inplace.normal_, "copy_": inplace.copy_,
@@ -170,7 +183,8 @@ def _install_methods():
                  "sign", "sgn", "log1p", "expm1", "erf", "erfc", "erfinv", "rsqrt", "square",
                  "reciprocal", "log2", "log10", "exp2", "tan", "asin", "acos", "atan", "sinh",
                  "cosh", "asinh", "acosh", "atanh", "arcsin", "arccos", "arctan", "arcsinh",
-                 "arccosh", "arctanh", "atan2", "arctan2", "hypot", "lerp", "logit", "frac"):
+                 "arccosh", "arctanh", "atan2", "arctan2", "hypot", "lerp", "logit", "frac",
+                 "fmod", "copysign", "xlogy"):
         methods[name + "_"] = _inplace_of(methods[name])
     for name, fn in methods.items():
         setattr(T, name, fn)

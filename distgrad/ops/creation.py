@@ -226,6 +226,21 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False)
     return _make(arr, requires_grad)
 
 
+def logspace(start, end, steps, base=10.0, *, dtype=None, device=None,
+             requires_grad=False) -> Tensor:
+    """``steps`` values from ``base ** start`` to ``base ** end``, evenly spaced in log scale."""
+    if int(steps) < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    dtype = _dtype_or(dtype, get_default_dtype())
+    dev = _backend.as_device(device)
+    with _backend.on_device(dev):
+        xp = _backend.array_module_for(dev)
+        exponents = xp.linspace(start, end, int(steps), dtype=np.float64)
+        arr = xp.power(float(base), exponents)
+        arr = (xp.round(arr) if dtype.kind in "iu" else arr).astype(dtype)
+    return _make(arr, requires_grad)
+
+
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """The identity matrix (n x m)."""
     dev = _backend.as_device(device)

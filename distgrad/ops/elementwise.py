@@ -341,6 +341,8 @@ class ZeroGradBackward(Node):
 class RemainderBackward0(Node):
     """Backward of ``a % b``: 1 for ``a``; ``-floor(a / b)`` for ``b``."""
 
+    rounding = "floor"  # of the quotient
+
     def backward(self, g):
         na, nb = self.next_functions
         ga = gb = None
@@ -349,7 +351,7 @@ class RemainderBackward0(Node):
         if nb:
             a, b = self.saved_tensors
             xp = _backend.get_array_module(g)
-            gb = unbroadcast(-g * xp.floor(a._data / b._data), self.shapes[1])
+            gb = unbroadcast(-g * getattr(xp, self.rounding)(a._data / b._data), self.shapes[1])
         return ga, gb
 
     def graph_backward(self, g):
@@ -357,8 +359,14 @@ class RemainderBackward0(Node):
         gb = None
         if nb:
             a, b = self.saved_tensors
-            gb = sum_to(-g * div(a, b, rounding_mode="floor"), self.shapes[1])
+            gb = sum_to(-g * div(a, b, rounding_mode=self.rounding), self.shapes[1])
         return sum_to(g, self.shapes[0]), gb
+
+
+class FmodBackward0(RemainderBackward0):
+    """Backward of ``fmod(a, b)``: 1 for ``a``; ``-trunc(a / b)`` for ``b``."""
+
+    rounding = "trunc"
 
 
 def _operands(input, other):
@@ -627,17 +635,27 @@ def rfloordiv(input, other) -> Tensor:
 def remainder(input, other) -> Tensor:
     """``input % other`` with Python's sign convention (gradient 1 w.r.t. ``input``,
     ``-floor(input / other)`` w.r.t. a tensor ``other``)."""
+    return _modulo(input, other, np.remainder, RemainderBackward0)
+
+
+def fmod(input, other) -> Tensor:
+    """C's ``fmod``: the remainder of ``input / other`` with the sign of ``input`` (gradient 1
+    w.r.t. ``input``, ``-trunc(input / other)`` w.r.t. a tensor ``other``)."""
+    return _modulo(input, other, np.fmod, FmodBackward0)
+
+
+def _modulo(input, other, array_fn, node_cls) -> Tensor:
     input, other = _operands(input, other)
     if type(other) not in _PY_NUMBERS and not isinstance(other, Tensor):
         other = _coerce(other, input)
     a = input._data
     if isinstance(other, Tensor):
         with np.errstate(divide="ignore", invalid="ignore"):
-            out = _binary(np.remainder, input, other)
+            out = _binary(array_fn, input, other)
         if other._data.dtype is not a.dtype:
             out = fix_dtype(out, a, other._data)
         if _state.enabled and (input._requires_grad or other._requires_grad):
-            node = RemainderBackward0((input, other))
+            node = node_cls((input, other))
             node.save(input, other)
             node.shapes = (a.shape, other._data.shape)
             if other._data.dtype is not a.dtype:
@@ -645,7 +663,7 @@ def remainder(input, other) -> Tensor:
             return _from_node(out, node)
         return _wrap(out)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = _scalar_result_dtype(a % other, a, other)
+        out = _scalar_result_dtype(array_fn(a, other), a, other)
     if _state.enabled and input._requires_grad:
         return _from_node(out, AddScalarBackward((input, NO_INPUT)))
     return _wrap(out)
@@ -1368,7 +1386,7 @@ class MaximumBackward0(Node):
         return sum_to(g * _wrap(wa), a.shape), sum_to(g * _wrap(1 - wa), b.shape)
 
 
-def _extremum(input, other, choose, sign):
+def _extremum(input, other, choose, node_cls):
     if not isinstance(input, Tensor):
         input = _tensor_arg(input, other)
     if not isinstance(other, Tensor):
@@ -1378,7 +1396,7 @@ def _extremum(input, other, choose, sign):
     if input._data.dtype is not other._data.dtype:
         out = fix_dtype(out, input._data, other._data)
     if _state.enabled and (input._requires_grad or other._requires_grad):
-        node = MaximumBackward0((input, other)) if sign > 0 else MinimumBackward0((input, other))
+        node = node_cls((input, other))
         node.save(input, other)
         if input._data.dtype is not other._data.dtype:
             cast_grads_to_inputs(node, (input, other))
@@ -1394,12 +1412,45 @@ class MinimumBackward0(MaximumBackward0):
 
 def maximum(input, other) -> Tensor:
     """Elementwise maximum (ties split the gradient equally)."""
-    return _extremum(input, other, np.maximum, 1)
+    return _extremum(input, other, np.maximum, MaximumBackward0)
 
 
 def minimum(input, other) -> Tensor:
     """Elementwise minimum (ties split the gradient equally)."""
-    return _extremum(input, other, np.minimum, -1)
+    return _extremum(input, other, np.minimum, MinimumBackward0)
+
+
+class FmaxBackward0(MaximumBackward0):
+    """Backward of ``fmax``: ``input`` gets the gradient where it is chosen (ties included, and
+    where ``other`` is NaN), ``other`` elsewhere, as in PyTorch."""
+
+    def _weights(self, ad, bd, dtype):
+        wins = (ad <= bd) if self.minimum else (ad >= bd)
+        return (wins | _backend.get_array_module(bd).isnan(bd)).astype(dtype)
+
+
+class FminBackward0(FmaxBackward0):
+    """Backward of ``fmin``."""
+
+    minimum = True
+
+
+def _check_tensor_other(name, other):
+    if not isinstance(other, Tensor):
+        raise TypeError(f"{name}(): argument 'other' (position 2) must be Tensor, not "
+                        f"{type(other).__name__}")
+
+
+def fmax(input, other) -> Tensor:
+    """Elementwise maximum ignoring NaN (NaN only where both are NaN)."""
+    _check_tensor_other("fmax", other)
+    return _extremum(input, other, np.fmax, FmaxBackward0)
+
+
+def fmin(input, other) -> Tensor:
+    """Elementwise minimum ignoring NaN (NaN only where both are NaN)."""
+    _check_tensor_other("fmin", other)
+    return _extremum(input, other, np.fmin, FminBackward0)
 
 
 def _broadcast_error3(a_shape, b_shape, c_shape, c_first=False) -> RuntimeError:
@@ -1556,6 +1607,49 @@ def hypot(input, other) -> Tensor:
     return _float_binary("hypot", input, other, input._xp().hypot, HypotBackward0, ints=False)
 
 
+class CopysignBackward0(Node):
+    """Backward of ``copysign(a, b)``: ``sign(a) * signbit-sign(b)`` for ``a`` (0 where ``a`` is
+    0, as in PyTorch); zero for ``b``."""
+
+    def _weight(self, dtype):
+        a, b = self.saved_tensors
+        ad, bd = a._data, b._data
+        xp = _backend.get_array_module(ad)
+        return xp.where(ad == 0, 0, xp.sign(ad) * xp.copysign(1, bd)).astype(dtype, copy=False)
+
+    def backward(self, g):
+        a, b = self.saved_tensors
+        return unbroadcast(g * self._weight(g.dtype), a.shape), unbroadcast(g * 0, b.shape)
+
+    def graph_backward(self, g):
+        a, b = self.saved_tensors
+        return sum_to(g * _wrap(self._weight(g._data.dtype)), a.shape), sum_to(g * 0, b.shape)
+
+
+def copysign(input, other) -> Tensor:
+    """The magnitude of ``input`` with the sign of ``other`` (a tensor or a number; -0.0 counts as
+    negative); integer input gives the default float dtype."""
+    if not isinstance(other, Tensor):
+        other = _wrap(input._xp().asarray(scalar_value(other), dtype=get_default_dtype()
+                                          if input._data.dtype.kind != "f" else input._data.dtype))
+    return _float_binary("copysign", input, other, input._xp().copysign, CopysignBackward0)
+
+
+def xlogy(input, other) -> Tensor:
+    """``input * log(other)``, 0 where ``input`` is 0 (unless ``other`` is NaN); either may be a
+    number. Integer input computes in the default float dtype."""
+    if not isinstance(input, Tensor):
+        input = _tensor_arg(input, other)
+    if not isinstance(other, Tensor):
+        other = _tensor_arg(other, input)
+    dt = result_type(input._data, other._data)
+    if dt.kind != "f":
+        input = input.to(get_default_dtype())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_other = where((input == 0) & (other <= 0), 0.0, log(other))
+    return input * log_other
+
+
 class LerpBackward0(Node):
     """Backward of ``lerp`` with a number weight w: 1 - w for ``input``, w for ``end``."""
 
@@ -1709,7 +1803,17 @@ def _rounding(fn_name):
 
 floor = _rounding("floor")
 ceil = _rounding("ceil")
-round = _rounding("round")
+_round0 = _rounding("round")
+
+
+def round(input, *, decimals=0) -> Tensor:
+    """Round half to even, to ``decimals`` decimal places (gradient zero, like PyTorch)."""
+    if not decimals:
+        return _round0(input)
+    if input._data.dtype.kind != "f":
+        raise NotImplementedError(
+            f"\"round_cpu\" not implemented for '{torch_type_name(input._data.dtype)}'")
+    return _zero_grad_result(input, input._xp().round(input._data, decimals), "RoundBackward1")
 trunc = _rounding("trunc")
 
 

@@ -180,6 +180,55 @@ def outer(input, vec2) -> Tensor:
     return input.unsqueeze(-1) * vec2.unsqueeze(0)
 
 
+def _tensordot_dims(dims, na, nb):
+    """``tensordot``'s ``dims`` (a count, a pair of dim lists or a tensor) as two lists of
+    non-negative dims of ``a`` and ``b``."""
+    if isinstance(dims, Tensor):
+        dims = dims.tolist()
+    if isinstance(dims, (int, np.integer)):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        if dims > builtins.min(na, nb):
+            raise RuntimeError(f"tensordot expects dims < ndim_a or ndim_b, but got dims={dims}")
+        return list(range(na - dims, na)), list(range(dims))
+    da, db = dims
+    da = [da] if isinstance(da, (int, np.integer)) else list(da)
+    db = [db] if isinstance(db, (int, np.integer)) else list(db)
+    if len(da) != len(db):
+        raise RuntimeError("both dimension lists should have same length")
+    return ([normalize_dims(d, na)[0] for d in da], [normalize_dims(d, nb)[0] for d in db])
+
+
+def tensordot(a, b, dims=2) -> Tensor:
+    """Sum of products over the dims ``dims`` of ``a`` and ``b`` (the last ``dims`` of ``a``
+    with the first ``dims`` of ``b`` for an int), by a permute, reshape and matmul."""
+    da, db = _tensordot_dims(dims, a.ndim, b.ndim)
+    for i, j in zip(da, db):
+        if a.shape[i] != b.shape[j]:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size "
+                               f"{a.shape[i]} in dim {i} and second has size {b.shape[j]} in dim {j}")
+    free_a = [i for i in range(a.ndim) if i not in da]
+    free_b = [j for j in range(b.ndim) if j not in db]
+    k = _prod([a.shape[i] for i in da])
+    am = a.permute(free_a + da).reshape(-1, k)
+    bm = b.permute(db + free_b).reshape(k, -1)
+    return mm(am, bm).reshape([a.shape[i] for i in free_a] + [b.shape[j] for j in free_b])
+
+
+def kron(input, other) -> Tensor:
+    """The Kronecker product: blocks ``input[i] * other`` laid out over ``input``'s shape (the
+    tensors padded with leading dims of size 1 to the same rank)."""
+    if not isinstance(other, Tensor):
+        raise TypeError(f"kron(): argument 'other' (position 2) must be Tensor, not "
+                        f"{type(other).__name__}")
+    n = builtins.max(input.ndim, other.ndim)
+    sa = (1,) * (n - input.ndim) + tuple(input.shape)
+    sb = (1,) * (n - other.ndim) + tuple(other.shape)
+    a = input.reshape([s for d in sa for s in (d, 1)])   # a's dims at the even positions
+    b = other.reshape([s for d in sb for s in (1, d)])   # b's dims at the odd positions
+    return (a * b).reshape([x * y for x, y in zip(sa, sb)])
+
+
 # --------------------------------------------------------------------------------------------
 # einsum
 # --------------------------------------------------------------------------------------------

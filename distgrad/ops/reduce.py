@@ -450,6 +450,59 @@ class ProdBackward0(Node):
         others = xp.take(left, xp.arange(n), axis=ax) * xp.take(right, xp.arange(1, n + 1), axis=ax)
         return (g * others.reshape(xd.shape),)
 
+    def graph_backward(self, g):
+        (x,) = self.saved_tensors
+        axes = self.axes
+        if axes is not None and not self.keepdim:
+            g = g.unsqueeze(axes[0])
+        if bool((x._data != 0).all()):
+            out = self.saved_output_tensor()
+            if axes is not None and not self.keepdim:
+                out = out.unsqueeze(axes[0])
+            return (g * out / x,)
+        return (g * _prod_of_others(x, None if axes is None else axes[0]),)
+
+
+def _prod_of_others(x, axis) -> Tensor:
+    """For each element of ``x``, the product of the other elements of its slice along ``axis``
+    (of all elements for None), as a differentiable function of ``x`` exact with zeros: the
+    exclusive cumulative products from both ends, multiplied."""
+    from .scan import cumprod
+    from .shape import cat, flip, narrow, reshape
+    flat = reshape(x, (-1,)) if axis is None else x
+    ax = 0 if axis is None else axis
+    n = flat.shape[ax]
+    one_shape = list(flat.shape)
+    one_shape[ax] = 1
+    one = _wrap(x._xp().ones(one_shape, dtype=x._data.dtype))
+    left = cumprod(cat([one, narrow(flat, ax, 0, n - 1)], ax), ax)
+    right = flip(cumprod(flip(cat([narrow(flat, ax, 1, n - 1), one], ax), ax), ax), ax)
+    return reshape(left * right, x.shape)
+
+
+def count_nonzero(input, dim=None) -> Tensor:
+    """The number of non-zero elements (over ``dim``, an int or a tuple), as int64."""
+    axes = _reduce_args(input, dim, False)
+    return _wrap(input._xp().asarray((input._data != 0).sum(axis=axes), dtype=int64))
+
+
+def nansum(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
+    """``sum`` treating NaN as zero (NaN elements get a zero gradient)."""
+    if input._data.dtype.kind == "f":
+        from .elementwise import isnan, where
+        input = where(isnan(input), 0.0, input)
+    return sum(input, dim, keepdim, dtype=dtype)
+
+
+def nanmean(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
+    """``mean`` of the non-NaN elements (NaN where a slice has none)."""
+    if input._data.dtype.kind != "f" and dtype is None:
+        raise RuntimeError("nanmean(): expected input to have floating point or complex dtype "
+                           f"but got {torch_type_name(input._data.dtype)}")
+    from .elementwise import isnan, logical_not
+    count = sum(logical_not(isnan(input)), dim, keepdim)
+    return nansum(input, dim, keepdim, dtype=dtype) / count
+
 
 def norm(input, p="fro", dim=None, keepdim=False, *, dtype=None) -> Tensor:
     """The norm of ``input`` (``torch.norm``): for ``p='fro'`` (over at most two dims) or a number,

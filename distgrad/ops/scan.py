@@ -1,11 +1,14 @@
-"""Cumulative operations along a dim: ``cumsum`` and ``cumprod``."""
+"""Cumulative operations along a dim: ``cumsum``, ``cumprod``, ``cummax``/``cummin`` and
+``logcumsumexp``."""
 from __future__ import annotations
+
+import numpy as np
 
 from .. import _backend
 from ..autograd.graph import Node
 from ..dtypes import int64
 from ..tensor import Tensor, _from_node
-from ._util import _state, normalize_dims
+from ._util import _state, normalize_dims, torch_type_name
 from .elementwise import where
 from .shape import reshape, to
 
@@ -108,3 +111,81 @@ def _cumprod_grad_with_zeros(x, g, axis) -> Tensor:
 def cumprod(input, dim, *, dtype=None) -> Tensor:
     """Cumulative products along ``dim``: ``out[i] = input[0] * ... * input[i]``."""
     return _scan(input, dim, dtype, "cumprod", CumprodBackward0)
+
+
+def _cum_extremum(input, dim, accumulate, name):
+    """``(values, indices)`` of the running maximum/minimum (``accumulate`` the ufunc) along
+    ``dim``: indices of the last element equal to it (NaN propagates, as in PyTorch); the
+    values are gathered at the indices, so the gradient goes to those elements."""
+    from .index import take_along_dim
+    from .reduce import values_indices
+    data = input._data
+    axis = normalize_dims(dim, data.ndim)[0]
+    if data.ndim == 0:
+        v, i = _cum_extremum(reshape(input, (1,)), 0, accumulate, name)
+        return values_indices(reshape(v, ()), reshape(i, ()))
+    xp = input._xp()
+    running = accumulate.accumulate(data, axis=axis)
+    at = xp.arange(data.shape[axis]).reshape([-1 if d == axis else 1 for d in range(data.ndim)])
+    hit = data == running
+    if data.dtype.kind == "f":
+        hit |= xp.isnan(data)
+    idx = xp.maximum.accumulate(xp.where(hit, at, 0), axis=axis).astype(int64, copy=False)
+    return values_indices(take_along_dim(input, _wrap(idx), axis), _wrap(idx))
+
+
+def cummax(input, dim):
+    """``(values, indices)``: the running maximum along ``dim`` and where it was taken."""
+    return _cum_extremum(input, dim, input._xp().maximum, "cummax")
+
+
+def cummin(input, dim):
+    """``(values, indices)``: the running minimum along ``dim`` and where it was taken."""
+    return _cum_extremum(input, dim, input._xp().minimum, "cummin")
+
+
+class LogcumsumexpBackward0(Node):
+    """Backward of ``logcumsumexp``: ``d out[k] / d x[i] = exp(x[i] - out[k])`` for ``i <= k``.
+    ``backward`` sums it in log space per sign of the gradient (linear in the length);
+    ``graph_backward`` builds the (quadratic) weight matrix from tensor ops."""
+
+    def backward(self, g):
+        (x,) = self.saved_tensors
+        xd, out, axis = x._data, self.saved_output, self.axis
+        xp = _backend.get_array_module(xd)
+        rev = (slice(None),) * axis + (slice(None, None, -1),)
+        with np.errstate(divide="ignore"):
+            parts = [xp.logaddexp.accumulate((xp.log(p) - out)[rev], axis=axis)[rev]
+                     for p in (xp.maximum(g, 0), xp.maximum(-g, 0))]
+        return (xp.exp(xd + parts[0]) - xp.exp(xd + parts[1]),)
+
+    def graph_backward(self, g):
+        from .shape import movedim
+        (x,) = self.saved_tensors
+        out = movedim(self.saved_output_tensor(), self.axis, -1)
+        xs, gs = movedim(x, self.axis, -1), movedim(g, self.axis, -1)
+        n = x.shape[self.axis]
+        xp = x._xp()
+        later = _wrap(xp.arange(n).reshape(n, 1) >= xp.arange(n))  # [k, i]: i <= k
+        w = (where(later, xs.unsqueeze(-2) - out.unsqueeze(-1), -float("inf"))).exp()
+        return (movedim((gs.unsqueeze(-1) * w).sum(-2), -1, self.axis),)
+
+
+def logcumsumexp(input, dim) -> Tensor:
+    """``log(cumsum(exp(input)))`` along ``dim``, computed stably (float tensors)."""
+    data = input._data
+    if data.dtype.kind != "f":
+        raise NotImplementedError("\"logcumsumexp_out_cpu\" not implemented for "
+                                  f"'{torch_type_name(data.dtype)}'")
+    axis = normalize_dims(dim, data.ndim)[0]
+    if data.ndim == 0:
+        return reshape(logcumsumexp(reshape(input, (1,)), 0), ())
+    out = input._xp().logaddexp.accumulate(data, axis=axis)
+    if _state.enabled and input._requires_grad:
+        node = LogcumsumexpBackward0((input,))
+        node.axis = axis
+        node.save(input)
+        result = _from_node(out, node)
+        node.save_output(result)
+        return result
+    return _wrap(out)

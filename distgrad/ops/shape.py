@@ -789,3 +789,101 @@ def meshgrid(*tensors, indexing=None):
         shape[i] = x._data.size
     return tuple([expand(reshape(x, [-1 if j == i else 1 for j in range(len(shape))]), shape)
                   for i, x in zip(order, tensors)])
+
+
+# --------------------------------------------------------------------------------------------
+# Dimension moves and stacking helpers (compositions of permute, reshape and cat)
+# --------------------------------------------------------------------------------------------
+def _dim_list(dims, nd, name):
+    """``dims`` (an int or a sequence) as a list of non-negative dims, without repeats."""
+    dims = [dims] if isinstance(dims, (int, np.integer)) else list(dims)
+    out = [normalize_dims(d, nd)[0] for d in dims]
+    if len(set(out)) != len(out):
+        raise RuntimeError(f"movedim: repeated dim in `{name}` ({dims})")
+    return out
+
+
+def movedim(input, source, destination) -> Tensor:
+    """``input`` with the dims ``source`` moved to positions ``destination`` (ints or sequences);
+    the other dims keep their order."""
+    nd = input._data.ndim
+    src = _dim_list(source, nd, "source")
+    dst = _dim_list(destination, nd, "destination")
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({list(src)} "
+                           f"dims) should contain the same number of dims as destination "
+                           f"({list(dst)} dims)")
+    perm = [-1] * max(nd, 1)
+    for s, d in zip(src, dst):
+        perm[d] = s
+    rest = iter([i for i in range(nd) if i not in src])
+    perm = [p if p >= 0 else next(rest) for p in perm]
+    return permute(input, perm) if nd else input
+
+
+moveaxis = movedim
+
+
+def swapaxes(input, axis0, axis1) -> Tensor:
+    """Swap two dims (NumPy's name for ``transpose``)."""
+    return transpose(input, axis0, axis1)
+
+
+swapdims = swapaxes
+
+
+def _atleast(tensors, ndim, shape_of):
+    """``atleast_Nd``: each tensor reshaped by ``shape_of`` when it has fewer than ``ndim`` dims;
+    one tensor in gives one tensor out, several (or a sequence) give a tuple."""
+    single = len(tensors) == 1 and isinstance(tensors[0], Tensor)
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    out = tuple([t if t._data.ndim >= ndim else reshape(t, shape_of(t.shape)) for t in tensors])
+    return out[0] if single else out
+
+
+def atleast_1d(*tensors):
+    """Each tensor with at least one dim (a 0-d tensor becomes shape (1,))."""
+    return _atleast(tensors, 1, lambda s: (1,))
+
+
+def atleast_2d(*tensors):
+    """Each tensor with at least two dims (shape (n,) becomes (1, n))."""
+    return _atleast(tensors, 2, lambda s: (1,) * (2 - len(s)) + tuple(s))
+
+
+def atleast_3d(*tensors):
+    """Each tensor with at least three dims: (n,) becomes (1, n, 1), (m, n) becomes (m, n, 1)."""
+    return _atleast(tensors, 3, lambda s: ((1,) + tuple(s) + (1,))[-3:] if s else (1, 1, 1))
+
+
+def _stack_list(tensors, name):
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError(f"{name} expects a non-empty TensorList")
+    return tensors
+
+
+def hstack(tensors) -> Tensor:
+    """Concatenate horizontally: along dim 0 for 1-d tensors, along dim 1 otherwise."""
+    tensors = atleast_1d(_stack_list(tensors, "hstack"))
+    return cat(tensors, 0 if tensors[0]._data.ndim == 1 else 1)
+
+
+def vstack(tensors) -> Tensor:
+    """Concatenate vertically (along dim 0) after ``atleast_2d``."""
+    return cat(atleast_2d(_stack_list(tensors, "vstack")), 0)
+
+
+row_stack = vstack
+
+
+def dstack(tensors) -> Tensor:
+    """Concatenate depthwise (along dim 2) after ``atleast_3d``."""
+    return cat(atleast_3d(_stack_list(tensors, "dstack")), 2)
+
+
+def column_stack(tensors) -> Tensor:
+    """Concatenate along dim 1, 0-d and 1-d tensors taken as columns."""
+    tensors = _stack_list(tensors, "column_stack")
+    return cat([reshape(t, (t._data.size, 1)) if t._data.ndim <= 1 else t for t in tensors], 1)

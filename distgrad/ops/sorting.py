@@ -194,3 +194,90 @@ def multinomial(input, num_samples, replacement=False, *, generator=None) -> Ten
         out = _argsort(keys, 1, True)[:, :num_samples]
     out = out.reshape(data.shape[:-1] + (num_samples,)).astype(int64, copy=False)
     return _wrap(_backend.to_device(out, input.device))
+
+
+class KthvalueBackward0(SortBackward0):
+    """Backward of ``kthvalue``: the gradient goes to the selected element."""
+
+
+class MedianBackward1(SortBackward0):
+    """Backward of ``median(dim)``: the gradient goes to the selected element."""
+
+
+class MedianBackward0(Node):
+    """Backward of ``median()``: the gradient shared evenly among the elements equal to the
+    median (the NaNs when it is NaN), as in PyTorch."""
+
+    def _weights(self, xp):
+        (x,) = self.saved_tensors
+        xd, out = x._data, self.saved_output
+        mask = xp.isnan(xd) if xp.isnan(out) else xd == out
+        return (mask / mask.sum()).astype(xd.dtype, copy=False)
+
+    def backward(self, g):
+        return (g * self._weights(_backend.get_array_module(g)),)
+
+    def graph_backward(self, g):
+        return (g * _wrap(self._weights(_backend.get_array_module(g._data))),)
+
+
+def _kth_along(input, dim, keepdim, position, node_cls, name):
+    """``(values, indices)`` of the element at sorted position ``position(data, axis)`` (an int64
+    array with ``axis`` of length 1) along ``dim`` (NaN sorts last)."""
+    data = input._data
+    axis = normalize_dims(dim, data.ndim)[0]
+    if data.ndim and data.shape[axis] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {axis} to have non-zero size.")
+    xp = input._xp()
+
+    def pick(arr, ax):
+        return xp.take_along_axis(_stable_argsort(arr, ax), position(arr, ax), axis=ax)
+
+    values, indices = _select(input, dim, pick, node_cls)
+    if keepdim or data.ndim == 0:
+        return values_indices(values, indices)
+    return values_indices(squeeze(values, axis), squeeze(indices, axis))
+
+
+def kthvalue(input, k, dim=-1, keepdim=False):
+    """``(values, indices)`` of the ``k``-th smallest element (1-based) along ``dim``."""
+    data = input._data
+    axis = normalize_dims(dim, data.ndim)[0]
+    if not 1 <= k <= (data.shape[axis] if data.ndim else 1):
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {axis}")
+
+    def position(arr, ax):
+        shape = list(arr.shape)
+        shape[ax] = 1
+        return input._xp().full(shape, k - 1, dtype=int64)
+
+    return _kth_along(input, dim, keepdim, position, KthvalueBackward0, "kthvalue")
+
+
+def median(input, dim=None, keepdim=False):
+    """The lower median of all elements (NaN if any is NaN), or ``(values, indices)`` of the
+    lower median along ``dim`` (the first NaN where a slice has one)."""
+    xp = input._xp()
+    if dim is None:
+        data = input._data
+        flat = xp.sort(data.reshape(-1))
+        nans = int(xp.isnan(flat).sum()) if data.dtype.kind == "f" else 0
+        if flat.size == 0:
+            out = xp.asarray(xp.nan, dtype=data.dtype)
+        else:
+            out = flat[(flat.size - 1) // 2 if not nans else -1]
+        if _state.enabled and input._requires_grad:
+            node = MedianBackward0((input,))
+            node.save(input)
+            result = _from_node(out, node)
+            node.save_output(result)
+            return result
+        return _wrap(out)
+
+    def position(arr, ax):
+        n = arr.shape[ax]
+        finite = (n - xp.isnan(arr).sum(axis=ax, keepdims=True) if arr.dtype.kind == "f"
+                  else xp.full([1] * arr.ndim, n))
+        return xp.where(finite < n, finite, (n - 1) // 2).astype(int64, copy=False)
+
+    return _kth_along(input, dim, keepdim, position, MedianBackward1, "median")
