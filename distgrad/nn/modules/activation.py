@@ -1,5 +1,5 @@
 """Activation layers (``ReLU``, ``Tanh``, ``Sigmoid``, ``GELU``, ``Softmax``, ``LogSoftmax``,
-``PReLU``, ``Hardswish``, ...) and ``MultiheadAttention``, which PyTorch keeps among them."""
+``PReLU``, ``Hardswish``, ``CELU``, ``SELU``, ``GLU``, the shrinks, ...) and ``MultiheadAttention``, which PyTorch keeps among them."""
 from __future__ import annotations
 
 from ... import ops
@@ -11,21 +11,28 @@ from .module import Module
 
 __all__ = ["ReLU", "Tanh", "Sigmoid", "GELU", "Softmax", "LogSoftmax", "LeakyReLU", "SiLU", "ELU",
            "Softplus", "Hardtanh", "ReLU6", "Mish", "MultiheadAttention", "PReLU", "Hardswish",
-           "Hardsigmoid", "Softsign", "Tanhshrink", "Softmin", "LogSigmoid"]
+           "Hardsigmoid", "Softsign", "Tanhshrink", "Softmin", "LogSigmoid", "CELU", "SELU", "GLU",
+           "Hardshrink", "Softshrink", "Threshold", "RReLU"]
 
 
 class _InplaceActivation(Module):
-    """Base of the activations whose only option is ``inplace`` (overwrite the input; shown in
-    the repr unless ``_repr_inplace`` is False, as PyTorch does for some)."""
+    """Base of the activations with an ``inplace`` option (overwrite the input; shown in the
+    repr unless ``_repr_inplace`` is False, as PyTorch does for some). The attributes named in
+    ``_options`` (set by the subclass before calling this constructor) come first in the repr,
+    as ``name=value``."""
 
     _repr_inplace = True
+    _options = ()
 
     def __init__(self, inplace: bool = False):
         super().__init__()
         self.inplace = inplace
 
     def extra_repr(self) -> str:
-        return "inplace=True" if self.inplace and self._repr_inplace else ""
+        parts = [f"{name}={getattr(self, name)}" for name in self._options]
+        if self.inplace and self._repr_inplace:
+            parts.append("inplace=True")
+        return ", ".join(parts)
 
 
 class ReLU(_InplaceActivation):
@@ -102,20 +109,17 @@ class Softmin(_SoftmaxBase):
         return F.softmin(input, self.dim)
 
 
-class LeakyReLU(Module):
+class LeakyReLU(_InplaceActivation):
     """``x`` for ``x >= 0``, ``negative_slope * x`` otherwise."""
 
+    _options = ("negative_slope",)
+
     def __init__(self, negative_slope: float = 1e-2, inplace: bool = False):
-        super().__init__()
         self.negative_slope = negative_slope
-        self.inplace = inplace
+        super().__init__(inplace)
 
     def forward(self, input):
         return F.leaky_relu(input, self.negative_slope, self.inplace)
-
-    def extra_repr(self) -> str:
-        inplace_str = ", inplace=True" if self.inplace else ""
-        return f"negative_slope={self.negative_slope}{inplace_str}"
 
 
 class SiLU(_InplaceActivation):
@@ -125,20 +129,104 @@ class SiLU(_InplaceActivation):
         return F.silu(input, inplace=self.inplace)
 
 
-class ELU(Module):
-    """``x`` for ``x > 0``, ``alpha * (exp(x) - 1)`` otherwise."""
+class _AlphaActivation(_InplaceActivation):
+    """Base of ``ELU`` and ``CELU``: an ``alpha`` and ``inplace``."""
+
+    _options = ("alpha",)
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
-        super().__init__()
         self.alpha = alpha
-        self.inplace = inplace
+        super().__init__(inplace)
+
+
+class ELU(_AlphaActivation):
+    """``x`` for ``x > 0``, ``alpha * (exp(x) - 1)`` otherwise."""
 
     def forward(self, input):
         return F.elu(input, self.alpha, self.inplace)
 
+
+class CELU(_AlphaActivation):
+    """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``."""
+
+    def forward(self, input):
+        return F.celu(input, self.alpha, self.inplace)
+
+
+class SELU(_InplaceActivation):
+    """``scale * elu(x, alpha)`` with the fixed self-normalising ``alpha`` and ``scale``."""
+
+    def forward(self, input):
+        return F.selu(input, self.inplace)
+
+
+class Threshold(_InplaceActivation):
+    """``x`` where ``x > threshold``, else ``value``."""
+
+    _options = ("threshold", "value")
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False):
+        self.threshold = threshold
+        self.value = value
+        super().__init__(inplace)
+
+    def forward(self, input):
+        return F.threshold(input, self.threshold, self.value, self.inplace)
+
+
+class RReLU(_InplaceActivation):
+    """Randomised leaky ReLU: in training each negative element gets a slope drawn uniformly
+    from ``[lower, upper]``; in evaluation the slope is ``(lower + upper) / 2``."""
+
+    _options = ("lower", "upper")
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False):
+        self.lower = lower
+        self.upper = upper
+        super().__init__(inplace)
+
+    def forward(self, input):
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+
+class _Shrink(Module):
+    """Base of ``Hardshrink`` and ``Softshrink``: one threshold ``lambd`` (the whole repr)."""
+
+    def __init__(self, lambd: float = 0.5):
+        super().__init__()
+        self.lambd = lambd
+
     def extra_repr(self) -> str:
-        inplace_str = ", inplace=True" if self.inplace else ""
-        return f"alpha={self.alpha}{inplace_str}"
+        return f"{self.lambd}"
+
+
+class Hardshrink(_Shrink):
+    """``x`` where ``|x| > lambd``, else 0."""
+
+    def forward(self, input):
+        return F.hardshrink(input, self.lambd)
+
+
+class Softshrink(_Shrink):
+    """``x - lambd * sign(x)`` where ``|x| > lambd``, else 0."""
+
+    def forward(self, input):
+        return F.softshrink(input, self.lambd)
+
+
+class GLU(Module):
+    """Gated linear unit: ``a * sigmoid(b)``, where ``a`` and ``b`` are the halves of the input
+    along ``dim``."""
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return F.glu(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
 
 
 class Softplus(Module):
@@ -156,33 +244,29 @@ class Softplus(Module):
         return f"beta={self.beta}, threshold={self.threshold}"
 
 
-class Hardtanh(Module):
+class Hardtanh(_InplaceActivation):
     """Clamp to ``[min_val, max_val]``."""
 
+    _options = ("min_val", "max_val")
+
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
-        super().__init__()
         self.min_val = min_val
         self.max_val = max_val
-        self.inplace = inplace
+        super().__init__(inplace)
         if self.max_val <= self.min_val:
             raise AssertionError("max_val must be greater than min_val")
 
     def forward(self, input):
         return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
-    def extra_repr(self) -> str:
-        inplace_str = ", inplace=True" if self.inplace else ""
-        return f"min_val={self.min_val}, max_val={self.max_val}{inplace_str}"
-
 
 class ReLU6(Hardtanh):
     """``min(max(x, 0), 6)``."""
 
+    _options = ()
+
     def __init__(self, inplace: bool = False):
         super().__init__(0.0, 6.0, inplace)
-
-    def extra_repr(self) -> str:
-        return "inplace=True" if self.inplace else ""
 
 
 class Mish(_InplaceActivation):
