@@ -3,9 +3,9 @@
 A scheduler changes ``group["lr"]`` of its optimizer's param groups each time ``step()`` is
 called (after ``optimizer.step()``). Creating one records ``initial_lr`` in every group and
 performs the initial step (epoch 0). ``state_dict()`` holds everything but the optimizer (and
-the functions of LambdaLR and CyclicLR), as numbers, strings, None, lists and dicts, so
-``distgrad.save`` writes it; ``load_state_dict`` restores it. ``CyclicLR`` and ``OneCycleLR``
-(stepped after every batch) also cycle the momentum (SGD) or ``beta1`` (Adam).
+the functions of LambdaLR, MultiplicativeLR and CyclicLR), as numbers, strings, None, lists
+and dicts, so ``distgrad.save`` writes it; ``load_state_dict`` restores it. ``CyclicLR`` and
+``OneCycleLR`` (stepped after every batch) also cycle the momentum (SGD) or ``beta1`` (Adam).
 """
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from .optimizer import Optimizer, _copy_containers
 
 __all__ = ["LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
            "ExponentialLR", "SequentialLR", "PolynomialLR", "CosineAnnealingLR", "ChainedScheduler",
-           "ReduceLROnPlateau", "CyclicLR", "OneCycleLR"]
+           "ReduceLROnPlateau", "CyclicLR", "OneCycleLR", "MultiplicativeLR",
+           "CosineAnnealingWarmRestarts"]
 
 EPOCH_DEPRECATION_WARNING = (
     "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated where "
@@ -164,8 +165,11 @@ class LRScheduler:
         self._last_lr = _group_lrs(self.optimizer)
 
 
-class LambdaLR(LRScheduler):
-    """``lr = base_lr * lr_lambda(epoch)``; one function, or one per param group."""
+class _LambdaScheduler(LRScheduler):
+    """Base of ``LambdaLR`` and ``MultiplicativeLR``: ``lr_lambdas``, one function per param
+    group (``lr_lambda`` is one function for all, or a list), kept out of the state dict."""
+
+    _check_callable = False
 
     def __init__(self, optimizer, lr_lambda, last_epoch: int = -1):
         self.optimizer = optimizer
@@ -176,6 +180,11 @@ class LambdaLR(LRScheduler):
                 raise ValueError(f"Expected {len(optimizer.param_groups)} lr_lambdas, but got "
                                  f"{len(lr_lambda)}")
             self.lr_lambdas = list(lr_lambda)
+        if self._check_callable:
+            for fn in self.lr_lambdas:
+                if not callable(fn):
+                    raise TypeError(f"lr_lambda should be a function, but got "
+                                    f"{type(fn).__name__}")
         super().__init__(optimizer, last_epoch)
 
     def state_dict(self) -> dict:
@@ -194,10 +203,28 @@ class LambdaLR(LRScheduler):
             if saved is not None:
                 fn.__dict__.update(saved)
 
+
+class LambdaLR(_LambdaScheduler):
+    """``lr = base_lr * lr_lambda(epoch)``; one function, or one per param group."""
+
     def get_lr(self) -> list:
         self._warn_if_outside_step()
         return [base_lr * lmbda(self.last_epoch)
                 for lmbda, base_lr in zip(self.lr_lambdas, self.base_lrs)]
+
+
+class MultiplicativeLR(_LambdaScheduler):
+    """Multiply the current lr by ``lr_lambda(epoch)`` at every step after the first; one
+    function, or one per param group."""
+
+    _check_callable = True
+
+    def get_lr(self) -> list:
+        self._warn_if_outside_step()
+        if self._is_initial:
+            return _group_lrs(self.optimizer)
+        return [group["lr"] * lmbda(self.last_epoch)
+                for lmbda, group in zip(self.lr_lambdas, self.optimizer.param_groups)]
 
 
 class StepLR(LRScheduler):
@@ -261,6 +288,68 @@ class ExponentialLR(LRScheduler):
 
     def _get_closed_form_lr(self) -> list:
         return [base_lr * self.gamma ** self.last_epoch for base_lr in self.base_lrs]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    r"""SGDR: cosine annealing from ``base_lr`` to ``eta_min`` over ``T_i`` epochs, then a restart
+    at ``base_lr``; ``T_i`` starts at ``T_0`` and is multiplied by ``T_mult`` at each restart.
+    ``step(epoch)`` accepts fractional epochs (``epoch + batch / batches``), as in PyTorch."""
+
+    def __init__(self, optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
+                 last_epoch: int = -1):
+        if T_0 <= 0 or not isinstance(T_0, int):
+            raise ValueError(f"Expected positive integer T_0, but got {T_0}")
+        if T_mult < 1 or not isinstance(T_mult, int):
+            raise ValueError(f"Expected integer T_mult >= 1, but got {T_mult}")
+        if not isinstance(eta_min, (float, int)):
+            raise ValueError(f"Expected float or int eta_min, but got {eta_min} of type "
+                             f"{type(eta_min)}")
+        self.T_0 = T_0
+        self.T_i = T_0
+        self.T_mult = T_mult
+        self.eta_min = eta_min
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list:
+        self._warn_if_outside_step()
+        return [self.eta_min + (base_lr - self.eta_min)
+                * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+                for base_lr in self.base_lrs]
+
+    def step(self, epoch=None) -> None:
+        """Advance one epoch, or go to ``epoch`` (may be fractional; may be called after every
+        batch). Unlike the other schedulers, passing ``epoch`` is not deprecated here."""
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur = self.T_cur + 1
+            if self.T_cur >= self.T_i:
+                self.T_cur = self.T_cur % self.T_i
+                self.T_i = self.T_i * self.T_mult
+        else:
+            if epoch < 0:
+                raise ValueError(f"Expected non-negative epoch, but got {epoch}")
+            if epoch >= self.T_0:
+                if self.T_mult == 1:
+                    self.T_cur = epoch % self.T_0
+                else:
+                    n = int(math.log((epoch / self.T_0 * (self.T_mult - 1) + 1), self.T_mult))
+                    self.T_cur = epoch - self.T_0 * (self.T_mult ** n - 1) / (self.T_mult - 1)
+                    self.T_i = self.T_0 * self.T_mult ** n
+            else:
+                self.T_i = self.T_0
+                self.T_cur = epoch
+        self.last_epoch = math.floor(epoch)
+        self._get_lr_called_within_step = True
+        try:
+            values = self.get_lr()
+        finally:
+            self._get_lr_called_within_step = False
+        for group, lr in zip(self.optimizer.param_groups, values):
+            group["lr"] = lr
+        self._last_lr = _group_lrs(self.optimizer)
 
 
 class CosineAnnealingLR(LRScheduler):
