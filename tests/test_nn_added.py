@@ -142,6 +142,8 @@ def test_rrelu_training_draws_slopes_in_range():
     assert slopes.min() >= 0.1 and slopes.max() <= 0.3 and slopes.std() > 0.01
     out.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), slopes)  # the gradient uses the drawn slopes
+    y = dg.tensor([-1.0, 2.0])
+    assert nn.RReLU(inplace=True)(y) is y and -1 / 3 <= y[0].item() <= -1 / 8  # in place
 
 
 def test_norm_fixed_values():

@@ -517,6 +517,8 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False) ->
     """Randomised leaky ReLU (in evaluation: slope ``(lower + upper) / 2``)."""
     if not training:
         return leaky_relu(input, (lower + upper) / 2, inplace)
+    if inplace:
+        return _inplace(input, rrelu, lower, upper, True)
     xd = input._data
     xp = xp_of(xd)
     if xp is np:
