@@ -188,3 +188,11 @@ def test_copy_copy_gives_a_leaf_sharing_storage_like_pytorch():
     assert y.is_leaf and y.requires_grad and y.grad_fn is None
     p = dg.nn.Parameter(dg.zeros(2))
     assert type(copy.copy(p)) is dg.nn.Parameter
+
+
+@pytest.mark.parametrize("make", [lambda: dg.zeros(2, -1), lambda: dg.ones((2, -1)),
+                                  lambda: dg.full((2, -1), 1.0), lambda: dg.randn(2, -1),
+                                  lambda: dg.randint(0, 3, (2, -1))])
+def test_factories_refuse_negative_sizes_with_pytorchs_error(make):
+    with pytest.raises(RuntimeError, match=r"negative dimension -1: \[2, -1\]"):
+        make()

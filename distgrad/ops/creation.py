@@ -130,12 +130,22 @@ def _dtype_or(dtype, default):
     return default if dtype is None else as_dtype(dtype)
 
 
+def _new_shape(size) -> tuple:
+    """The shape of a new tensor from a factory's size arguments; negative sizes raise
+    PyTorch's error."""
+    shape = sizes(size)
+    for n in shape:
+        if n < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {n}: {list(shape)}")
+    return shape
+
+
 def _factory(fill, size, dtype, device, requires_grad, default=None):
     dtype = _dtype_or(dtype, default if default is not None else get_default_dtype())
     dev = _backend.as_device(device)
     xp = _backend.array_module_for(dev)
     with _backend.on_device(dev):
-        return _make(fill(xp, sizes(size), dtype), requires_grad)
+        return _make(fill(xp, _new_shape(size), dtype), requires_grad)
 
 
 def _size_arg(name, args, size):
@@ -253,7 +263,7 @@ def _draw(draw, size, dtype, device, requires_grad, generator, kernel):
     dtype = _dtype_or(dtype, get_default_dtype())
     if dtype.kind != "f":
         raise RuntimeError(f"\"{kernel}\" not implemented for '{torch_type_name(dtype)}'")
-    arr = draw(_random.rng(generator), sizes(size)).astype(dtype, copy=False)
+    arr = draw(_random.rng(generator), _new_shape(size)).astype(dtype, copy=False)
     if device is not None:
         arr = _backend.to_device(arr, _backend.as_device(device))
     return _make(arr, requires_grad)
@@ -290,7 +300,7 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
         raise TypeError(f"randint() received an invalid combination of arguments - got "
                         f"({', '.join(given)}), but expected one of:\n * (int high, tuple of ints "
                         "size)\n * (int low, int high, tuple of ints size)")
-    arr = _random.rng(generator).integers(low, high, size=sizes((size,)))
+    arr = _random.rng(generator).integers(low, high, size=_new_shape((size,)))
     arr = arr.astype(_dtype_or(dtype, int64))
     if device is not None:
         arr = _backend.to_device(arr, _backend.as_device(device))
