@@ -196,3 +196,12 @@ def test_copy_copy_gives_a_leaf_sharing_storage_like_pytorch():
 def test_factories_refuse_negative_sizes_with_pytorchs_error(make):
     with pytest.raises(RuntimeError, match=r"negative dimension -1: \[2, -1\]"):
         make()
+
+
+def test_bool_tensor_minus_a_number_raises_pytorchs_error():
+    mask = dg.tensor([True, False])
+    with pytest.raises(RuntimeError, match="with a bool tensor is not supported"):
+        mask - 1
+    with pytest.raises(RuntimeError, match="with two bool tensors is not supported"):
+        mask - True
+    assert (mask + 1).tolist() == [2, 1]

@@ -83,6 +83,11 @@ _BOOL_SUB = ("Subtraction, the `-` operator, with a bool tensor is not supported
              "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
 
 
+def _refuse_bool_sub(number):
+    """Raise PyTorch's error for a bool tensor and a Python ``number`` in a subtraction."""
+    raise RuntimeError(_BOOL_SUB_BOTH if type(number) is bool else _BOOL_SUB)
+
+
 def _value_error(exc, a_shape, b_shape):
     """NumPy's ValueError from a binary op as PyTorch's RuntimeError (the broadcast message when
     the shapes do not broadcast; e.g. "Integers to negative integer powers are not allowed."
@@ -416,6 +421,8 @@ def _additive(arrays_op, scalar_op, node_cls, scalar_node_cls, name, doc):
             other = _coerce(other, input)
             if isinstance(other, Tensor):
                 return op(input, other)
+        if scalar_op is operator.sub and input._data.dtype.kind == "b":  # mask - 1
+            _refuse_bool_sub(other)
         out = _scalar_result_dtype(scalar_op(input._data, other), input._data, other)
         if _state.enabled and input._requires_grad:
             return _from_node(out, scalar_node_cls((input, NO_INPUT)))
@@ -439,7 +446,7 @@ def rsub(input, other) -> Tensor:
     if isinstance(other, Tensor):
         return sub(other, input)
     if input._data.dtype.kind == "b":  # 1 - mask
-        raise RuntimeError(_BOOL_SUB_BOTH if type(other) is bool else _BOOL_SUB)
+        _refuse_bool_sub(other)
     out = _scalar_result_dtype(other - input._data, input._data, other)
     if _state.enabled and input._requires_grad:
         return _from_node(out, NegBackward0((input,)))
