@@ -205,3 +205,13 @@ def test_bool_tensor_minus_a_number_raises_pytorchs_error():
     with pytest.raises(RuntimeError, match="with two bool tensors is not supported"):
         mask - True
     assert (mask + 1).tolist() == [2, 1]
+
+
+@pytest.mark.parametrize("op", [lambda a, b: a % b, dg.fmod, dg.remainder])
+def test_integer_remainder_by_zero_raises_like_pytorch(op):
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        op(dg.tensor([3, 4]), 0)
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        op(dg.tensor([3, 4]), dg.tensor([1, 0]))
+    assert op(dg.tensor([3, 4]), 2).tolist() == [1, 0]
+    assert np.isnan(op(dg.tensor([3.0]), 0).item())  # floats give nan, as in PyTorch

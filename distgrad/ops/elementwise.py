@@ -508,6 +508,12 @@ def div(input, other, *, rounding_mode=None) -> Tensor:
     return _wrap(out)
 
 
+def _refuse_int_zero_divisor(dtype, divisor, xp):
+    """PyTorch's error for an integer division or remainder by zero (NumPy gives 0 and warns)."""
+    if dtype.kind in "iu" and not xp.all(xp.asarray(divisor) != 0):
+        raise RuntimeError("ZeroDivisionError")
+
+
 def _rounded_div(input, other, rounding_mode):
     """``div(..., rounding_mode='floor'|'trunc')`` and ``//``: PyTorch's dtype, zero gradient."""
     if rounding_mode not in ("floor", "trunc"):
@@ -528,8 +534,7 @@ def _rounded_div(input, other, rounding_mode):
             dt = np.dtype(np.int64)
     if dt.kind == "b":
         dt = np.dtype(np.int64)
-    if dt.kind in "iu" and not xp.all(xp.asarray(b) != 0):
-        raise RuntimeError("ZeroDivisionError")
+    _refuse_int_zero_divisor(dt, b, xp)
     try:
         with np.errstate(divide="ignore", invalid="ignore"):
             if dt.kind in "iu":
@@ -659,6 +664,7 @@ def _modulo(input, other, array_fn, node_cls) -> Tensor:
     if isinstance(other, Tensor):
         with np.errstate(divide="ignore", invalid="ignore"):
             out = _binary(array_fn, input, other)
+        _refuse_int_zero_divisor(out.dtype, other._data, input._xp())
         if other._data.dtype is not a.dtype:
             out = fix_dtype(out, a, other._data)
         if _state.enabled and (input._requires_grad or other._requires_grad):
@@ -671,6 +677,7 @@ def _modulo(input, other, array_fn, node_cls) -> Tensor:
         return _wrap(out)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = _scalar_result_dtype(array_fn(a, other), a, other)
+    _refuse_int_zero_divisor(out.dtype, other, input._xp())
     if _state.enabled and input._requires_grad:
         return _from_node(out, AddScalarBackward((input, NO_INPUT)))
     return _wrap(out)
