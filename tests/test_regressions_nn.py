@@ -117,3 +117,11 @@ def test_full_backward_hook_grad_input_has_zeros_for_inputs_without_gradient():
     (ga, gb, gc), go = seen[0]
     assert ga.tolist() == [2.0, 2.0] and gb.tolist() == [0.0, 0.0] and gc.tolist() == [0.0, 0.0]
     assert go[0].tolist() == [1.0, 1.0] and go[1] is None
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.0])
+def test_normalize_has_a_second_derivative(p):
+    # gradient penalties differentiate through F.normalize twice (was first order only)
+    x = dg.tensor(np.random.default_rng(0).standard_normal((3, 4)), requires_grad=True)
+    assert dg.autograd.gradcheck(lambda t: F.normalize(t, p=p), (x,))
+    assert dg.autograd.gradgradcheck(lambda t: F.normalize(t, p=p), (x,))

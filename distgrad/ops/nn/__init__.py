@@ -6,7 +6,7 @@ from .activation import (celu, dropout, dropout1d, dropout2d, dropout3d, elu, gl
                          softshrink, softsign, tanhshrink, threshold)
 from .attention import multi_head_attention_forward, scaled_dot_product_attention
 from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d, fold, unfold
-from .distance import cosine_similarity, normalize, pairwise_distance, pdist, vector_norm
+from .distance import cosine_similarity, normalize, pairwise_distance, pdist
 from .embedding import embedding, one_hot
 from .linear import bilinear, linear
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits,
