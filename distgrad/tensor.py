@@ -20,8 +20,9 @@ from .dtypes import as_dtype, dtype_name, get_default_dtype
 class Tensor:
     """A multi-dimensional array with optional gradient tracking (PyTorch's ``torch.Tensor``).
 
-    ``_data`` is the raw NumPy/CuPy array; ``_version`` is a one-element list shared with every
-    view of the same storage and incremented by each in-place operation.
+    ``_data`` is the raw NumPy/CuPy array; ``_version_counter`` is a one-element list shared with
+    every view of the same storage and incremented by each in-place operation (``_version``
+    reads it as an int, as in PyTorch).
     """
 
     __array_priority__ = 1000  # numpy scalars defer to Tensor's reflected operators
@@ -43,7 +44,7 @@ class Tensor:
     def __init__(self, data, *, dtype=None, requires_grad=False):
         from .ops.creation import _to_array
         self._data = _to_array(data, dtype)
-        self._version = [0]
+        self._version_counter = [0]
         if requires_grad:
             self.requires_grad_(True)
 
@@ -54,7 +55,7 @@ class Tensor:
         if isinstance(data, np.generic):
             data = np.asarray(data)
         t._data = data
-        t._version = [0]
+        t._version_counter = [0]
         if _grad_mode._state.inference:
             t._is_inference = True
         return t
@@ -165,8 +166,10 @@ class Tensor:
         return strides if dim is None else strides[dim]
 
     @property
-    def _version_value(self) -> int:
-        return self._version[0]
+    def _version(self) -> int:
+        """How many in-place operations have changed this tensor's storage (PyTorch's
+        ``Tensor._version``)."""
+        return self._version_counter[0]
 
     def is_inference(self) -> bool:
         """True for an inference tensor (made under ``inference_mode``)."""
@@ -245,7 +248,7 @@ class Tensor:
         new = type(self).__new__(type(self))
         new.__dict__.update(self.__dict__)
         new._data = data
-        new._version = [0]
+        new._version_counter = [0]
         for name in ("grad_fn", "_output_nr", "_grad", "_hooks", "_post_acc_hooks", "_acc_node",
                      "_grad_dest", "_grad_claimed", "_base", "_view_key"):
             new.__dict__.pop(name, None)  # back to the class defaults
@@ -348,7 +351,7 @@ class Tensor:
         """A tensor sharing storage (and the version counter) with this one, without history."""
         t = _new(Tensor)
         t._data = self._data
-        t._version = self._version
+        t._version_counter = self._version_counter
         return t
 
     def detach_(self) -> "Tensor":
@@ -432,7 +435,7 @@ def _from_node(data, node) -> Tensor:
     if isinstance(data, np.generic):
         data = np.asarray(data)
     t._data = data
-    t._version = [0]
+    t._version_counter = [0]
     t._requires_grad = True
     t.grad_fn = node
     return t

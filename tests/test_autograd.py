@@ -222,12 +222,12 @@ def test_setitem_gradients():
 def test_version_counter_shared_with_views():
     x = dg.zeros(3, 4)
     v = x[:, 0]
-    assert x._version_value == 0
+    assert x._version == 0
     v.uniform_(-1, 1)
-    assert x._version_value == 1 and v._version_value == 1
+    assert x._version == 1 and v._version == 1
     assert np.all(x.numpy()[:, 0] != 0)
     x.add_(1)
-    assert v._version_value == 2
+    assert v._version == 2
 
 
 def test_requires_grad_rules():

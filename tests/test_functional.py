@@ -634,7 +634,7 @@ def test_batch_norm_training_matches_torch(th, shape, affine):
     compare(th, fn, arrays)
     np.testing.assert_allclose(rm_d.numpy(), rm_t.numpy(), rtol=1e-10)
     np.testing.assert_allclose(rv_d.numpy(), rv_t.numpy(), rtol=1e-10)
-    assert rm_d._version[0] == 1 and rv_d._version[0] == 1
+    assert rm_d._version == 1 and rv_d._version == 1
 
 
 def test_batch_norm_eval_and_gradcheck(th):

@@ -218,7 +218,7 @@ def test_diagonal_is_a_writable_view():
     d = x.diagonal()
     d.fill_(2.0)
     assert x.tolist() == [[2, 0, 0], [0, 2, 0], [0, 0, 2]]
-    assert d._version is x._version and x._version[0] == 1
+    assert d._version_counter is x._version_counter and x._version == 1
     assert dg.diag(x).fill_(5.0) is not None and x[0, 0].item() == 2  # diag copies
 
 

@@ -218,10 +218,10 @@ def test_step_is_in_place_without_graph_and_bumps_version(make):
     data_before = w._data
     loss = (w.sum(0) * 2 + b).sum()
     loss.backward()
-    version = w._version[0]
+    version = w._version
     opt.step()
     assert w._data is data_before                      # updated in place
-    assert w._version[0] == version + 1                # once per parameter per step
+    assert w._version == version + 1                # once per parameter per step
     assert w.is_leaf and w.grad_fn is None and w.requires_grad
     assert w.dtype == np.float32 and b.dtype == np.float32
     assert not np.array_equal(w.detach().numpy(), np.ones((3, 2)))
@@ -231,10 +231,10 @@ def test_step_is_in_place_without_graph_and_bumps_version(make):
                 assert value.dtype == np.float32 and value.grad_fn is None
     # A parameter whose grad is None is left alone (version unchanged).
     opt.zero_grad()
-    version = w._version[0]
+    version = w._version
     snapshot = w.detach().numpy().copy()
     opt.step()
-    assert w._version[0] == version and np.array_equal(w.detach().numpy(), snapshot)
+    assert w._version == version and np.array_equal(w.detach().numpy(), snapshot)
 
 
 def test_zero_grad():

@@ -266,7 +266,7 @@ def _run_accumulate(node, grad, create_graph, accumulate, capture, captured, acc
             if dest is not None and storage_fits(dest._data, grad.shape, grad.dtype, type(grad)):
                 if grad is not dest._data:  # else a formula computed it in place
                     dest._data[...] = grad
-                dest._version[0] += 1
+                dest._version_counter[0] += 1
                 t._grad = dest
             else:
                 t._grad = Tensor._wrap(grad if _owned(grad) else grad.copy())

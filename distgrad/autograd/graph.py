@@ -76,7 +76,7 @@ class Node:
             if t._is_inference:
                 raise RuntimeError(INFERENCE_MESSAGE)
         self._saved = tensors
-        self._saved_versions = tuple([(t._version[0], t.grad_fn) for t in tensors])
+        self._saved_versions = tuple([(t._version_counter[0], t.grad_fn) for t in tensors])
         if _saved_hooks.stack:
             self._saved = tuple([_PackedTensor(t) for t in tensors])
 
@@ -89,13 +89,13 @@ class Node:
         if saved and type(saved[0]) is _PackedTensor:
             return tuple([p.unpack() for p in saved])
         for t, (version, grad_fn) in zip(saved, self._saved_versions):
-            if t._version[0] != version:
+            if t._version_counter[0] != version:
                 _raise_modified(t, version, grad_fn)
         return saved
 
     def save_output(self, t):
         """Save this node's output ``t`` (as its array, so the graph holds no output tensor)."""
-        self._saved_out = (t._data, t._version, t._version[0])
+        self._saved_out = (t._data, t._version_counter, t._version_counter[0])
 
     @property
     def saved_output(self):
@@ -107,7 +107,7 @@ class Node:
         if counter[0] != version:
             from ..tensor import Tensor
             t = Tensor._wrap(data)
-            t._version = counter
+            t._version_counter = counter
             _raise_modified(t, version, self)
         return data
 
@@ -265,7 +265,7 @@ def _raise_modified(t, version, grad_fn):
         which = f", which is output {t._output_nr} of {op},"
     raise RuntimeError(
         "one of the variables needed for gradient computation has been modified by an inplace "
-        f"operation: [distgrad.{kind}Tensor [{shape}]]{which} is at version {t._version[0]}; "
+        f"operation: [distgrad.{kind}Tensor [{shape}]]{which} is at version {t._version}; "
         f"expected version {version} instead. Hint: enable anomaly detection to find the "
         "operation that failed to compute its gradient, with "
         "distgrad.autograd.set_detect_anomaly(True).")

@@ -374,7 +374,7 @@ class _Reducer:
                 g = p._grad
                 if g is not None:
                     g._data[...] = self.slots[i]
-                    g._version[0] += 1
+                    g._version_counter[0] += 1
         for i in missing:
             p = params[i]
             if used is not None and not used[i]:
@@ -527,7 +527,7 @@ class DistributedDataParallel(Module):
                 tensors = [p for _, p in named] + [m._buffers[b] for m, b, _ in buffer_owners]
 
                 def bump(i):
-                    tensors[i]._version[0] += 1
+                    tensors[i]._version_counter[0] += 1
                 _broadcast_arrays([t._data for t in tensors], pg.world_ranks[0], pg,
                                   on_change=bump)
         trained = [(n, p) for n, p in named if p.requires_grad]
@@ -566,7 +566,7 @@ class DistributedDataParallel(Module):
         bufs = [b for b in bufs if b is not None]
 
         def bump(i):
-            bufs[i]._version[0] += 1
+            bufs[i]._version_counter[0] += 1
         _broadcast_arrays([b._data for b in bufs], self.process_group.world_ranks[0],
                           self.process_group, on_change=bump)
 

@@ -159,7 +159,7 @@ def _broadcast_arrays(arrays, root, pg, on_change=None):
 
 def _bump(t):
     if isinstance(t, Tensor):
-        t._version[0] += 1
+        t._version_counter[0] += 1
 
 
 def _root_of(pg, root_rank):
@@ -540,7 +540,7 @@ class DistributedOptimizer(Optimizer):
             else:
                 if g is not view:
                     g._data[...] = view._data
-                g._version[0] += 1
+                g._version_counter[0] += 1
 
     @contextlib.contextmanager
     def skip_synchronize(self):

@@ -49,7 +49,7 @@ def _array(t):
 
 def _bump_version(t) -> None:
     """Count an in-place write on a distgrad Tensor (its autograd version counter)."""
-    version = getattr(t, "_version", None)
+    version = getattr(t, "_version_counter", None)
     if type(version) is list:
         version[0] += 1
 

@@ -28,7 +28,7 @@ def _fill_from(tensor: Tensor, values) -> Tensor:
     with grad_mode.no_grad():
         xp = tensor._xp()
         tensor._data[...] = xp.asarray(values, dtype=tensor._data.dtype)
-        tensor._version[0] += 1
+        tensor._version_counter[0] += 1
     return tensor
 
 
@@ -103,7 +103,7 @@ def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill with ``val``."""
     with grad_mode.no_grad():
         tensor._data[...] = val
-        tensor._version[0] += 1
+        tensor._version_counter[0] += 1
     return tensor
 
 

@@ -16,7 +16,7 @@ def _sharing_storage(cls, data, kind):
         raise TypeError(f"{kind} expects a Tensor as data, got {type(data).__name__}")
     t = object.__new__(cls)
     t._data = data._data
-    t._version = data._version
+    t._version_counter = data._version_counter
     return t
 
 
@@ -60,9 +60,9 @@ class Parameter(Tensor):
 
 
 # Per-instance tensor state that ``__deepcopy__`` rebuilds instead of copying.
-_TENSOR_STATE = frozenset({"_data", "_version", "_requires_grad", "_grad", "grad_fn", "_output_nr",
-                           "_hooks", "_post_acc_hooks", "_acc_node", "_base", "_view_key",
-                           "_is_inference", "_grad_dest", "_grad_claimed"})
+_TENSOR_STATE = frozenset({"_data", "_version_counter", "_requires_grad", "_grad", "grad_fn",
+                           "_output_nr", "_hooks", "_post_acc_hooks", "_acc_node", "_base",
+                           "_view_key", "_is_inference", "_grad_dest", "_grad_claimed"})
 
 
 class Buffer(Tensor):

@@ -144,7 +144,7 @@ def getitem(input, key) -> Tensor:
     else:
         t = _wrap(out)
     if basic:
-        t._version = input._version
+        t._version_counter = input._version_counter
         t._base = input
         t._view_key = key
     return t

@@ -52,7 +52,7 @@ def _write(t: Tensor, data) -> None:
         raise RuntimeError(f"result type {_kind_name(data.dtype)} can't be cast to the desired output "
                            f"type {_kind_name(target.dtype)}")
     target[...] = data
-    t._version[0] += 1
+    t._version_counter[0] += 1
 
 
 def _kind_name(dtype):
@@ -147,7 +147,7 @@ def setitem(t: Tensor, key, value) -> None:
             if err is not None:
                 raise err from None
             raise
-        t._version[0] += 1
+        t._version_counter[0] += 1
         return
     if _state.enabled and t._requires_grad and t.grad_fn is None:
         raise RuntimeError(VIEW_OF_LEAF_MESSAGE)  # PyTorch writes through a view of the leaf

@@ -43,7 +43,7 @@ def _view_of(input: Tensor, out, node_cls=None, view=None, **attrs) -> Tensor:
     else:
         t = _wrap(out)
     if out.base is not None:
-        t._version = input._version
+        t._version_counter = input._version_counter
         t._base = input
         t._view_key = view
     return t

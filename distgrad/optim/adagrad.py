@@ -72,5 +72,5 @@ class Adagrad(Optimizer):
                 xp.divide(g, tmp, out=tmp)
                 tmp *= clr
                 data -= tmp
-                p._version[0] += 1
+                p._version_counter[0] += 1
         return loss

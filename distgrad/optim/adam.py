@@ -101,5 +101,5 @@ class Adam(Optimizer):
                 xp.divide(exp_avg, tmp, out=tmp)
                 tmp *= step_size
                 data -= tmp
-                p._version[0] += 1
+                p._version_counter[0] += 1
         return loss

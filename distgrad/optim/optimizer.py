@@ -175,7 +175,7 @@ class Optimizer:
                     else:
                         grad.requires_grad_(False)
                     grad._data.fill(0)
-                    grad._version[0] += 1
+                    grad._version_counter[0] += 1
 
     @staticmethod
     def _closure_loss(closure):

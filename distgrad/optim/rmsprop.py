@@ -86,5 +86,5 @@ class RMSprop(Optimizer):
                     xp.divide(g, avg, out=avg)
                     avg *= lr
                 data -= avg
-                p._version[0] += 1
+                p._version_counter[0] += 1
         return loss

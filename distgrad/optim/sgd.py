@@ -58,5 +58,5 @@ class SGD(Optimizer):
                     g = g + momentum * b if nesterov else b
                 data = p._data
                 data -= lr * g
-                p._version[0] += 1
+                p._version_counter[0] += 1
         return loss

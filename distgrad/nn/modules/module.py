@@ -260,7 +260,7 @@ class BackwardHook:
             if val is not old:
                 # A view of ``old``: in-place changes would bypass the hook node (PyTorch
                 # forbids them too), so make them raise like changes of any view.
-                val._version = old._version
+                val._version_counter = old._version_counter
                 val._base = old
             arg_list[idx] = val
         return tuple(arg_list), tensors_idx
@@ -835,7 +835,7 @@ class Module:
                 else:
                     g.requires_grad_(False)
                 g._data[...] = 0
-                g._version[0] += 1
+                g._version_counter[0] += 1
 
     def share_memory(self) -> "Module":
         """No-op here (returns self); kept for PyTorch compatibility."""

@@ -69,7 +69,7 @@ class _NormBase(Module):
             self.running_var._data[...] = 1
             self.num_batches_tracked._data[...] = 0
             for t in (self.running_mean, self.running_var, self.num_batches_tracked):
-                t._version[0] += 1
+                t._version_counter[0] += 1
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
@@ -108,7 +108,7 @@ class _BatchNorm(_NormBase):
         if self.training and self.track_running_stats:
             if self.num_batches_tracked is not None:
                 self.num_batches_tracked._data += 1
-                self.num_batches_tracked._version[0] += 1
+                self.num_batches_tracked._version_counter[0] += 1
                 if self.momentum is None:  # cumulative moving average
                     exponential_average_factor = 1.0 / float(self.num_batches_tracked._data)
                 else:  # exponential moving average

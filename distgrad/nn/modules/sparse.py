@@ -55,7 +55,7 @@ class Embedding(Module):
         if self.padding_idx is not None:
             with grad_mode.no_grad():
                 self.weight._data[self.padding_idx] = 0
-                self.weight._version[0] += 1
+                self.weight._version_counter[0] += 1
 
     def forward(self, input):
         extra = {}

@@ -75,7 +75,7 @@ class _SyncBatchNormFunction(Function):
                 d = buf_t._data
                 d *= 1 - momentum
                 d += (momentum * value).astype(d.dtype).reshape(d.shape)
-                buf_t._version[0] += 1
+                buf_t._version_counter[0] += 1
         ctx.xhat, ctx.rstd, ctx.w, ctx.count, ctx.pg = xhat, rstd, wd, count, pg
         ctx.shape = xd.shape
         return Tensor._wrap(out.reshape(xd.shape))
@@ -134,7 +134,7 @@ class SyncBatchNorm(_BatchNorm):
         factor = 0.0 if self.momentum is None else self.momentum
         if self.track_running_stats and self.num_batches_tracked is not None:
             self.num_batches_tracked._data += 1
-            self.num_batches_tracked._version[0] += 1
+            self.num_batches_tracked._version_counter[0] += 1
             if self.momentum is None:
                 factor = 1.0 / float(self.num_batches_tracked._data)
         rm = self.running_mean if self.track_running_stats else None

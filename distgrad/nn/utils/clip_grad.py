@@ -69,7 +69,7 @@ def clip_grads_with_norm_(parameters, max_norm: float, total_norm, foreach=None)
     clip_coef_clamped = xp.minimum(clip_coef, 1.0)
     for g in grads:
         g._data *= clip_coef_clamped.astype(g._data.dtype)
-        g._version[0] += 1
+        g._version_counter[0] += 1
 
 
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
@@ -94,4 +94,4 @@ def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
             continue
         xp = g._xp()
         xp.clip(g._data, -clip_value, clip_value, out=g._data)
-        g._version[0] += 1
+        g._version_counter[0] += 1

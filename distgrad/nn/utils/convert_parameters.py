@@ -29,5 +29,5 @@ def vector_to_parameters(vec: Tensor, parameters) -> None:
     for param in parameters:
         num_param = param.numel()
         param._data = vec._data[pointer:pointer + num_param].reshape(param.shape).copy()
-        param._version[0] += 1
+        param._version_counter[0] += 1
         pointer += num_param

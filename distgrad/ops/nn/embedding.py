@@ -90,7 +90,7 @@ def _renorm_rows(weight, flat, max_norm, norm_type):
         norms = (xp.abs(sel) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
     scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(w.dtype)
     w[rows] = sel * scale[:, None]
-    weight._version[0] += 1
+    weight._version_counter[0] += 1
 
 
 def one_hot(tensor, num_classes=-1) -> Tensor:

@@ -130,7 +130,7 @@ def _update_running(buf, momentum, value):
     d = buf._data
     d *= 1 - momentum
     d += (momentum * value).astype(d.dtype, copy=False).reshape(d.shape)
-    buf._version[0] += 1
+    buf._version_counter[0] += 1
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
