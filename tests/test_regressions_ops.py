@@ -215,3 +215,13 @@ def test_integer_remainder_by_zero_raises_like_pytorch(op):
         op(dg.tensor([3, 4]), dg.tensor([1, 0]))
     assert op(dg.tensor([3, 4]), 2).tolist() == [1, 0]
     assert np.isnan(op(dg.tensor([3.0]), 0).item())  # floats give nan, as in PyTorch
+
+
+def test_in_place_on_a_chunk_output_differentiates_correctly():
+    # PyTorch refuses this (multi-output views); distgrad records it on the base (docs)
+    x = dg.arange(4.0, requires_grad=True)
+    y = x * 1
+    a, _ = y.chunk(2)
+    a.mul_(3)
+    (y * dg.tensor([1.0, 2.0, 3.0, 4.0])).sum().backward()
+    assert y.tolist() == [0.0, 3.0, 2.0, 3.0] and x.grad.tolist() == [3.0, 6.0, 3.0, 4.0]
