@@ -133,6 +133,17 @@ def torch_type_name(dtype) -> str:
     return TORCH_DTYPE_NAMES.get(np.dtype(dtype).name, np.dtype(dtype).name)
 
 
+_C_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
+                 "int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
+                 "uint8": "unsigned char"}
+
+
+def c_type_name(dtype) -> str:
+    """The C++ type name of ``dtype`` (``float``, ``long int`` ...) that some PyTorch errors use."""
+    name = np.dtype(dtype).name
+    return _C_TYPE_NAMES.get(name, name)
+
+
 def sizes(args) -> tuple:
     """Sizes given as varargs or one tuple/list: ``f(2, 3)`` and ``f((2, 3))`` both give (2, 3)."""
     if len(args) == 1 and isinstance(args[0], (tuple, list)):

@@ -11,8 +11,8 @@ import numpy as np
 from .. import _backend
 from ..autograd.graph import Node
 from ..tensor import Tensor, _from_node
-from ._util import (_state, broadcast_error, check_devices, normalize_dims, torch_type_name,
-                    unbroadcast)
+from ._util import (_state, broadcast_error, c_type_name, check_devices, normalize_dims,
+                    torch_type_name, unbroadcast)
 
 _wrap = Tensor._wrap
 
@@ -50,9 +50,9 @@ def _sequence_as_tuple(key: list) -> bool:
                                  or k is None or k is Ellipsis for k in key)
 
 
-def setitem_error(data, key, basic, value) -> RuntimeError | None:
-    """PyTorch's error for ``data[key] = value`` when the value's shape does not broadcast to
-    the indexed part (after NumPy raised ValueError); None when the shapes are fine."""
+def check_setitem_shapes(data, key, basic, value) -> None:
+    """After NumPy refused ``data[key] = value`` (ValueError): raise PyTorch's error when the
+    value's shape does not broadcast to the indexed part; return when the shapes are fine."""
     from .shape import expand
     target = data[key].shape
     vshape = tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
@@ -60,17 +60,16 @@ def setitem_error(data, key, basic, value) -> RuntimeError | None:
         vshape = vshape[1:]
     try:
         if np.broadcast_shapes(vshape, target) == target:
-            return None
+            return
     except ValueError:
         pass
     if not basic:
-        return RuntimeError(f"shape mismatch: value tensor of shape {list(vshape)} cannot be "
-                            f"broadcast to indexing result of shape {list(target)}")
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(vshape)} cannot be "
+                           f"broadcast to indexing result of shape {list(target)}") from None
     try:
         expand(_wrap(np.broadcast_to(np.zeros((), data.dtype), vshape)), target)
     except RuntimeError as exc:
-        return exc
-    return None
+        raise exc from None
 
 
 def _index_error(exc, key, shape) -> IndexError:
@@ -205,9 +204,7 @@ def index_put(input, key, value, accumulate=False) -> Tensor:
         else:
             out[key] = v
     except ValueError:
-        err = setitem_error(out, key, basic, v)
-        if err is not None:
-            raise err from None
+        check_setitem_shapes(out, key, basic, v)
         raise
     if _state.enabled and (input._requires_grad or (value_t is not None and value_t._requires_grad)):
         cls = IndexPutAccumulateBackward0 if accumulate else IndexPutBackward0
@@ -220,10 +217,6 @@ def index_put(input, key, value, accumulate=False) -> Tensor:
     return _wrap(out)
 
 
-_C_TYPE_NAMES = {"int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
-                 "uint8": "unsigned char", "float32": "float", "float64": "double"}
-
-
 def masked_fill(input, mask, value) -> Tensor:
     """``value`` (a number or a 0-d tensor) where the bool ``mask`` is True (broadcast),
     ``input`` elsewhere; the result keeps ``input``'s dtype."""
@@ -232,9 +225,8 @@ def masked_fill(input, mask, value) -> Tensor:
         raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got "
                            f"tensor with {value._data.ndim} dimension(s).")
     if isinstance(mask, Tensor) and mask._data.dtype.kind != "b":
-        name = mask._data.dtype.name
         raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype "
-                           f"{_C_TYPE_NAMES.get(name, name)}")
+                           f"{c_type_name(mask._data.dtype)}")
     out = where(mask, value, input)
     return out if out._data.dtype == input._data.dtype else out.to(input._data.dtype)
 

@@ -17,7 +17,7 @@ import numpy as np
 from .. import random as _random
 from ..tensor import Tensor
 from ._util import _state
-from .index import convert_key, getitem, index_put, setitem_error
+from .index import check_setitem_shapes, convert_key, getitem, index_put
 from .shape import WholeView
 
 LEAF_MESSAGE = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -143,9 +143,7 @@ def setitem(t: Tensor, key, value) -> None:
         try:
             t._data[k] = value
         except ValueError:
-            err = setitem_error(t._data, k, basic, value)
-            if err is not None:
-                raise err from None
+            check_setitem_shapes(t._data, k, basic, value)
             raise
         t._version_counter[0] += 1
         return

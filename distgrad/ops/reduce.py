@@ -322,8 +322,8 @@ def min(input, dim=None, keepdim=False):
 def _empty_reduction_error(name, shape, axes):
     """PyTorch's error for a max/min-like reduction of no elements (NumPy's ValueError)."""
     if axes is None:
-        return RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
-                        "Specify the reduction dim with the 'dim' argument.")
+        return RuntimeError(f"{name}(): Expected reduction dim to be specified for "
+                            "input.numel() == 0. Specify the reduction dim with the 'dim' argument.")
     dim = next(a for a in axes if shape[a] == 0)
     return IndexError(f"{name}(): Expected reduction dim {dim} to have non-zero size.")
 

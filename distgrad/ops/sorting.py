@@ -12,7 +12,7 @@ from ..tensor import Tensor, _from_node
 from ._util import _state, normalize_dims, torch_type_name
 from .creation import zeros
 from .index import _open_grid, scatter
-from .reduce import values_indices
+from .reduce import _empty_reduction_error, values_indices
 from .shape import reshape, squeeze
 
 _wrap = Tensor._wrap
@@ -227,7 +227,7 @@ def _kth_along(input, dim, keepdim, position, node_cls, name):
     data = input._data
     axis = normalize_dims(dim, data.ndim)[0]
     if data.ndim and data.shape[axis] == 0:
-        raise IndexError(f"{name}(): Expected reduction dim {axis} to have non-zero size.")
+        raise _empty_reduction_error(name, data.shape, (axis,))
     xp = input._xp()
 
     def pick(arr, ax):

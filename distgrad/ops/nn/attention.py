@@ -16,7 +16,8 @@ from ...tensor import Tensor
 from ..shape import cat
 from ._util import check_tensor, size_str
 from .activation import dropout, softmax
-from .linear import _c_name, linear
+from .._util import c_type_name
+from .linear import linear
 from .padding import pad
 
 _wrap = Tensor._wrap
@@ -73,8 +74,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         check_tensor(t, name, "scaled_dot_product_attention")
     if not query.dtype == key.dtype == value.dtype:
         raise RuntimeError(f"Expected query, key, and value to have the same dtype, but got "
-                           f"query.dtype: {_c_name(query.dtype)} key.dtype: {_c_name(key.dtype)} "
-                           f"and value.dtype: {_c_name(value.dtype)} instead.")
+                           f"query.dtype: {c_type_name(query.dtype)} "
+                           f"key.dtype: {c_type_name(key.dtype)} "
+                           f"and value.dtype: {c_type_name(value.dtype)} instead.")
     if is_causal and attn_mask is not None:
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set "
                            "when is_causal=True")

@@ -4,15 +4,10 @@ from __future__ import annotations
 from ... import _backend
 from ...autograd.graph import Node, grad_destination
 from ...tensor import Tensor, _from_node
-from .._util import _state, check_same_device, unbroadcast
+from .._util import _state, c_type_name, check_same_device, unbroadcast
 from ._util import check_tensor, dtype_kind_name
 
 _wrap = Tensor._wrap
-
-
-def _c_name(dtype):
-    return {"float32": "float", "float64": "double", "float16": "c10::Half"}.get(str(dtype),
-                                                                                str(dtype))
 
 
 class LinearBackward0(Node):
@@ -68,7 +63,7 @@ def linear(input, weight, bias=None) -> Tensor:
             raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
                                f"{dtype_kind_name(xd.dtype)} and {dtype_kind_name(wd.dtype)}")
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
-                           f"{_c_name(xd.dtype)} != {_c_name(wd.dtype)}")
+                           f"{c_type_name(xd.dtype)} != {c_type_name(wd.dtype)}")
     if type(xd) is not type(wd):
         check_same_device(input, weight)
     x2 = xd if xd.ndim == 2 else xd.reshape(-1, in_f)
