@@ -1817,6 +1817,7 @@ def _rounding(fn_name):
 
 floor = _rounding("floor")
 ceil = _rounding("ceil")
+trunc = _rounding("trunc")
 _round0 = _rounding("round")
 
 
@@ -1828,7 +1829,6 @@ def round(input, *, decimals=0) -> Tensor:
         raise NotImplementedError(
             f"\"round_cpu\" not implemented for '{torch_type_name(input._data.dtype)}'")
     return _zero_grad_result(input, input._xp().round(input._data, decimals), "RoundBackward1")
-trunc = _rounding("trunc")
 
 
 def isnan(input) -> Tensor:
