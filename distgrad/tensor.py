@@ -5,6 +5,7 @@ module holds the state of a tensor and the autograd-facing API (``grad``, ``back
 """
 from __future__ import annotations
 
+import copy
 import warnings
 from collections import OrderedDict
 
@@ -242,31 +243,48 @@ class Tensor:
         raise TypeError("distgrad tensors are not pickled; use distgrad.save() (no pickle) or "
                         "tensor.numpy()")
 
-    def _new_leaf(self, data):
-        """A leaf with this tensor's class, attributes and ``requires_grad`` around ``data``:
-        no graph, hooks, ``.grad`` or gradient storage, a version counter of its own."""
-        new = type(self).__new__(type(self))
-        new.__dict__.update(self.__dict__)
+    def _new_leaf(self, data) -> "Tensor":
+        """A leaf of this tensor's class around ``data`` with this tensor's ``requires_grad`` and
+        none of its other tensor state (graph, hooks, ``.grad``, gradient storage): a version
+        counter of its own, an inference tensor only inside ``inference_mode``."""
+        new = _new(type(self))
         new._data = data
         new._version_counter = [0]
-        for name in ("grad_fn", "_output_nr", "_grad", "_hooks", "_post_acc_hooks", "_acc_node",
-                     "_grad_dest", "_grad_claimed", "_base", "_view_key"):
-            new.__dict__.pop(name, None)  # back to the class defaults
+        if self._requires_grad:
+            new._requires_grad = True
+        if _grad_mode._state.inference:
+            new._is_inference = True
         return new
 
+    def _extra_attributes(self) -> dict:
+        """The attributes that are not tensor state: set by the user or by a subclass
+        (``Buffer.persistent``)."""
+        return {k: v for k, v in self.__dict__.items() if k not in _TENSOR_STATE}
+
     def __copy__(self):
-        """``copy.copy``: as in PyTorch, a new leaf that shares this tensor's storage and keeps
-        ``requires_grad`` (no ``.grad``, no graph)."""
-        return self._new_leaf(self._data)
+        """``copy.copy``: as in PyTorch, a new leaf that shares this tensor's storage and extra
+        attributes and keeps ``requires_grad`` (no ``.grad``, no graph)."""
+        new = self._new_leaf(self._data)
+        new.__dict__.update(self._extra_attributes())
+        return new
 
     def __deepcopy__(self, memo):
+        """``copy.deepcopy`` of a leaf, as PyTorch's ``Tensor.__deepcopy__``: a new leaf with copies
+        of the data, ``.grad`` and extra attributes, and the same ``requires_grad``. Subclasses
+        (``Parameter``, ``Buffer``) share it, so a ``Parameter`` keeps its extra attributes and
+        ``.grad`` too (PyTorch's ``Parameter.__deepcopy__`` drops them: pytorch#117275)."""
         if not self.is_leaf:
-            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support "
-                               "the deepcopy protocol at the moment.")
-        new = self._new_leaf(self._data.copy())
+            raise RuntimeError(
+                "Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                "protocol at the moment.  If you were attempting to deepcopy a module, this may be "
+                "because of a torch.nn.utils.weight_norm usage, see "
+                "https://github.com/pytorch/pytorch/pull/103001")
+        if id(self) in memo:
+            return memo[id(self)]
+        new = memo[id(self)] = self._new_leaf(self._data.copy())
         if self._grad is not None:
-            new._grad = self._grad.__deepcopy__(memo)
-        memo[id(self)] = new
+            new._grad = copy.deepcopy(self._grad, memo)
+        new.__dict__.update(copy.deepcopy(self._extra_attributes(), memo))
         return new
 
     # -- autograd state ------------------------------------------------------------------------
@@ -427,6 +445,11 @@ def is_floating_point(input) -> bool:
 
 
 _new = object.__new__
+
+# Per-instance tensor state, which copies rebuild rather than copy (see ``Tensor._new_leaf``).
+_TENSOR_STATE = frozenset({"_data", "_version_counter", "_requires_grad", "_grad", "grad_fn",
+                           "_output_nr", "_hooks", "_post_acc_hooks", "_acc_node", "_base",
+                           "_view_key", "_is_inference", "_grad_dest", "_grad_claimed"})
 
 
 def _from_node(data, node) -> Tensor:

@@ -42,28 +42,6 @@ class Parameter(Tensor):
 
     __str__ = __repr__
 
-    def __deepcopy__(self, memo):
-        if id(self) in memo:
-            return memo[id(self)]
-        result = type(self)(Tensor._wrap(self._data.copy()), self._requires_grad)
-        memo[id(self)] = result
-        if self._grad is not None:
-            result._grad = Tensor._wrap(self._grad._data.copy())
-        extra = {k: v for k, v in self.__dict__.items() if k not in _TENSOR_STATE}
-        if extra:
-            import copy
-            result.__dict__.update(copy.deepcopy(extra, memo))
-        return result
-
-    def __reduce_ex__(self, protocol):
-        return Tensor.__reduce_ex__(self, protocol)
-
-
-# Per-instance tensor state that ``__deepcopy__`` rebuilds instead of copying.
-_TENSOR_STATE = frozenset({"_data", "_version_counter", "_requires_grad", "_grad", "grad_fn",
-                           "_output_nr", "_hooks", "_post_acc_hooks", "_acc_node", "_base",
-                           "_view_key", "_is_inference", "_grad_dest", "_grad_claimed"})
-
 
 class Buffer(Tensor):
     """A tensor that, assigned as a ``Module`` attribute, is registered as a buffer
