@@ -15,10 +15,15 @@ structure::
          | {"$": "tuple", "items": [NODE, ...]}
          | {"$": "dict" | "OrderedDict", "items": [[key, NODE], ...]}      key: string or int
          | {"$": "tensor", "key": "aN", "requires_grad": bool, "device": "cpu" | "cuda:0" ...}
+         | {"$": "tensor", ..., "class": "Parameter"}                     an nn.Parameter
          | {"$": "ndarray" | "scalar", "key": "aN"}                         scalar: NumPy scalar
 
-A tensor or array reached twice (tied weights) is stored once and loaded as one object. Nothing
-is ever unpickled: loading an untrusted file cannot run code.
+A tensor or array reached twice (tied weights) is stored once and loaded as one object. A
+parameter loads back as a parameter, as in PyTorch (other tensor subclasses, ``nn.Buffer``
+included, load as plain tensors, as PyTorch's ``Buffer`` does); files written before ``"class"``
+existed load as they did, and older readers load such a parameter as a plain tensor. Nothing is
+ever unpickled and no class is looked up by name: loading an untrusted file cannot run code, so
+every load is as safe as PyTorch's ``weights_only=True``.
 
 Saving writes a temporary file in the target's directory, flushes and fsyncs it, renames it over
 the target (``os.replace``, atomic) and fsyncs the directory, so a crash mid-write leaves the
@@ -39,6 +44,7 @@ import zlib
 import numpy as np
 
 from . import _backend
+from .nn.parameter import Parameter
 from .tensor import Tensor
 
 FORMAT = "distgrad-checkpoint"
@@ -81,8 +87,11 @@ class _Encoder:
             return float(obj) if math.isfinite(obj) else {"$": "float", "value": repr(float(obj))}
         if isinstance(obj, Tensor):
             host = _backend.to_device(obj._data, _backend.CPU)
-            return {"$": "tensor", "key": self._store(obj, host, where),
+            node = {"$": "tensor", "key": self._store(obj, host, where),
                     "requires_grad": bool(obj.requires_grad), "device": str(obj.device)}
+            if isinstance(obj, Parameter):
+                node["class"] = "Parameter"
+            return node
         if isinstance(obj, np.ndarray):
             return {"$": "ndarray", "key": self._store(obj, obj, where)}
         if not isinstance(obj, (dict, list, tuple)):
@@ -186,6 +195,17 @@ class _Decoder:
             raise self._bad(f"missing array {key!r}")
         return key, self.arrays[key]
 
+    def _tensor(self, node, array):
+        t = self.place(array, node.get("device", "cpu"))
+        kind = node.get("class")
+        if kind == "Parameter":
+            return Parameter(t, bool(node.get("requires_grad")))
+        if kind is not None:
+            raise self._bad(f"unknown tensor class {kind!r}")
+        if node.get("requires_grad"):
+            t.requires_grad_(True)
+        return t
+
     def decode(self, node):
         if node is None or isinstance(node, (bool, int, float, str)):
             return node
@@ -211,10 +231,7 @@ class _Decoder:
             key, array = self._array(node)
             if key not in self._memo:
                 if tag == "tensor":
-                    t = self.place(array, node.get("device", "cpu"))
-                    if node.get("requires_grad"):
-                        t.requires_grad_(True)
-                    self._memo[key] = t
+                    self._memo[key] = self._tensor(node, array)
                 else:
                     self._memo[key] = array if tag == "ndarray" else array[()]
             return self._memo[key]
@@ -228,9 +245,10 @@ def load(path, map_location=None, *, weights_only=None):
     Tensors load on the CPU by default; ``map_location`` may be a device (``"cpu"``, ``"cuda"``,
     ``"cuda:1"``, a ``distgrad.device``) or a callable ``(tensor, saved_location) -> tensor`` that
     receives each tensor on the CPU and the device string it was saved from. Tensors saved with
-    ``requires_grad=True`` come back as leaves that require grad. Raises ``CheckpointError`` (a
-    ``ValueError``) naming the path for a foreign, truncated or corrupted file. ``weights_only`` is
-    accepted for PyTorch code and changes nothing: a checkpoint holds data only, never code.
+    ``requires_grad=True`` come back as leaves that require grad, parameters as parameters.
+    Raises ``CheckpointError`` (a ``ValueError``) naming the path for a foreign, truncated or
+    corrupted file. ``weights_only`` is accepted for PyTorch code and changes nothing: a
+    checkpoint holds data only, never code, so loading is always as safe as ``weights_only=True``.
     """
     if hasattr(path, "read"):
         source, path = io.BytesIO(path.read()), getattr(path, "name", "<file object>")
