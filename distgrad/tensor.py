@@ -40,6 +40,8 @@ class Tensor:
     _grad_claimed = False
     _base = None
     _view_key = None
+    _view_mode = None      # "no_grad" or "inference" for a view made in that mode, see record_view
+    _view_op = None        # the view op that PyTorch names in the error about such a view
     _is_inference = False
 
     def __init__(self, data, *, dtype=None, requires_grad=False):
@@ -449,7 +451,8 @@ _new = object.__new__
 # Per-instance tensor state, which copies rebuild rather than copy (see ``Tensor._new_leaf``).
 _TENSOR_STATE = frozenset({"_data", "_version_counter", "_requires_grad", "_grad", "grad_fn",
                            "_output_nr", "_hooks", "_post_acc_hooks", "_acc_node", "_base",
-                           "_view_key", "_is_inference", "_grad_dest", "_grad_claimed"})
+                           "_view_key", "_view_mode", "_view_op", "_is_inference", "_grad_dest",
+                           "_grad_claimed"})
 
 
 def _from_node(data, node) -> Tensor:

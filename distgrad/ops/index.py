@@ -143,10 +143,85 @@ def getitem(input, key) -> Tensor:
     else:
         t = _wrap(out)
     if basic:
-        t._version_counter = input._version_counter
-        t._base = input
-        t._view_key = key
+        record_view(t, input, key, IndexBackward0)
     return t
+
+
+def record_view(view: Tensor, base: Tensor, key, node_cls) -> None:
+    """Make ``view`` (made by the op whose backward is ``node_cls``) a view of ``base``: it shares
+    the version counter and records its base, ``key`` (how the view is made again from the base,
+    see ``ops/inplace.py``) and, like PyTorch's creation meta, the grad mode it was made in.
+
+    ``_view_mode`` is ``"no_grad"`` or ``"inference"`` for a view made in that mode and for the
+    views of such a view; an in-place op on it that autograd would record is refused.
+    ``_view_op`` names the view op in that error when PyTorch would give the view a grad_fn (it
+    was made in grad mode from a base that requires grad). Only views made outside grad mode, or
+    of such views, pay for more than the first test."""
+    view._version_counter = base._version_counter
+    view._base = base
+    view._view_key = key
+    if _state.enabled:
+        mode = base._view_mode
+        if mode is not None:
+            view._view_mode = mode
+            if requires_grad_through_base(base):
+                view._view_op = view_op_name(node_cls, key, base._data.shape)
+    elif not _state.inference:
+        view._view_mode = "inference" if base._view_mode == "inference" else "no_grad"
+    elif not base._is_inference:  # as in PyTorch, a view of a normal tensor is a normal tensor
+        view._is_inference = False
+        view._view_mode = "inference"
+
+
+def requires_grad_through_base(t: Tensor) -> bool:
+    """PyTorch's ``requires_grad`` of a view: its own, or that of a tensor it is a view of."""
+    while t is not None:
+        if t._requires_grad:
+            return True
+        t = t._base
+    return False
+
+
+def view_op_name(node_cls, key, shape) -> str:
+    """The name of PyTorch's grad_fn of a view (without ``Backward0``), for the error above."""
+    if node_cls is IndexBackward0:
+        return indexing_view_name(key, shape)
+    return node_cls.__name__[:-len("Backward0")]
+
+
+def indexing_view_name(key, shape, setting=False):
+    """The name of the last view op PyTorch applies to a tensor of ``shape`` for ``x[key]``
+    (``key`` converted by ``convert_key``): ``Select``, ``Slice``, ``Unsqueeze``, or ``Alias``
+    when the key selects everything; with ``setting``, for ``x[key] = value``, which makes no
+    view (None) for such a key and, like ``x[key]``, skips the slices that keep a whole dim."""
+    if not isinstance(key, tuple):
+        if isinstance(key, slice) and not setting:
+            return "Slice"
+        key = (key,)
+    taken = [_dims_indexed(k) for k in key]
+    name, dim = None, 0
+    for k, n in zip(key, taken):
+        if k is Ellipsis:
+            n = len(shape) - sum(taken)
+        elif k is None:
+            name = "Unsqueeze"
+        elif isinstance(k, slice):
+            size = shape[dim] if dim < len(shape) else 0
+            if range(*k.indices(size)) != range(size):
+                name = "Slice"
+        elif n == 1 and np.ndim(k) == 0 and not isinstance(k, (bool, np.bool_)):
+            name = "Select"
+        dim += n
+    return name if name or setting else "Alias"
+
+
+def _dims_indexed(k) -> int:
+    """How many dims of the indexed tensor one key element consumes (None and ``...`` none)."""
+    if k is None or k is Ellipsis or isinstance(k, (bool, np.bool_)):
+        return 0
+    if getattr(k, "dtype", None) is not None and k.dtype.kind == "b":
+        return k.ndim
+    return 1
 
 
 class IndexPutBackward0(Node):

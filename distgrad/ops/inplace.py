@@ -6,7 +6,9 @@ the result. The shared version counter is incremented, so saved tensors that wer
 are detected at backward. An in-place op on a view that needs gradients is routed through its
 base, which is how PyTorch's ``CopySlices`` behaves: ``base[key] = new_view`` for a basic-indexing
 view, the whole base replaced by the new view mapped back (``WholeView``) for a reshape or a
-permutation; then the view is made again from the new base.
+permutation; then the view is made again from the new base. As in PyTorch, a view made in
+no-grad or inference mode (see ``index.record_view``) cannot be changed in place in grad mode by
+an op that autograd would record.
 """
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ import numpy as np
 from .. import random as _random
 from ..tensor import Tensor
 from ._util import _state
-from .index import check_setitem_shapes, convert_key, getitem, index_put
+from .index import (check_setitem_shapes, convert_key, getitem, index_put, indexing_view_name,
+                    requires_grad_through_base)
 from .shape import WholeView
 
 LEAF_MESSAGE = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -59,15 +62,42 @@ def _kind_name(dtype):
     return {"f": "Float", "i": "Long", "u": "Byte", "b": "Bool"}.get(dtype.kind, str(dtype))
 
 
-def _needs_tracking(t: Tensor, args) -> bool:
+def _needs_tracking(t: Tensor, args, key=Ellipsis) -> bool:
+    """Whether autograd records an in-place op that writes ``t[key]`` with arguments ``args``."""
     if not _state.enabled:
         return False
+    if t._view_mode is not None:
+        _check_view_mode(t, args, key)
     if t._requires_grad:
         return True
     for a in args:
         if isinstance(a, Tensor) and a._requires_grad:
             return True
     return False
+
+
+def _check_view_mode(t: Tensor, args, key) -> None:
+    """PyTorch's refusal of an in-place op, in grad mode, on a view made in no-grad or inference
+    mode (or a view of one) when autograd would record the op: the view's base or an argument
+    requires grad. ``t[key] = value`` writes through a view of ``t`` that PyTorch names."""
+    through_base = requires_grad_through_base(t)
+    if not through_base and not any(isinstance(a, Tensor) and a._requires_grad for a in args):
+        return
+    op = t._view_op
+    sub_view = indexing_view_name(convert_key(key)[0], t._data.shape, setting=True)
+    if sub_view is not None:
+        op = sub_view if through_base else None
+    made = ("A view was created in" if op is None else
+            f"Output 0 of {op} is a view of a view which was created in")
+    if t._view_mode == "inference":
+        what, block = "inference mode and is being modified inplace in normal mode", "inference_mode"
+    else:
+        what, block = "no_grad mode and is being modified inplace with grad mode enabled", "no_grad"
+    raise RuntimeError(
+        f"{made} {what}. Given that this use case is ambiguous and error-prone, it is forbidden. "
+        f"You can clarify your code by moving both the view and the inplace either both inside "
+        f"the {block} block (if you don't want the inplace to be tracked) or both outside (if you "
+        f"want the inplace to be tracked).")
 
 
 def _snapshot(t: Tensor) -> Tensor:
@@ -135,7 +165,7 @@ class _NoGrad:
 
 def setitem(t: Tensor, key, value) -> None:
     """``t[key] = value``."""
-    if not _needs_tracking(t, (value,)) and not t._is_inference:
+    if not _needs_tracking(t, (value,), key) and not t._is_inference:
         k, basic = convert_key(key)
         if isinstance(value, Tensor) and type(value._data) is not type(t._data):
             value = value.to(t.device)  # like PyTorch's copy from another device

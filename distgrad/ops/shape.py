@@ -14,7 +14,7 @@ from .. import _backend
 from ..autograd.graph import Node
 from ..dtypes import as_dtype
 from ..tensor import Tensor, _from_node
-from .index import IndexBackward0, index_put
+from .index import IndexBackward0, index_put, record_view
 from ._util import (_state, cast_grads_to_inputs, check_devices, normalize_dims, result_type,
                     sizes, unbroadcast)
 
@@ -43,9 +43,7 @@ def _view_of(input: Tensor, out, node_cls=None, view=None, **attrs) -> Tensor:
     else:
         t = _wrap(out)
     if out.base is not None:
-        t._version_counter = input._version_counter
-        t._base = input
-        t._view_key = view
+        record_view(t, input, view, node_cls)
     return t
 
 
