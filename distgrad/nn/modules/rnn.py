@@ -12,6 +12,7 @@ from ... import ops
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
+from ..utils.rnn import PackedSequence
 from .module import Module
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
@@ -67,6 +68,46 @@ def _zero_states(lstm, shape, like):
     """Zero initial state(s): ``(h,)``, or ``(h, c)`` for an LSTM."""
     zeros = ops.zeros(shape, dtype=like.dtype, device=like.device)
     return (zeros, zeros) if lstm else (zeros,)
+
+
+def _forward_scan(step, xw, state, w_hh, b_hh, batch_sizes):
+    """Run ``step`` left to right over the packed input products ``xw``: step ``t`` advances
+    the first ``batch_sizes[t]`` sequences, so a sequence that has ended keeps its last state.
+    Returns the outputs of every step and the final states."""
+    outputs, ended, start = [], [], 0
+    for size in batch_sizes:
+        if size < state[0].shape[0]:
+            ended.append(tuple(s[size:] for s in state))
+            state = tuple(s[:size] for s in state)
+        state = step(xw[start:start + size], state, w_hh, b_hh)
+        outputs.append(state[0])
+        start += size
+    if ended:
+        state = tuple(ops.cat([s, *(e[i] for e in reversed(ended))]) for i, s in enumerate(state))
+    return outputs, state
+
+
+def _reverse_scan(step, xw, initial, w_hh, b_hh, batch_sizes):
+    """Run ``step`` right to left over the packed input products ``xw``: each sequence starts
+    from its ``initial`` state at its own last step. Returns the outputs of every step (in time
+    order) and the final states."""
+    outputs, state, end = [], (), xw.shape[0]
+    for size in reversed(batch_sizes):
+        running = state[0].shape[0] if state else 0
+        if size > running:
+            joining = tuple(s[running:size] for s in initial)
+            state = tuple(ops.cat([s, j]) for s, j in zip(state, joining)) if state else joining
+        state = step(xw[end - size:end], state, w_hh, b_hh)
+        outputs.append(state[0])
+        end -= size
+    outputs.reverse()
+    return outputs, state
+
+
+def _permute(states, indices):
+    """``states`` with their batch dimension (1) reordered by ``indices`` (as they are for
+    None)."""
+    return states if indices is None else tuple(s.index_select(1, indices) for s in states)
 
 
 def _rnn_mode(nonlinearity):
@@ -137,45 +178,61 @@ class RNNBase(Module):
 
     def forward(self, input, hx=None):
         """Run the sequence ``input`` (``(L, N, H_in)``, ``(N, L, H_in)`` with ``batch_first``,
-        or unbatched ``(L, H_in)``); returns ``(output, h_n)`` (``(output, (h_n, c_n))`` for
-        LSTM)."""
+        unbatched ``(L, H_in)``, or a ``PackedSequence``); returns ``(output, h_n)``
+        (``(output, (h_n, c_n))`` for LSTM). A packed input gives a packed output, and ``h_n``
+        holds each sequence's state at its own last step."""
         lstm = self.mode == "LSTM"
-        x, batched = _with_batch(self, input, 3, 1)
-        if batched and self.batch_first:
-            x = x.transpose(0, 1)
+        packed = isinstance(input, PackedSequence)
+        if packed:
+            x, batch_sizes, batched = input.data, input.batch_sizes.tolist(), True
+        else:
+            x, batched = _with_batch(self, input, 3, 1)
+            if batched and self.batch_first:
+                x = x.transpose(0, 1)
+            if x.shape[0] == 0:
+                raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
+            batch_sizes = [x.shape[1]] * x.shape[0]
+            x = x.flatten(0, 1)
         if x.shape[-1] != self.input_size:
             raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected "
                                f"{self.input_size}, got {x.shape[-1]}")
         directions = 2 if self.bidirectional else 1
-        state_shape = (self.num_layers * directions, x.shape[1], self.hidden_size)
+        state_shape = (self.num_layers * directions, batch_sizes[0], self.hidden_size)
         states = self._initial_states(hx, lstm, batched, state_shape, x)
+        if packed:
+            states = _permute(states, input.sorted_indices)
+        out, finals = self._layers(x, states, batch_sizes)
+        if packed:
+            out = PackedSequence(out, input.batch_sizes, input.sorted_indices,
+                                 input.unsorted_indices)
+            finals = _permute(finals, input.unsorted_indices)
+        else:
+            out = out.unflatten(0, (len(batch_sizes), batch_sizes[0]))
+            if not batched:
+                out, finals = out.squeeze(1), tuple(s.squeeze(1) for s in finals)
+            elif self.batch_first:
+                out = out.transpose(0, 1)
+        return out, (finals if lstm else finals[0])
+
+    def _layers(self, x, states, batch_sizes):
+        """Run every layer and direction over the packed steps ``x``; returns the last layer's
+        packed outputs and the final states stacked per layer and direction."""
         step = _STEPS[self.mode]
+        directions = 2 if self.bidirectional else 1
         finals = []
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(directions):
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
-                index = layer * directions + direction
-                state = tuple(s[index] for s in states)
-                xw = F.linear(x, w_ih, b_ih)
-                order = range(x.shape[0] - 1, -1, -1) if direction else range(x.shape[0])
-                seq = [None] * x.shape[0]
-                for t in order:
-                    state = step(xw[t], state, w_hh, b_hh)
-                    seq[t] = state[0]
-                outputs.append(ops.stack(seq) if seq else xw[:, :, :0])
+                state = tuple(s[layer * directions + direction] for s in states)
+                scan = _reverse_scan if direction else _forward_scan
+                seq, state = scan(step, F.linear(x, w_ih, b_ih), state, w_hh, b_hh, batch_sizes)
+                outputs.append(ops.cat(seq))
                 finals.append(state)
             x = outputs[0] if directions == 1 else ops.cat(outputs, -1)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, training=True)
-        out = x.transpose(0, 1) if batched and self.batch_first else x
-        h_n = ops.stack([s[0] for s in finals])
-        if not batched:
-            out, h_n = out.squeeze(1), h_n.squeeze(1)
-        if not lstm:
-            return out, h_n
-        c_n = ops.stack([s[1] for s in finals])
-        return out, (h_n, c_n if batched else c_n.squeeze(1))
+        return x, tuple(ops.stack(s) for s in zip(*finals))
 
     def _initial_states(self, hx, lstm, batched, shape, x):
         """The initial hidden (and cell) states as a tuple of ``shape`` tensors."""
@@ -184,9 +241,10 @@ class RNNBase(Module):
         given = tuple(hx) if lstm else (hx,)
         if not batched:
             given = tuple(h.unsqueeze(1) for h in given)
-        for h in given:
+        for i, h in enumerate(given):
             if tuple(h.shape) != shape:
-                raise RuntimeError(f"Expected hidden size {shape}, got {tuple(h.shape)}")
+                which = f"hidden[{i}]" if lstm else "hidden"
+                raise RuntimeError(f"Expected {which} size {shape}, got {list(h.shape)}")
         return given
 
     def extra_repr(self) -> str:
