@@ -2,7 +2,9 @@
 parameter names, shapes, initialisation and gate order (LSTM: i, f, g, o; GRU: r, z, n).
 
 The input-to-hidden products of a whole sequence are one ``linear`` call; each time step then
-adds the hidden-to-hidden product and applies the gates, composed of differentiable ops.
+adds the hidden-to-hidden product and applies the gates, composed of differentiable ops. The
+layers run over packed steps (``PackedSequence``'s layout); a plain batch is packed for free, as
+sequences of one length.
 """
 from __future__ import annotations
 
