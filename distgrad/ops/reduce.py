@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import _backend
 from ..autograd.graph import Node
-from ..dtypes import as_dtype, int64
+from ..dtypes import as_dtype, get_default_dtype, int64
 from ..tensor import Tensor, _from_node
 from ._util import _state, normalize_dims, torch_type_name
 from .shape import to
@@ -46,6 +46,10 @@ class SumBackward0(Node):
         return (_expand_back_tensor(g, self.shape, self.axes, self.keepdim),)
 
 
+class SumBackward1(SumBackward0):
+    """Backward of ``sum`` over ``dim``."""
+
+
 class MeanBackward0(Node):
     """Backward of ``mean``."""
 
@@ -54,6 +58,10 @@ class MeanBackward0(Node):
 
     def graph_backward(self, g):
         return (_expand_back_tensor(g / self.count, self.shape, self.axes, self.keepdim),)
+
+
+class MeanBackward1(MeanBackward0):
+    """Backward of ``mean`` over ``dim``."""
 
 
 def _reduce_args(input, dim, keepdim):
@@ -81,7 +89,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
         dtype = int64
     out = data.sum(axis=axes, keepdims=keepdim, dtype=dtype)
     if _state.enabled and input._requires_grad:
-        node = SumBackward0((input,))
+        node = (SumBackward0 if dim is None else SumBackward1)((input,))
         node.shape, node.axes, node.keepdim = data.shape, axes, keepdim
         return _from_node(out, node)
     return _wrap(out)
@@ -100,7 +108,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
         data = input._data
     out = data.mean(axis=axes, keepdims=keepdim, dtype=dtype)
     if _state.enabled and input._requires_grad:
-        node = MeanBackward0((input,))
+        node = (MeanBackward0 if dim is None else MeanBackward1)((input,))
         node.shape, node.axes, node.keepdim = data.shape, axes, keepdim
         node.count = data.size // builtins.max(out.size, 1) if data.size else 1
         return _from_node(out, node)
@@ -230,6 +238,22 @@ class ExtremumBackward(Node):
         return (g * _wrap(self._tie_weights()),)
 
 
+class AmaxBackward0(ExtremumBackward):
+    """Backward of ``amax``."""
+
+
+class AminBackward0(ExtremumBackward):
+    """Backward of ``amin``."""
+
+
+class MaxBackward1(ExtremumBackward):
+    """Backward of ``max`` of all elements."""
+
+
+class MinBackward1(ExtremumBackward):
+    """Backward of ``min`` of all elements."""
+
+
 class IndexedExtremumBackward(Node):
     """Gradient of ``max(dim)``/``min(dim)``: flows only to the returned index."""
 
@@ -255,22 +279,34 @@ class IndexedExtremumBackward(Node):
         return (g * _wrap(onehot),)
 
 
+class MaxBackward0(IndexedExtremumBackward):
+    """Backward of ``max`` along ``dim``."""
+
+
+class MinBackward0(IndexedExtremumBackward):
+    """Backward of ``min`` along ``dim``."""
+
+
+# the nodes of max and min: of all elements, and along a dim (PyTorch's names)
+_EXTREMUM_NODES = {"max": (MaxBackward1, MaxBackward0), "min": (MinBackward1, MinBackward0)}
+
+
 def _extremum(input, dim, keepdim, reduce_fn, arg_fn, name):
     data = input._data
     if dim is None:
         if data.size == 0:
             raise _empty_reduction_error(name, data.shape, None)
         out = reduce_fn(data)
-        return _extremum_result(input, out, None, False)
+        return _extremum_result(input, out, None, False, _EXTREMUM_NODES[name][0])
     if isinstance(dim, Tensor):  # max(a, b) with two tensors is maximum
         raise TypeError("use distgrad.maximum/minimum for two tensors")
     if not isinstance(dim, (int, np.integer)):
-        raise TypeError(f"max(): argument 'dim' must be int, not {type(dim).__name__}")
+        raise _dim_not_int_error(name, dim)
     axis = normalize_dims(dim, data.ndim)[0] if data.ndim else None
     if axis is None:
         if not -1 <= dim <= 0:
             normalize_dims(dim, 0)
-        values = _extremum_result(input, reduce_fn(data), None, False)
+        values = _extremum_result(input, reduce_fn(data), None, False, _EXTREMUM_NODES[name][0])
         return values_indices(values, _wrap(input._xp().zeros((), dtype=int64)))
     try:
         idx = arg_fn(data, axis=axis, keepdims=True)
@@ -283,15 +319,15 @@ def _extremum(input, dim, keepdim, reduce_fn, arg_fn, name):
         idx = idx.squeeze(axis)
     idx = idx.astype(int64, copy=False)
     if _state.enabled and input._requires_grad:
-        node = IndexedExtremumBackward((input,))
+        node = _EXTREMUM_NODES[name][1]((input,))
         node.indices, node.dim, node.keepdim, node.shape = idx, axis, keepdim, data.shape
         return values_indices(_from_node(values, node), _wrap(idx))
     return values_indices(_wrap(values), _wrap(idx))
 
 
-def _extremum_result(input, out, axes, keepdim):
+def _extremum_result(input, out, axes, keepdim, node_class):
     if _state.enabled and input._requires_grad:
-        node = ExtremumBackward((input,))
+        node = node_class((input,))
         node.save(input)
         node.axes, node.keepdim = axes, keepdim
         result = _from_node(out, node)
@@ -319,6 +355,13 @@ def min(input, dim=None, keepdim=False):
     return _extremum(input, dim, keepdim, xp.min, xp.argmin, "min")
 
 
+def _dim_not_int_error(name, dim):
+    """PyTorch's TypeError for a reduction that takes one int dim given another type."""
+    return TypeError(f"{name}() received an invalid combination of arguments - got (Tensor, "
+                     f"dim={type(dim).__name__}), but expected one of: (Tensor input), "
+                     "(Tensor input, int dim, bool keepdim = False)")
+
+
 def _empty_reduction_error(name, shape, axes):
     """PyTorch's error for a max/min-like reduction of no elements (NumPy's ValueError)."""
     if axes is None:
@@ -328,27 +371,29 @@ def _empty_reduction_error(name, shape, axes):
     return IndexError(f"{name}(): Expected reduction dim {dim} to have non-zero size.")
 
 
-def _amax_amin(input, dim, keepdim, name):
+def _amax_amin(input, dim, keepdim, name, node_class):
     axes = _reduce_args(input, dim, keepdim)
     try:
         out = getattr(input._data, name[1:])(axis=axes, keepdims=keepdim)
     except ValueError:
         raise _empty_reduction_error(name, input._data.shape, axes) from None
-    return _extremum_result(input, out, axes, keepdim)
+    return _extremum_result(input, out, axes, keepdim, node_class)
 
 
 def amax(input, dim=(), keepdim=False) -> Tensor:
     """Maximum over ``dim`` (all dims by default); the gradient is shared among ties."""
-    return _amax_amin(input, dim, keepdim, "amax")
+    return _amax_amin(input, dim, keepdim, "amax", AmaxBackward0)
 
 
 def amin(input, dim=(), keepdim=False) -> Tensor:
     """Minimum over ``dim`` (all dims by default)."""
-    return _amax_amin(input, dim, keepdim, "amin")
+    return _amax_amin(input, dim, keepdim, "amin", AminBackward0)
 
 
 def _arg_extremum(input, dim, keepdim, name):
     data = input._data
+    if isinstance(dim, (tuple, list)):
+        raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__}")
     if dim is not None:
         dim = normalize_dims(dim, data.ndim)[0]
         if data.ndim == 0:
@@ -375,15 +420,19 @@ def argmin(input, dim=None, keepdim=False) -> Tensor:
 
 def _logical_reduce(input, dim, keepdim, name):
     data = input._data
-    axes = _reduce_args(input, dim, keepdim)
-    out = getattr(data, name)(axis=axes, keepdims=keepdim)
+    if isinstance(dim, (tuple, list)) and not dim:  # PyTorch: an empty dim list reduces nothing
+        out = data != 0
+    else:
+        axes = _reduce_args(input, dim, keepdim)
+        out = getattr(data, name)(axis=axes, keepdims=keepdim)
     if data.dtype == np.uint8:  # PyTorch keeps uint8 for uint8 input
         out = out.astype(np.uint8)
     return _wrap(input._xp().asarray(out))
 
 
 def all(input, dim=None, keepdim=False) -> Tensor:
-    """True where every element (over ``dim``) is non-zero, as a bool tensor."""
+    """True where every element (over ``dim``) is non-zero, as a bool tensor; an empty ``dim``
+    list reduces nothing (each element is tested on its own), as in PyTorch."""
     return _logical_reduce(input, dim, keepdim, "all")
 
 
@@ -392,27 +441,64 @@ def any(input, dim=None, keepdim=False) -> Tensor:
     return _logical_reduce(input, dim, keepdim, "any")
 
 
+class LogsumexpBackward0(Node):
+    """Backward of ``logsumexp``: the gradient times ``exp(x - out)`` (the softmax of x)."""
+
+    def backward(self, g):
+        (x,) = self.saved_tensors
+        xd = x._data
+        out = _expand_back(self.saved_output, xd.shape, self.axes, self.keepdim)
+        with np.errstate(invalid="ignore"):  # inf - inf: NaN, as in PyTorch
+            softmax = _backend.get_array_module(xd).exp(xd - out)
+        return (_expand_back(g, xd.shape, self.axes, self.keepdim) * softmax,)
+
+    def graph_backward(self, g):
+        from .elementwise import exp
+        (x,) = self.saved_tensors
+        out = _expand_back_tensor(self.saved_output_tensor(), x.shape, self.axes, self.keepdim)
+        return (_expand_back_tensor(g, x.shape, self.axes, self.keepdim) * exp(x - out),)
+
+
 def logsumexp(input, dim, keepdim=False) -> Tensor:
-    """log(sum(exp(x))) over ``dim``, computed stably."""
-    from .elementwise import exp, log
-    if input._data.size == 0:  # no maximum to subtract; a sum of no terms gives log(0) = -inf
-        return log(sum(exp(input), dim=dim, keepdim=keepdim))
-    m = amax(input, dim, keepdim=True).detach()
-    out = log(sum(exp(input - m), dim=dim, keepdim=True)) + m
-    return out if keepdim else out.squeeze(dim)
+    """log(sum(exp(x))) over ``dim``, computed stably (the maximum, where finite, is taken out
+    before exponentiating); integer input gives the default float dtype."""
+    data = input._data
+    if isinstance(dim, (tuple, list)) and not dim and not keepdim and data.ndim:
+        # an empty dim list reduces every dim, but PyTorch 2.13 then fails to drop them
+        raise RuntimeError("output with shape [] doesn't match the broadcast shape "
+                           f"[{', '.join(['1'] * data.ndim)}]")
+    if data.dtype.kind != "f":
+        data = data.astype(get_default_dtype())
+    axes = _reduce_args(input, dim, keepdim)
+    xp = input._xp()
+    m = data.max(axis=axes, keepdims=True) if data.size else xp.zeros((), dtype=data.dtype)
+    m = xp.where(xp.isinf(m), 0, m).astype(data.dtype, copy=False)
+    # log(0) = -inf for a sum of no terms or of only -inf; NaN propagates
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = xp.log(xp.exp(data - m).sum(axis=axes, keepdims=True)) + m
+    if not keepdim:
+        out = out.reshape(()) if axes is None else out.squeeze(axes)
+    if _state.enabled and input._requires_grad:
+        node = LogsumexpBackward0((input,))
+        node.save(input)
+        node.axes, node.keepdim = axes, keepdim
+        result = _from_node(out, node)
+        node.save_output(result)
+        return result
+    return _wrap(out)
 
 
 def prod(input, dim=None, keepdim=False) -> Tensor:
     """Product of elements (the gradient is exact with zeros too)."""
+    if isinstance(dim, (tuple, list)):
+        raise _dim_not_int_error("prod", dim)
     data = input._data
     axes = _reduce_args(input, dim, keepdim)
-    if axes is not None and len(axes) != 1:
-        raise TypeError("prod(): argument 'dim' must be int")
     out = data.prod(axis=axes, keepdims=keepdim,
                     dtype=int64 if data.dtype.kind in "biu" else None)
     if not (_state.enabled and input._requires_grad):
         return _wrap(out)
-    node = ProdBackward0((input,))
+    node = (ProdBackward0 if dim is None else ProdBackward1)((input,))
     node.save(input)
     node.axes = axes
     node.keepdim = keepdim
@@ -463,6 +549,10 @@ class ProdBackward0(Node):
         return (g * _prod_of_others(x, None if axes is None else axes[0]),)
 
 
+class ProdBackward1(ProdBackward0):
+    """Backward of ``prod`` along ``dim``."""
+
+
 def _prod_of_others(x, axis) -> Tensor:
     """For each element of ``x``, the product of the other elements of its slice along ``axis``
     (of all elements for None), as a differentiable function of ``x`` exact with zeros: the
@@ -486,12 +576,34 @@ def count_nonzero(input, dim=None) -> Tensor:
     return _wrap(input._xp().asarray((input._data != 0).sum(axis=axes), dtype=int64))
 
 
+class NansumBackward0(Node):
+    """Backward of ``nansum``: the gradient times ``not isnan(x)`` (a NaN or infinite gradient
+    still gives NaN at the NaN elements: ``inf * 0``, as in PyTorch)."""
+
+    def backward(self, g):
+        with np.errstate(invalid="ignore"):
+            return (_expand_back(g, self.shape, self.axes, self.keepdim) * self.not_nan,)
+
+    def graph_backward(self, g):
+        return (_expand_back_tensor(g, self.shape, self.axes, self.keepdim) * _wrap(self.not_nan),)
+
+
 def nansum(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
     """``sum`` treating NaN as zero (NaN elements get a zero gradient)."""
-    if input._data.dtype.kind == "f":
-        from .elementwise import isnan, where
-        input = where(isnan(input), 0.0, input)
-    return sum(input, dim, keepdim, dtype=dtype)
+    if input._data.dtype.kind != "f":
+        return sum(input, dim, keepdim, dtype=dtype)
+    axes = _reduce_args(input, dim, keepdim)
+    if dtype is not None:
+        input = _cast_input(input, dtype)
+    data = input._data
+    xp = input._xp()
+    out = xp.asarray(xp.nansum(data, axis=axes, keepdims=keepdim, dtype=dtype))
+    if _state.enabled and input._requires_grad:
+        node = NansumBackward0((input,))
+        node.shape, node.axes, node.keepdim = data.shape, axes, keepdim
+        node.not_nan = ~xp.isnan(data)
+        return _from_node(out, node)
+    return _wrap(out)
 
 
 def nanmean(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
@@ -501,7 +613,8 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
                            f"but got {torch_type_name(input._data.dtype)}")
     from .elementwise import isnan, logical_not
     count = sum(logical_not(isnan(input)), dim, keepdim)
-    return nansum(input, dim, keepdim, dtype=dtype) / count
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 / 0 for an all-NaN slice
+        return nansum(input, dim, keepdim, dtype=dtype) / count
 
 
 def norm(input, p="fro", dim=None, keepdim=False, *, dtype=None) -> Tensor:
