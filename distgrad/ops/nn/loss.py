@@ -591,49 +591,100 @@ def _finish(loss, reduction):
     return loss.mean()
 
 
+class TargetTermBackward(Node):
+    """Backward of a loss term that is a function of the target alone: the gradient times
+    ``derivative(target)`` (written with tensor ops, so double backward works too); named as
+    PyTorch's node for the same term."""
+
+    def backward(self, g):
+        (t,) = self.saved_tensors
+        return (g * _quiet(self.derivative, _wrap(t._data))._data,)
+
+    def graph_backward(self, g):
+        (t,) = self.saved_tensors
+        return (g * _quiet(self.derivative, t),)
+
+    def name(self):
+        return self.op_name
+
+
+def _quiet(fn, arg):
+    """``fn(arg)`` without NumPy's warnings for log(0), 0/0 and the like (their inf and NaN are
+    the results PyTorch gives)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return fn(arg)
+
+
+def _target_term(target, value, derivative, op_name):
+    """``value(target's array)`` as a tensor whose gradient is ``derivative(target)``."""
+    out = _quiet(value, target._data)
+    if _state.enabled and target._requires_grad:
+        node = TargetTermBackward((target,))
+        node.save(target)
+        node.derivative, node.op_name = derivative, op_name
+        return _from_node(out, node)
+    return _wrap(out)
+
+
+def _xlogx(t):
+    """PyTorch's ``xlogy(t, t)``: 0 where t is 0, NaN for negative t."""
+    xp = xp_of(t)
+    return xp.where(t == 0, 0, t * xp.log(t))
+
+
+def _xlogx_derivative(t):
+    """The derivative PyTorch's ``xlogy(t, t)`` backward gives: ``log(t) + t / t`` (NaN at 0)."""
+    return t.log() + t / t
+
+
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean",
            log_target=False) -> Tensor:
-    """``target * (log(target) - input)`` (``input`` holds log-probabilities); ``reduction=
-    'batchmean'`` divides the sum by the batch size."""
+    """``target * (log(target) - input)`` (``input`` holds log-probabilities; so does
+    ``target`` with ``log_target``), computed as PyTorch does: ``xlogy(target, target) - target
+    * input``, so a zero target adds no loss and has a NaN gradient. ``reduction='batchmean'``
+    divides the sum by the batch size."""
     if size_average is not None or reduce is not None:
         reduction = check_reduction(reduction, size_average, reduce)
-    if reduction == "mean":
+    elif reduction == "mean":
         warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
                       "support size.'batchmean' divides only by the batch size, and aligns with "
                       "the KL div math definition.'mean' will be changed to behave the same as "
                       "'batchmean' in the next major release.", UserWarning, stacklevel=2)
+    if input._data.dtype.kind != "f" or target._data.dtype.kind != "f":
+        raise RuntimeError("kl_div: Integral inputs not supported.")
     if log_target:
         loss = target.exp() * (target - input)
     else:
-        td = target._data
-        xp = xp_of(td)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logt = xp.where(td > 0, xp.log(xp.where(td > 0, td, 1)), 0).astype(td.dtype)
-        if target._requires_grad:
-            logt_t = target.clamp(min=np.finfo(td.dtype).tiny).log()
-        else:
-            logt_t = _wrap(logt)
-        loss = target * (logt_t - input)
-        loss = loss.masked_fill(_wrap(td <= 0), 0.0) if not target._requires_grad else loss
+        loss = _target_term(target, _xlogx, _xlogx_derivative, "XlogyBackward0") - target * input
     if reduction == "batchmean":
-        return loss.sum() / (input.shape[0] if input.ndim else 1)
+        loss = loss.sum()
+        return loss / input.shape[0] if input.ndim else loss
     return _finish(loss, check_reduction(reduction))
+
+
+def _stirling(t):
+    """The Stirling approximation of ``log(t!)`` for t > 1, else 0 (NaN stays NaN)."""
+    xp = xp_of(t)
+    return xp.where(t <= 1, 0, t * xp.log(t) - t + 0.5 * xp.log(2 * np.pi * t))
+
+
+def _stirling_derivative(t):
+    """The derivative PyTorch's backward gives for ``_stirling``: ``log(t) + 1/(2t)`` for t > 1,
+    0 for 0 < t <= 1, NaN for t <= 0 (its masked-out formula is still evaluated there)."""
+    return (t.log() + t / t - 1 + 0.5 / t) * (t > 1)
 
 
 def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8,
                      reduce=None, reduction="mean") -> Tensor:
-    """Negative log-likelihood of ``target`` under a Poisson distribution of rate ``input``."""
+    """Negative log-likelihood of ``target`` under a Poisson distribution of rate ``input``
+    (``exp(input)`` with ``log_input``); ``full`` adds the Stirling term of ``log(target!)``."""
     reduction = check_reduction(reduction, size_average, reduce)
     if log_input:
         loss = input.exp() - target * input
     else:
         loss = input - target * (input + eps).log()
     if full:
-        td = target._data
-        xp = xp_of(td)
-        safe = xp.where(td > 1, td, 1)
-        stirling = td * xp.log(safe) - td + 0.5 * xp.log(2 * np.pi * safe)
-        loss = loss + _wrap(xp.where(td > 1, stirling, 0).astype(td.dtype))
+        loss = loss + _target_term(target, _stirling, _stirling_derivative, "MaskedFillBackward0")
     return _finish(loss, reduction)
 
 
