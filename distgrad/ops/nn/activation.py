@@ -162,10 +162,10 @@ def _keep_mask(shape, p, like):
     return mask
 
 
-def _apply_mask(input, mask):
+def _apply_mask(input, mask, node_class=DropoutBackward0):
     out = input._data * mask
     if _state.enabled and input._requires_grad:
-        node = DropoutBackward0((input,))
+        node = node_class((input,))
         node.mask = mask
         return _from_node(out, node)
     return _wrap(out)
@@ -513,17 +513,32 @@ def prelu(input, weight) -> Tensor:
     return pos + w * (input - pos)
 
 
+class RreluWithNoiseBackward0(DropoutBackward0):
+    """Backward of ``rrelu``: the gradient times the saved slopes (1 where x > 0)."""
+
+
+class RreluWithNoiseBackward1(RreluWithNoiseBackward0):
+    """Backward of in-place ``rrelu``."""
+
+
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False) -> Tensor:
-    """Randomised leaky ReLU (in evaluation: slope ``(lower + upper) / 2``)."""
-    if not training:
-        return leaky_relu(input, (lower + upper) / 2, inplace)
+    """Randomised leaky ReLU: ``x`` for x > 0, else ``x`` times a slope drawn uniformly from
+    ``[lower, upper]`` per element (in evaluation: ``(lower + upper) / 2``)."""
+    if lower > upper:
+        raise RuntimeError("Lower bound should be less than or equal to the upper bound")
     if inplace:
-        return _inplace(input, rrelu, lower, upper, True)
+        return _inplace(input, _rrelu, lower, upper, training, RreluWithNoiseBackward1)
+    return _rrelu(input, lower, upper, training, RreluWithNoiseBackward0)
+
+
+def _rrelu(input, lower, upper, training, node_class):
     xd = input._data
     xp = xp_of(xd)
-    if xp is np:
+    if not training:
+        slope = (lower + upper) / 2
+    elif xp is np:
         slope = _random.rng().uniform(lower, upper, xd.shape).astype(xd.dtype)
     else:
         slope = xp.random.uniform(lower, upper, xd.shape).astype(xd.dtype)
-    factor = xp.where(xd >= 0, 1, slope).astype(xd.dtype)
-    return _apply_mask(input, factor)
+    factor = xp.where(xd > 0, 1, slope).astype(xd.dtype)
+    return _apply_mask(input, factor, node_class)
