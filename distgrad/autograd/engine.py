@@ -263,8 +263,10 @@ def _run_accumulate(node, grad, create_graph, accumulate, capture, captured, acc
         current = t._grad
         if current is None:
             dest = t._grad_dest
-            if dest is not None and storage_fits(dest._data, grad.shape, grad.dtype, type(grad)):
-                if grad is not dest._data:  # else a formula computed it in place
+            if dest is not None and (grad is dest._data  # a formula computed it in place
+                                     or storage_fits(dest._data, grad.shape, grad.dtype,
+                                                     type(grad))):
+                if grad is not dest._data:
                     dest._data[...] = grad
                 dest._version_counter[0] += 1
                 t._grad = dest
