@@ -1,8 +1,8 @@
-"""``distgrad.nn.utils``: gradient clipping, parameter/vector conversion and variable-length
-sequences (``rnn``)."""
-from . import clip_grad, rnn
+"""``distgrad.nn.utils``: gradient clipping, parameter/vector conversion, variable-length
+sequences (``rnn``) and parametrizations (``parametrize``)."""
+from . import clip_grad, parametrize, rnn
 from .clip_grad import clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm
 from .convert_parameters import parameters_to_vector, vector_to_parameters
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_",
-           "parameters_to_vector", "vector_to_parameters", "clip_grad", "rnn"]
+           "parameters_to_vector", "vector_to_parameters", "clip_grad", "rnn", "parametrize"]
