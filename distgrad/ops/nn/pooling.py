@@ -12,7 +12,7 @@ import numpy as np
 
 from ...autograd.graph import Node
 from ...tensor import Tensor, _from_node
-from .._util import _state
+from .._util import _state, check_same_device
 from ._util import check_tensor, pair, xp_of
 
 _wrap = Tensor._wrap
@@ -250,6 +250,8 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     else:
         H, W = tuple(output_size)[-2:]
     idx = indices._data
+    if type(idx) is not type(xd):  # CuPy would take NumPy indices without a word
+        check_same_device(input, indices)
     out = xp.zeros(xd.shape[:-2] + (H * W,), dtype=xd.dtype)
     xp.put_along_axis(out, idx.reshape(idx.shape[:-2] + (-1,)),
                       xd.reshape(xd.shape[:-2] + (-1,)), axis=-1)
