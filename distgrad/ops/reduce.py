@@ -297,7 +297,7 @@ def _extremum(input, dim, keepdim, reduce_fn, arg_fn, name):
         if data.size == 0:
             raise _empty_reduction_error(name, data.shape, None)
         out = reduce_fn(data)
-        return _extremum_result(input, out, None, False, _EXTREMUM_NODES[name][0])
+        return _saving_result(input, out, None, False, _EXTREMUM_NODES[name][0])
     if isinstance(dim, Tensor):  # max(a, b) with two tensors is maximum
         raise TypeError("use distgrad.maximum/minimum for two tensors")
     if not isinstance(dim, (int, np.integer)):
@@ -306,7 +306,7 @@ def _extremum(input, dim, keepdim, reduce_fn, arg_fn, name):
     if axis is None:
         if not -1 <= dim <= 0:
             normalize_dims(dim, 0)
-        values = _extremum_result(input, reduce_fn(data), None, False, _EXTREMUM_NODES[name][0])
+        values = _saving_result(input, reduce_fn(data), None, False, _EXTREMUM_NODES[name][0])
         return values_indices(values, _wrap(input._xp().zeros((), dtype=int64)))
     try:
         idx = arg_fn(data, axis=axis, keepdims=True)
@@ -325,7 +325,9 @@ def _extremum(input, dim, keepdim, reduce_fn, arg_fn, name):
     return values_indices(_wrap(values), _wrap(idx))
 
 
-def _extremum_result(input, out, axes, keepdim, node_class):
+def _saving_result(input, out, axes, keepdim, node_class):
+    """The result ``out`` of reducing ``input`` over ``axes``, with a ``node_class`` node that
+    saves the input and the output when ``input`` requires grad."""
     if _state.enabled and input._requires_grad:
         node = node_class((input,))
         node.save(input)
@@ -377,7 +379,7 @@ def _amax_amin(input, dim, keepdim, name, node_class):
         out = getattr(input._data, name[1:])(axis=axes, keepdims=keepdim)
     except ValueError:
         raise _empty_reduction_error(name, input._data.shape, axes) from None
-    return _extremum_result(input, out, axes, keepdim, node_class)
+    return _saving_result(input, out, axes, keepdim, node_class)
 
 
 def amax(input, dim=(), keepdim=False) -> Tensor:
@@ -478,14 +480,7 @@ def logsumexp(input, dim, keepdim=False) -> Tensor:
         out = xp.log(xp.exp(data - m).sum(axis=axes, keepdims=True)) + m
     if not keepdim:
         out = out.reshape(()) if axes is None else out.squeeze(axes)
-    if _state.enabled and input._requires_grad:
-        node = LogsumexpBackward0((input,))
-        node.save(input)
-        node.axes, node.keepdim = axes, keepdim
-        result = _from_node(out, node)
-        node.save_output(result)
-        return result
-    return _wrap(out)
+    return _saving_result(input, out, axes, keepdim, LogsumexpBackward0)
 
 
 def prod(input, dim=None, keepdim=False) -> Tensor:
