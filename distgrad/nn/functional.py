@@ -27,6 +27,7 @@ from ..ops.nn import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_poo
                       softsign, tanhshrink, threshold, triplet_margin_loss, unfold, upsample,
                       upsample_bilinear, upsample_nearest)
 from ..ops.nn.attention import _canonical_mask  # noqa: F401
+from ..ops.nn.embedding import embedding_bag  # noqa: F401
 from ..tensor import Tensor as _Tensor
 
 flatten = _shape.flatten

@@ -1,13 +1,14 @@
-"""``embedding`` (row lookup with a scatter-add gradient) and ``one_hot``."""
+"""``embedding`` (row lookup with a scatter-add gradient), ``embedding_bag`` (the sum, mean or
+maximum of each bag of looked-up rows) and ``one_hot``."""
 from __future__ import annotations
 
 import numpy as np
 
 from ... import _backend
-from ...autograd.graph import Node
+from ...autograd.graph import NO_INPUT, Node
 from ...tensor import Tensor, _from_node
 from .._util import _state
-from ._util import check_tensor, xp_of
+from ._util import check_tensor, size_str, xp_of
 
 _wrap = Tensor._wrap
 
@@ -22,22 +23,46 @@ def scatter_add_rows(out, idx, rows):
     return out
 
 
+def _weight_grad(rows, idx, num_weights, padding_idx, scale_grad_by_freq):
+    """The gradient of a ``(num_weights, D)`` table whose rows ``idx[k]`` were looked up and got
+    the gradient rows ``rows[k]``: repeats accumulate (each scaled by 1/its count with
+    ``scale_grad_by_freq``); the ``padding_idx`` row gets none."""
+    xp = xp_of(rows)
+    if scale_grad_by_freq:
+        counts = xp.bincount(idx, minlength=num_weights)
+        rows = rows / counts[idx].astype(rows.dtype)[:, None]
+    gw = xp.zeros((num_weights, rows.shape[1]), dtype=rows.dtype)
+    scatter_add_rows(gw, idx, rows)
+    if padding_idx is not None:
+        gw[padding_idx] = 0
+    return gw
+
+
 class EmbeddingBackward0(Node):
     """Backward of ``embedding``: the gradient scattered into the rows used."""
 
     def backward(self, g):
-        xp = xp_of(g)
-        idx = self.indices
-        D = g.shape[-1]
-        g2 = g.reshape(-1, D)
-        if self.scale_grad_by_freq:
-            counts = xp.bincount(idx, minlength=self.num_weights)
-            g2 = g2 / counts[idx].astype(g2.dtype)[:, None]
-        gw = xp.zeros((self.num_weights, D), dtype=g.dtype)
-        scatter_add_rows(gw, idx, g2)
-        if self.padding_idx is not None:
-            gw[self.padding_idx] = 0
-        return (None, gw)
+        return (None, _weight_grad(g.reshape(-1, g.shape[-1]), self.indices, self.num_weights,
+                                   self.padding_idx, self.scale_grad_by_freq))
+
+
+def check_index_dtype(t, fn):
+    """PyTorch's error for an index tensor of a non-integer dtype."""
+    if t._data.dtype.kind not in "iu":
+        raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following "
+                           f"scalar types: Long, Int; but got {t.type()} instead (while checking "
+                           f"arguments for {fn})")
+
+
+def padding_index(padding_idx, num, error=AssertionError,
+                  message="Padding_idx must be within num_embeddings"):
+    """``padding_idx`` (None, or in ``[-num, num)``) made non-negative; ``error(message)`` is
+    raised when it is out of range."""
+    if padding_idx is None:
+        return None
+    if not -num <= padding_idx < num:
+        raise error(message)
+    return padding_idx % num
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
@@ -46,24 +71,13 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     looked-up rows (repeats accumulate; the ``padding_idx`` row gets none)."""
     check_tensor(input, "input", "embedding")
     check_tensor(weight, "weight", "embedding")
+    check_index_dtype(input, "embedding")
     idx = input._data
     wd = weight._data
-    if idx.dtype.kind not in "iu":
-        raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following "
-                           "scalar types: Long, Int; but got "
-                           f"{str(idx.dtype).capitalize()} instead (while checking arguments for "
-                           "embedding)")
     if wd.ndim != 2:
         raise RuntimeError("'weight' must be 2-D")
     num = wd.shape[0]
-    if padding_idx is not None:
-        if padding_idx > 0:
-            if padding_idx >= num:
-                raise AssertionError("Padding_idx must be within num_embeddings")
-        elif padding_idx < 0:
-            if padding_idx < -num:
-                raise AssertionError("Padding_idx must be within num_embeddings")
-            padding_idx = num + padding_idx
+    padding_idx = padding_index(padding_idx, num)
     flat = idx.reshape(-1)
     if flat.size and (int(flat.min()) < 0 or int(flat.max()) >= num):
         raise IndexError("index out of range in self")
@@ -91,6 +105,193 @@ def _renorm_rows(weight, flat, max_norm, norm_type):
     scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(w.dtype)
     w[rows] = sel * scale[:, None]
     weight._version_counter[0] += 1
+
+
+_BAG_MODES = ("sum", "mean", "max")
+
+
+class EmbeddingBagBackward0(Node):
+    """Backward of ``embedding_bag``: each bag's gradient goes to the rows it used (times the
+    per-sample weight for 'sum', divided by the bag's size for 'mean', to the maximum's row per
+    column for 'max'); a per-sample weight gets the dot product of its bag's gradient and its
+    row."""
+
+    def backward(self, g):
+        xp = xp_of(g)
+        weight_edge, psw_edge = self.next_functions
+        if self.mode == "max":
+            D = g.shape[1]
+            gw = xp.zeros((self.num_weights, D), dtype=g.dtype)
+            hit = self.max_pos >= 0
+            cells = self.indices[self.max_pos[hit]] * D + xp.nonzero(hit)[1]
+            scatter_add_rows(gw.reshape(-1), cells, g[hit])
+            return gw, None
+        rows = g[self.bag]
+        g_psw = None
+        if self.has_psw:
+            weight, psw = self.saved_tensors
+            if psw_edge is not None:
+                g_psw = xp.zeros(psw.numel(), dtype=g.dtype)
+                g_psw[self.kept] = (rows * weight._data[self.indices]).sum(axis=1)
+                g_psw = g_psw.reshape(psw.shape)
+            rows *= psw._data.reshape(-1)[self.kept][:, None]
+        elif self.mode == "mean":
+            rows /= xp.maximum(self.counts, 1)[self.bag][:, None]
+        gw = None
+        if weight_edge is not None:
+            gw = _weight_grad(rows, self.indices, self.num_weights, self.padding_idx,
+                              self.scale_grad_by_freq)
+        return gw, g_psw
+
+
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False,
+                  mode="mean", sparse=False, per_sample_weights=None, include_last_offset=False,
+                  padding_idx=None) -> Tensor:
+    """The sum, mean or maximum (``mode``) of the rows of ``weight`` in each bag of indices: a
+    2-D ``input`` is one bag per row; a 1-D ``input`` is split into bags at ``offsets`` (with
+    ``include_last_offset``, the last offset is the end: indices after it are left out).
+    ``per_sample_weights`` (mode 'sum') scale each row; ``padding_idx`` entries are left out of
+    their bag (and of its size for 'mean'); an empty bag gives zeros. The gradient is dense
+    (``sparse`` is accepted and ignored)."""
+    check_tensor(input, "input", "embedding_bag")
+    check_tensor(weight, "weight", "embedding_bag")
+    psw = per_sample_weights
+    if psw is not None and input.shape != psw.shape:
+        raise ValueError(f"embedding_bag: If per_sample_weights ({size_str(psw.shape)}) is not "
+                         "None, then it must have the same shape as the input "
+                         f"({size_str(input.shape)})")
+    if weight.ndim != 2:
+        raise ValueError(f"weight has to be a 2D Tensor, but got Tensor of dimension {weight.ndim}")
+    idx, wd = input._data, weight._data
+    xp = xp_of(wd)
+    if idx.ndim == 2:
+        if offsets is not None:
+            raise ValueError("if input is 2D, then offsets has to be None, as input is treated is "
+                             "a mini-batch of fixed length sequences. However, found offsets of "
+                             f"type {type(offsets)}")
+        starts, include_last_offset = xp.arange(idx.shape[0]) * idx.shape[1], False
+    elif idx.ndim == 1:
+        if offsets is None:
+            raise ValueError("offsets has to be a 1D Tensor but got None")
+        if offsets.ndim != 1:
+            raise ValueError("offsets has to be a 1D Tensor")
+        check_index_dtype(offsets, "embedding_bag")
+        starts = offsets._data
+    else:
+        raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {idx.ndim}")
+    if mode not in _BAG_MODES:
+        raise ValueError("mode has to be one of sum, mean or max")
+    if mode == "max" and scale_grad_by_freq:
+        raise ValueError("max mode does not support scaling the gradient by the frequency")
+    if mode == "max" and sparse:
+        raise ValueError("max mode does not support sparse weights")
+    if psw is not None and mode != "sum":
+        raise NotImplementedError("embedding_bag: per_sample_weights was not None. "
+                                  "per_sample_weights is only supported for mode='sum' "
+                                  f"(got mode='{mode}'). Please open a feature request on GitHub.")
+    check_index_dtype(input, "embedding_bag")
+    _check_bag_arguments(weight, psw)
+    num = wd.shape[0]
+    padding_idx = padding_index(padding_idx, num, RuntimeError,
+                                "padding_idx must be within the number of embeddings, "
+                                f"{-num} through {num - 1}, but got {padding_idx}")
+    flat = idx.reshape(-1)
+    bad = (flat < 0) | (flat >= num)
+    if bad.any():
+        k = int(bad.argmax())
+        # PyTorch's message depends on its CPU kernel: a fast one for float32/float16 'sum' and
+        # 'mean' without padding_idx, a generic one otherwise
+        if wd.dtype.itemsize <= 4 and mode != "max" and padding_idx is None:
+            raise RuntimeError(f"Index {k} of input takes value {int(flat[k])} which is not in "
+                               f"the valid range [0, {num})")
+        raise RuntimeError("embedding_bag: Expected idx >= 0 && idx < num_embeddings but found "
+                           f"idx to be {int(flat[k])}")
+    bag, num_bags, end = _bag_ids(starts, flat.size, include_last_offset)
+    if max_norm is not None:
+        _renorm_rows(weight, flat, max_norm, norm_type)
+        wd = weight._data
+    kept = slice(0, end)
+    if padding_idx is not None:
+        kept = xp.nonzero(flat[:end] != padding_idx)[0]
+        bag = bag[kept]
+    indices = flat[kept]
+    rows = wd[indices]
+    counts = xp.bincount(bag, minlength=num_bags)
+    max_pos = None
+    if mode == "max":
+        out, max_pos = _bag_max(rows, bag, num_bags)
+        out[counts == 0] = 0
+    else:
+        if psw is not None:
+            rows *= psw._data.reshape(-1)[kept][:, None]
+        # float16 rows are summed in float32, as PyTorch does
+        out = xp.zeros((num_bags, wd.shape[1]), dtype=xp.promote_types(wd.dtype, np.float32))
+        out = scatter_add_rows(out, bag, rows).astype(wd.dtype, copy=False)
+        if mode == "mean":
+            out /= xp.maximum(counts, 1)[:, None]
+    needs_grad = weight._requires_grad or (psw is not None and psw._requires_grad)
+    if not (_state.enabled and needs_grad):
+        return _wrap(out)
+    node = EmbeddingBagBackward0((weight, NO_INPUT if psw is None else psw))
+    node.has_psw = psw is not None
+    if node.has_psw:
+        node.save(weight, psw)
+    node.mode, node.bag, node.kept, node.indices, node.counts = mode, bag, kept, indices, counts
+    node.max_pos, node.num_weights, node.padding_idx = max_pos, num, padding_idx
+    node.scale_grad_by_freq = scale_grad_by_freq
+    return _from_node(out, node)
+
+
+def _check_bag_arguments(weight, per_sample_weights):
+    """PyTorch's dtype checks of ``embedding_bag``'s weight and per-sample weights."""
+    if weight._data.dtype.kind != "f":
+        raise RuntimeError("Expected tensor for argument #1 'weight' to have one of the following "
+                           f"scalar types: Half, BFloat16, Float, Double; but got {weight.type()} "
+                           "instead (while checking arguments for embedding_bag)")
+    if per_sample_weights is not None and per_sample_weights._data.dtype != weight._data.dtype:
+        raise RuntimeError("Expected tensor for argument #1 'weight' to have the same type as "
+                           "tensor for argument #1 'per_sample_weights'; but type "
+                           f"{weight.type()} does not equal {per_sample_weights.type()} (while "
+                           "checking arguments for embedding_bag)")
+
+
+def _bag_ids(offsets, n, include_last_offset):
+    """The bag of each of the first ``end`` of ``n`` indices, the number of bags and ``end``,
+    from the bags' start ``offsets`` (checked as PyTorch does; they must not decrease)."""
+    xp = xp_of(offsets)
+    if include_last_offset and offsets.size < 1:
+        raise RuntimeError("include_last_offset: number of offset should be at least 1")
+    if offsets.size:
+        if int(offsets[0]) != 0:
+            raise RuntimeError("offsets[0] has to be 0, i.e., the first sequence in the "
+                               "mini-batch has to start from position 0. However, got "
+                               f"{int(offsets[0])}")
+        if int(offsets[-1]) > n:
+            raise RuntimeError(f"offsets[-1] can not be greater than input's length {n} but got "
+                               f"offsets[-1] of {int(offsets[-1])}")
+        if bool((offsets[1:] < offsets[:-1]).any()):
+            raise RuntimeError("offsets must be non-decreasing")
+    starts = offsets[:-1] if include_last_offset else offsets
+    end = int(offsets[-1]) if include_last_offset else n if starts.size else 0
+    bounds = xp.concatenate([starts, xp.asarray([end], dtype=starts.dtype)])
+    return xp.repeat(xp.arange(starts.size), xp.diff(bounds)), starts.size, end
+
+
+def _bag_max(rows, bag, num_bags):
+    """Per bag and column: the maximum of ``rows`` (-inf for an empty bag) and the position (in
+    ``rows``) of its first occurrence (-1 for an empty bag)."""
+    xp = xp_of(rows)
+    m = rows.shape[0]
+    # (in float32 for float16 rows and in uint64 for positions: the types CuPy's maximum.at has)
+    out = xp.full((num_bags, rows.shape[1]), -xp.inf, dtype=xp.promote_types(rows.dtype,
+                                                                                np.float32))
+    xp.maximum.at(out, bag, rows)
+    out = out.astype(rows.dtype, copy=False)
+    # the first occurrence has the largest m - position among the elements equal to the maximum
+    earliness = xp.where(rows == out[bag], m - xp.arange(m)[:, None], 0).astype(np.uint64)
+    first = xp.zeros(out.shape, dtype=np.uint64)
+    xp.maximum.at(first, bag, earliness)
+    return out, xp.where(first > 0, m - first.astype(np.int64), -1)
 
 
 def one_hot(tensor, num_classes=-1) -> Tensor:
