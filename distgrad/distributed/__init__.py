@@ -23,20 +23,34 @@ from .collectives import (
     all_gather_into_tensor,
     all_gather_object,
     all_reduce,
+    all_to_all,
+    all_to_all_single,
     barrier,
     broadcast,
     broadcast_object_list,
     gather,
+    gather_object,
     reduce,
     reduce_scatter,
     reduce_scatter_tensor,
     scatter,
+    scatter_object_list,
 )
 from .checkpoint import save_checkpoint
 from .evaluation import DistributedEvalSampler, all_reduce_metrics, evaluate
 from .faults import CollectiveMismatchError
 from .logging import get_logger, print0
 from .optimizer import DistributedOptimizer, broadcast_optimizer_state, broadcast_parameters
+from .p2p import (
+    P2POp,
+    batch_isend_irecv,
+    irecv,
+    isend,
+    recv,
+    recv_object_list,
+    send,
+    send_object_list,
+)
 from .process_group import (
     DEFAULT_TIMEOUT,
     ProcessGroup,
@@ -64,7 +78,10 @@ __all__ = [
     "group", "ProcessGroup", "DEFAULT_TIMEOUT",
     "ReduceOp", "Work", "all_reduce", "broadcast", "all_gather", "all_gather_into_tensor",
     "reduce_scatter", "reduce_scatter_tensor", "reduce", "gather", "scatter", "barrier",
-    "broadcast_object_list", "all_gather_object",
+    "broadcast_object_list", "all_gather_object", "all_to_all", "all_to_all_single",
+    "gather_object", "scatter_object_list",
+    "send", "recv", "isend", "irecv", "P2POp", "batch_isend_irecv", "send_object_list",
+    "recv_object_list",
     "CollectiveMismatchError", "print0", "get_logger", "save_checkpoint",
     "DistributedDataParallel", "DistributedOptimizer", "broadcast_parameters",
     "broadcast_optimizer_state", "DistributedEvalSampler", "all_reduce_metrics", "evaluate",

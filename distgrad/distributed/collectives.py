@@ -26,7 +26,8 @@ from .staging import _array, _bump_version, _from_host, _to_host, device_buffers
 __all__ = [
     "ReduceOp", "Work", "all_reduce", "broadcast", "all_gather", "all_gather_into_tensor",
     "reduce_scatter", "reduce_scatter_tensor", "reduce", "gather", "scatter", "barrier",
-    "broadcast_object_list", "all_gather_object",
+    "broadcast_object_list", "all_gather_object", "all_to_all", "all_to_all_single",
+    "gather_object", "scatter_object_list",
 ]
 
 
@@ -545,6 +546,96 @@ def scatter(tensor, scatter_list=None, src=0, group=None, async_op=False):
                                           root, a), finish, async_op, arr, None, src)
 
 
+def _splits(fn, name, arr, sizes, n):
+    """Rows of ``arr`` (split along dim 0) that go to or come from each of the ``n`` ranks."""
+    if arr.ndim == 0:
+        raise ValueError(f"{fn}: the {name} tensor must have at least one dimension")
+    rows = arr.shape[0]
+    if sizes is None or len(sizes) == 0:
+        if rows % n:
+            raise ValueError(f"{fn}: the {name} tensor's dim 0 ({rows}) must be divisible by "
+                             f"the world size ({n}) when no {name}_split_sizes are given")
+        return [rows // n] * n
+    sizes = [int(v) for v in sizes]
+    if len(sizes) != n or sum(sizes) != rows or min(sizes) < 0:
+        raise ValueError(f"{fn}: {name}_split_sizes {sizes} must have one non-negative entry "
+                         f"per rank ({n}) summing to the {name} tensor's dim 0 ({rows})")
+    return sizes
+
+
+def all_to_all_single(output, input, output_split_sizes=None, input_split_sizes=None,
+                      group=None, async_op=False):
+    """Split ``input`` along dim 0 into one block per rank (equal, or ``input_split_sizes``
+    rows), send block j to rank j, and concatenate the blocks received into ``output`` in
+    rank order (``output_split_sizes`` rows from each)."""
+    pg = _pgm._resolve(group)
+    backend = pg._backend
+    if backend is None:
+        return None
+    out, arr = _array(output), _array(input)
+    _check_dtype(arr, "all_to_all_single")
+    if out.dtype != arr.dtype:
+        raise TypeError(f"all_to_all_single: output dtype {out.dtype} != input dtype {arr.dtype}")
+    if out.shape[1:] != arr.shape[1:]:
+        raise ValueError(f"all_to_all_single: output shape {tuple(out.shape)} and input shape "
+                         f"{tuple(arr.shape)} must agree beyond dim 0")
+    n = backend.size
+    row = int(np.prod(arr.shape[1:], dtype=np.int64))
+    send_counts = [k * row for k in _splits("all_to_all_single", "input", arr, input_split_sizes, n)]
+    recv_counts = [k * row for k in _splits("all_to_all_single", "output", out, output_split_sizes,
+                                            n)]
+    _check_writable(out, "all_to_all_single", "output tensor")
+    _bump_version(output)
+    send = _to_host(arr)
+    recv = _to_host(out, copy_in=False)
+    finish = None if recv is out else (lambda: _from_host(out, recv))
+    return _run(pg, "all_to_all_single",
+                lambda a: backend.alltoallv(_wire(send), send_counts, _wire(recv), recv_counts, a),
+                finish, async_op)
+
+
+def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False):
+    """Send ``input_tensor_list[j]`` to rank j and receive rank j's into
+    ``output_tensor_list[j]`` (one entry per rank; shapes may differ between entries)."""
+    pg = _pgm._resolve(group)
+    backend = pg._backend
+    if backend is None:
+        return None
+    n = backend.size
+    ins = [_array(t) for t in input_tensor_list]
+    outs = [_array(t) for t in output_tensor_list]
+    for name, arrs in (("input_tensor_list", ins), ("output_tensor_list", outs)):
+        if len(arrs) != n:
+            raise ValueError(f"all_to_all: {name} has {len(arrs)} entries but the group has {n} "
+                             "ranks")
+    dtype = ins[0].dtype
+    _check_dtype(ins[0], "all_to_all")
+    for name, arrs in (("input_tensor_list", ins), ("output_tensor_list", outs)):
+        for i, a in enumerate(arrs):
+            if a.dtype != dtype:
+                raise TypeError(f"all_to_all: {name}[{i}] has dtype {a.dtype} but "
+                                f"input_tensor_list[0] has dtype {dtype}")
+    for i, o in enumerate(outs):
+        _check_writable(o, "all_to_all", f"output_tensor_list[{i}]")
+        _bump_version(output_tensor_list[i])
+    send_counts, recv_counts = [a.size for a in ins], [o.size for o in outs]
+    send = _alloc(ins[0], (sum(send_counts),), dtype)
+    recv = _alloc(ins[0], (sum(recv_counts),), dtype)
+    first = 0
+    for a in ins:
+        send[first:first + a.size] = _to_host(a).reshape(-1)
+        first += a.size
+
+    def finish():
+        first = 0
+        for o in outs:
+            _from_host(o, recv[first:first + o.size])
+            first += o.size
+    return _run(pg, "all_to_all",
+                lambda a: backend.alltoallv(_wire(send), send_counts, _wire(recv), recv_counts, a),
+                finish, async_op)
+
+
 def barrier(group=None, async_op=False, device_ids=None):
     """Wait until every rank of the group has reached the barrier."""
     pg = _pgm._resolve(group)
@@ -595,3 +686,46 @@ def all_gather_object(object_list, obj, group=None):
         object_list[i] = pickle.loads(part)
     return None
 
+
+
+def gather_object(obj, object_gather_list=None, dst=0, group=None):
+    """Global rank ``dst`` receives every rank's ``obj`` in ``object_gather_list`` (one entry
+    per rank, pickled as in PyTorch); the other ranks pass None."""
+    pg = _pgm._resolve(group)
+    backend = pg._backend
+    if backend is None:
+        return None
+    is_dst = _root(pg, dst, "gather_object", "dst") == backend.rank
+    if is_dst and (object_gather_list is None or len(object_gather_list) != backend.size):
+        raise ValueError(f"gather_object: the destination rank needs an object_gather_list with "
+                         f"one entry per rank ({backend.size})")
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    parts = _run_blocking(pg, "gather_object", lambda: backend.allgather_bytes(data))
+    if is_dst:
+        object_gather_list[:] = [pickle.loads(part) for part in parts]
+    return None
+
+
+def scatter_object_list(scatter_object_output_list, scatter_object_input_list=None, src=0,
+                        group=None):
+    """Rank i receives ``scatter_object_input_list[i]`` of global rank ``src`` as
+    ``scatter_object_output_list[0]`` (pickled, as in PyTorch)."""
+    pg = _pgm._resolve(group)
+    backend = pg._backend
+    if backend is None:
+        return None
+    if not isinstance(scatter_object_output_list, list) or not scatter_object_output_list:
+        raise ValueError("Expected argument scatter_object_output_list to be a list of size at "
+                         "least 1.")
+    root = _root(pg, src, "scatter_object_list", "src")
+    is_src = root == backend.rank
+    if is_src and (scatter_object_input_list is None
+                   or len(scatter_object_input_list) != backend.size):
+        raise ValueError(f"scatter_object_list: the source rank needs a "
+                         f"scatter_object_input_list with one entry per rank ({backend.size})")
+    data = (pickle.dumps(list(scatter_object_input_list), protocol=pickle.HIGHEST_PROTOCOL)
+            if is_src else None)
+    got = _run_blocking(pg, "scatter_object_list", lambda: backend.bcast_bytes(data, root))
+    scatter_object_output_list[0] = (scatter_object_input_list[backend.rank] if is_src
+                                     else pickle.loads(got)[backend.rank])
+    return None

@@ -326,10 +326,16 @@ def _group_desc(pg) -> str:
     return f"group {pg.gid} (world ranks {list(pg.world_ranks)})"
 
 
+def _slot(seq) -> str:
+    """How a report names a wait: a collective by its number, or a point-to-point message."""
+    return "point-to-point" if seq is None else f"collective #{seq}"
+
+
 def _format_report(me, pg, seq, name, elapsed, limit, my_stack, others, replies,
                    thread_multiple) -> str:
     p = f"[rank {me}] "
-    out = [f"distgrad watchdog: {name} (collective #{seq} on {_group_desc(pg)}) has not "
+    what = f"{_slot(seq)} on {_group_desc(pg)}"
+    out = [f"distgrad watchdog: {name} ({what}) has not "
            f"completed after {elapsed:.1f} s (timeout {limit:g} s, set by "
            f"init_process_group(timeout=...) or DISTGRAD_TIMEOUT)."]
     out.append("this rank is waiting at:")
@@ -340,7 +346,8 @@ def _format_report(me, pg, seq, name, elapsed, limit, my_stack, others, replies,
         if rep is None:
             silent.append(r)
             continue
-        here = [f for f in rep["flights"] if f["gid"] == pg.gid and f["seq"] == seq]
+        here = [f for f in rep["flights"]  # point-to-point (seq None): no common slot
+                if seq is not None and f["gid"] == pg.gid and f["seq"] == seq]
         if here and here[0]["name"] == name:
             waiting.append(r)
             continue
@@ -352,7 +359,7 @@ def _format_report(me, pg, seq, name, elapsed, limit, my_stack, others, replies,
                            f"(DISTGRAD_DEBUG=1 checks this before every collective); at:")
             details += ["    " + s for s in here[0]["stack"].split("\n")]
             continue
-        if launched is not None and launched >= seq:
+        if seq is not None and launched is not None and launched >= seq:
             waiting.append(r)  # started it (asynchronously) and is not waiting on it yet
             continue
         missing.append(r)
@@ -360,7 +367,7 @@ def _format_report(me, pg, seq, name, elapsed, limit, my_stack, others, replies,
             f = rep["flights"][0]
             gdesc = "this group" if f["gid"] == pg.gid else f"group {f['gid']}"
             details.append(f"rank {r}: has started {launched} collective(s) on this group; it is "
-                           f"waiting in {f['name']} (collective #{f['seq']} on {gdesc}) for "
+                           f"waiting in {f['name']} ({_slot(f['seq'])} on {gdesc}) for "
                            f"{f['elapsed']:.1f} s, at:")
             details += ["    " + s for s in f["stack"].split("\n")]
         else:
@@ -371,12 +378,14 @@ def _format_report(me, pg, seq, name, elapsed, limit, my_stack, others, replies,
         out.append("(the MPI library does not provide MPI_THREAD_MULTIPLE, so the other ranks "
                    "could not be asked what they are doing)")
     else:
-        out.append(f"ranks that have not arrived: {sorted(missing + silent)}")
+        out.append(f"ranks that have not arrived: {sorted(missing + silent)}" if seq is not None
+                   else "where the other ranks are:")
         out += details
         if silent:
             out.append(f"ranks that did not answer (exited, e.g. sys.exit() or the end of the "
                        f"script, or stuck in native code holding the GIL): {sorted(silent)}")
-        out.append(f"ranks that arrived: {sorted(waiting)}")
+        if seq is not None:
+            out.append(f"ranks that arrived: {sorted(waiting)}")
     out.append("aborting the job (MPI_Abort).")
     return "".join(p + line + "\n" for line in out)
 

@@ -62,6 +62,31 @@ def test_ddp_on_two_nodes_with_hierarchical_allreduce():
     assert_ok_lines(res, 4)
 
 
+@pytest.mark.parametrize("n", [2, 3])
+def test_point_to_point_and_all_to_all(n):
+    """isend/irecv rings in every dtype family, send/recv from any source with tags, strided
+    receive buffers, batch_isend_irecv, self-messages, sub-groups (src vs group_src), object
+    messages, gather_object/scatter_object_list, all_to_all_single with even and uneven splits,
+    all_to_all with differently shaped tensors, and the argument errors."""
+    res = run_mpi(n, JOBS / "p2p.py", timeout=120)
+    assert_ok_lines(res, n)
+
+
+def test_watchdog_reports_point_to_point_deadlock():
+    """Ranks 0 and 1 each wait to receive from the other: the watchdog ends the job in
+    seconds, naming the point-to-point waits and where every rank is."""
+    res = run_mpi(3, JOBS / "p2p.py", "deadlock", timeout=60, env={"DISTGRAD_TIMEOUT": "2"})
+    assert res.returncode != 0, res.output
+    assert res.elapsed < 30, f"took {res.elapsed:.1f} s"
+    err = res.stderr
+    assert "distgrad watchdog: recv (from rank 1) (point-to-point on the default group)" in err
+    assert "rank 1: has started 0 collective(s) on this group; it is waiting in recv (from rank " \
+           "0) (point-to-point on this group)" in err, err
+    assert "rank 2: has started 1 collective(s) on this group; it is waiting in barrier " \
+           "(collective #1 on this group)" in err, err
+    assert "unreachable" not in res.output
+
+
 def test_shared_memory_allreduce_can_be_turned_off():
     res = run_mpi(2, JOBS / "shm_allreduce.py", timeout=60, env={"DISTGRAD_SHM_ALLREDUCE": "0"})
     assert_ok_lines(res, 2)

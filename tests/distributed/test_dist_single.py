@@ -66,6 +66,40 @@ def test_single_collectives_and_validation(world_of_one):
     assert sys.excepthook is sys.__excepthook__
 
 
+def test_single_point_to_point_and_all_to_all(world_of_one):
+    """A world of one: isend/irecv to oneself through a mailbox (per tag, in order), blocking
+    send/recv to oneself refused, all_to_all a copy, object collectives local."""
+    got = distgrad.zeros(3)
+    a = dist.isend(distgrad.tensor([1.0, 2.0, 3.0]), dst=0, tag=1)
+    b = dist.isend(np.array([4.0, 5.0, 6.0]), dst=0, tag=2)
+    assert a.wait() and b.is_completed()
+    dist.irecv(got, src=0, tag=2).wait()
+    assert got.tolist() == [4.0, 5.0, 6.0]
+    dist.irecv(got, tag=1).wait()
+    assert got.tolist() == [1.0, 2.0, 3.0]
+    with pytest.raises(RuntimeError, match="no message with tag 1 is waiting"):
+        dist.irecv(got, src=0, tag=1)
+    with pytest.raises(ValueError, match="Invalid destination rank: destination rank should not"):
+        dist.send(got, dst=0)
+    with pytest.raises(ValueError, match="dst=1 is not a rank of this group"):
+        dist.isend(got, dst=1)
+    with pytest.raises(ValueError, match="Invalid ``op``"):
+        dist.P2POp(dist.send, got, 0)
+    out = np.zeros((2, 2))
+    dist.all_to_all_single(out, np.arange(4.0).reshape(2, 2))
+    assert out.tolist() == [[0.0, 1.0], [2.0, 3.0]]
+    outs = [np.zeros(3, np.int32)]
+    dist.all_to_all(outs, [np.array([7, 8, 9], np.int32)])
+    assert outs[0].tolist() == [7, 8, 9]
+    with pytest.raises(TypeError, match=r"output_tensor_list\[0\] has dtype float64"):
+        dist.all_to_all([np.zeros(3)], [np.zeros(3, np.int32)])
+    gl = [None]
+    dist.gather_object({"a": 1}, gl, dst=0)
+    sl = [None]
+    dist.scatter_object_list(sl, ["x"], src=0)
+    assert gl == [{"a": 1}] and sl == ["x"]
+
+
 def test_init_rejects_bad_backends(monkeypatch):
     if dist.is_initialized():
         dist.destroy_process_group()

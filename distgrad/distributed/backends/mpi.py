@@ -39,6 +39,13 @@ def _msg(buf):
         raise TypeError(f"distgrad: no MPI datatype for dtype {buf.dtype}") from None
 
 
+def _counted(buf, counts):
+    """A vector message: ``buf`` in consecutive blocks of ``counts`` elements."""
+    displs = np.zeros(len(counts), np.int64)
+    np.cumsum(counts[:-1], out=displs[1:])
+    return [buf, (list(counts), displs.tolist()), _msg(buf)[1]]
+
+
 class MPIBackend:
     """Collectives and point-to-point operations over an mpi4py communicator."""
 
@@ -111,6 +118,28 @@ class MPIBackend:
         if async_op:
             return self.comm.Ibarrier()
         self.comm.Barrier()
+
+    def alltoallv(self, send, send_counts, recv, recv_counts, async_op):
+        """Rank j receives ``send_counts[j]`` elements of ``send`` (in rank order), into
+        ``recv`` at the offsets of ``recv_counts`` (element counts per rank)."""
+        args = (_counted(send, send_counts), _counted(recv, recv_counts))
+        if async_op:
+            return self.comm.Ialltoallv(*args)
+        self.comm.Alltoallv(*args)
+
+    # point-to-point: requests that the caller waits on
+    def isend(self, buf, dst, tag):
+        return self.comm.Isend(_msg(buf), dst, tag)
+
+    def irecv(self, buf, src, tag):
+        return self.comm.Irecv(_msg(buf), MPI.ANY_SOURCE if src is None else src, tag)
+
+    @staticmethod
+    def wait_source(req) -> int:
+        """Wait for the receive ``req``; the rank it came from."""
+        status = MPI.Status()
+        req.Wait(status)
+        return status.Get_source()
 
     # bytes for the object collectives: sizes first, then one buffer-based transfer
     def bcast_bytes(self, data, root):

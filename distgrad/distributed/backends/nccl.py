@@ -19,6 +19,7 @@ reductions. bool reductions use uint8 MAX/MIN (or/and).
 from __future__ import annotations
 
 import importlib
+import pickle
 
 import numpy as np
 
@@ -121,9 +122,9 @@ class NCCLBackend:
         if self.comm is None:
             cp, nccl = self.cp, self.nccl
             uid = nccl.get_unique_id() if self.rank == 0 else None
-            data = self.host.bcast_bytes(
-                np.asarray(uid, np.int64).tobytes() if self.rank == 0 else None, 0)
-            uid = tuple(int(v) for v in np.frombuffer(data, np.int64))
+            # a tuple of 128 ints up to CuPy 13, bytes from CuPy 14: sent as it is
+            uid = pickle.loads(self.host.bcast_bytes(pickle.dumps(uid) if self.rank == 0
+                                                     else None, 0))
             self.device = int(cp.cuda.runtime.getDevice())
             self.comm = nccl.NcclCommunicator(self.size, uid, self.rank)
             self.stream = cp.cuda.Stream(non_blocking=True)
@@ -255,8 +256,31 @@ class NCCLBackend:
         return self._staged(_Call(lambda s, r: self.host.scatter(s, r, root, False), send, recv),
                             [send], [recv], async_op)
 
+    def alltoallv(self, send, send_counts, recv, recv_counts, async_op):
+        if not (self._is_dev(send) or self._is_dev(recv)):
+            return self.host.alltoallv(send, send_counts, recv, recv_counts, async_op)
+        return self._staged(
+            _Call(lambda s, r: self.host.alltoallv(s, send_counts, r, recv_counts, False),
+                  send, recv), [send], [recv], async_op)
+
     def barrier(self, async_op):
         return self.host.barrier(async_op)
+
+    # point-to-point: staged through host memory over the host transport
+    def isend(self, buf, dst, tag):
+        if self._is_dev(buf):
+            _backend.synchronize()
+            buf = buf.get()  # the request keeps this copy alive until it completes
+        return self.host.isend(buf, dst, tag)
+
+    def irecv(self, buf, src, tag):
+        if not self._is_dev(buf):
+            return self.host.irecv(buf, src, tag)
+        host = np.empty(buf.shape, buf.dtype)
+        return _DeviceRecv(self.host.irecv(host, src, tag), host, buf)
+
+    def wait_source(self, req) -> int:
+        return self.host.wait_source(req)
 
     def bcast_bytes(self, data, root):
         return self.host.bcast_bytes(data, root)
@@ -278,6 +302,28 @@ class NCCLBackend:
                 pass
             self.comm = None
         self.host.free()
+
+
+class _DeviceRecv:
+    """A host receive for a device array: the data is copied to the device on completion."""
+
+    def __init__(self, req, host, dev):
+        self.req, self.host, self.dev = req, host, dev
+
+    def _copy(self):
+        if self.host is not None:
+            self.dev[...] = _backend.cupy_module().asarray(self.host)
+            self.host = None
+
+    def Test(self) -> bool:
+        done = self.req.Test()
+        if done:
+            self._copy()
+        return done
+
+    def Wait(self, status=None) -> None:
+        self.req.Wait(status)
+        self._copy()
 
 
 class _Call:
