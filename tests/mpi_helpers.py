@@ -109,6 +109,9 @@ def clean_env(env=None, keep_distgrad=False) -> dict:
     paths = [str(REPO_ROOT)] + [p for p in out.get("PYTHONPATH", "").split(os.pathsep) if p]
     out["PYTHONPATH"] = os.pathsep.join(paths)
     out["PYTHONUNBUFFERED"] = "1"
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # Open MPI's mpiexec refuses root otherwise
+        out.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        out.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
     for k, v in (env or {}).items():
         if v is None:
             out.pop(k, None)

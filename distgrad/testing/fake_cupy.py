@@ -757,7 +757,7 @@ class _FakeNccl:
         self.calls = []
 
     def get_unique_id(self):
-        return tuple(range(128))
+        return bytes(range(128))  # CuPy 14's type (a tuple of ints before)
 
     def get_version(self):
         return 22000
