@@ -12,7 +12,7 @@ import distgrad
 import distgrad.distributed as dist
 from distgrad.distributed import ReduceOp
 
-dist.init_process_group()
+dist.init_process_group("mpi")  # host MPI even where CuPy would make the default NCCL
 rank, n = dist.get_rank(), dist.get_world_size()
 assert dist.is_initialized() and dist.get_backend() == "mpi"
 assert dist.get_local_rank() == rank and dist.get_local_world_size() == n  # one node

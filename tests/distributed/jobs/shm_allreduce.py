@@ -15,7 +15,7 @@ from distgrad.distributed import ReduceOp
 from distgrad.distributed import process_group as pgm
 from distgrad.nn.parallel import DistributedDataParallel as DDP
 
-dist.init_process_group()
+dist.init_process_group("mpi")  # host MPI even where CuPy would make the default NCCL
 rank, n = dist.get_rank(), dist.get_world_size()
 backend = pgm._default._backend
 # shared memory is used when it is on and every node has the same number (>= 2) of ranks
