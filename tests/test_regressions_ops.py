@@ -225,3 +225,16 @@ def test_in_place_on_a_chunk_output_differentiates_correctly():
     a.mul_(3)
     (y * dg.tensor([1.0, 2.0, 3.0, 4.0])).sum().backward()
     assert y.tolist() == [0.0, 3.0, 2.0, 3.0] and x.grad.tolist() == [3.0, 6.0, 3.0, 4.0]
+
+
+def test_seed_gradient_is_cast_to_the_output_dtype():
+    """backward(g) and autograd.grad(..., g) cast g to the output's dtype, as PyTorch does."""
+    x = dg.ones(3, requires_grad=True)
+    (g,) = dg.autograd.grad(x * 2, x, dg.ones(3, dtype=dg.float64))
+    assert g.dtype == dg.float32 and g.tolist() == [2.0, 2.0, 2.0]
+    y = x * 2
+    y.backward(dg.ones(3, dtype=dg.int64))
+    assert x.grad.dtype == dg.float32 and x.grad.tolist() == [2.0, 2.0, 2.0]
+    (h,) = dg.autograd.grad((x * x).sum() * 1, x, dg.tensor(1.0, dtype=dg.float64),
+                            create_graph=True)
+    assert h.dtype == dg.float32 and h.requires_grad

@@ -394,6 +394,8 @@ def _roots(tensors, grad_tensors, create_graph):
                 f"output[{i}] has a shape of {_size(t.shape)}.")
         if g.device != t.device:
             raise RuntimeError(f"Expected grad_output[{i}] on device {t.device}, but got {g.device}")
+        if g._data.dtype != t._data.dtype:  # PyTorch casts the seed to the output's dtype
+            g = g.to(t.dtype)
         seeds.append(g if create_graph else g._data)
     return tensors, seeds
 
