@@ -391,6 +391,17 @@ def _check_blocks(fn, out, arr, stacked, n) -> None:
                          f"shape {tuple(block.shape)})")
 
 
+def _send_recv_buffers(fn, arr, out, output):
+    """``(send, recv, finish)`` for a collective from array ``arr`` into ``out`` (the array of
+    ``output``, checked writable, its write counted): the buffers MPI takes, and the copy of the
+    result back into ``out`` (None when MPI writes ``out`` itself)."""
+    _check_writable(out, fn, "output tensor")
+    _bump_version(output)
+    send = _to_host(arr)
+    recv = _to_host(out, copy_in=False)
+    return send, recv, (None if recv is out else (lambda: _from_host(out, recv)))
+
+
 def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
     """``output_tensor`` (world_size x input elements, stacked or concatenated along dim 0)
     receives every rank's ``input_tensor`` in rank order."""
@@ -401,11 +412,7 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
     _check_dtype(arr, "all_gather_into_tensor")
     n = pg._backend.size
     _check_blocks("all_gather_into_tensor", out, arr, "output", n)
-    _check_writable(out, "all_gather_into_tensor", "output tensor")
-    _bump_version(output_tensor)
-    send = _to_host(arr)
-    recv = _to_host(out, copy_in=False)
-    finish = None if recv is out else (lambda: _from_host(out, recv))
+    send, recv, finish = _send_recv_buffers("all_gather_into_tensor", arr, out, output_tensor)
     return _run(pg, "all_gather_into_tensor",
                 lambda a: pg._backend.allgather(_wire(send), _wire(recv), a), finish, async_op,
                 arr)
@@ -581,14 +588,11 @@ def all_to_all_single(output, input, output_split_sizes=None, input_split_sizes=
                          f"{tuple(arr.shape)} must agree beyond dim 0")
     n = backend.size
     row = int(np.prod(arr.shape[1:], dtype=np.int64))
-    send_counts = [k * row for k in _splits("all_to_all_single", "input", arr, input_split_sizes, n)]
-    recv_counts = [k * row for k in _splits("all_to_all_single", "output", out, output_split_sizes,
-                                            n)]
-    _check_writable(out, "all_to_all_single", "output tensor")
-    _bump_version(output)
-    send = _to_host(arr)
-    recv = _to_host(out, copy_in=False)
-    finish = None if recv is out else (lambda: _from_host(out, recv))
+    send_counts = [k * row for k in _splits("all_to_all_single", "input", arr,
+                                            input_split_sizes, n)]
+    recv_counts = [k * row for k in _splits("all_to_all_single", "output", out,
+                                            output_split_sizes, n)]
+    send, recv, finish = _send_recv_buffers("all_to_all_single", arr, out, output)
     return _run(pg, "all_to_all_single",
                 lambda a: backend.alltoallv(_wire(send), send_counts, _wire(recv), recv_counts, a),
                 finish, async_op)
