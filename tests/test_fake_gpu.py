@@ -833,6 +833,17 @@ with fake_cupy.installed(n_devices=2) as cp:
     assert [o.tolist() for o in out] == [[0.0, 0.0], [1.0, 1.0]]
     assert cp.stats["pinned_allocs"] > 0 or backend == "nccl"
     assert ("allReduce" in cp.cuda.nccl.calls) == (backend == "nccl")
+    # point-to-point and all_to_all of device tensors (staged through host memory)
+    peer = 1 - r
+    got = dg.zeros(3, device="cuda")
+    w = dist.irecv(got, src=peer)
+    dist.send(dg.full((3,), float(r + 10), device="cuda"), dst=peer)
+    w.wait()
+    assert got.device.index == r % 2 and got.tolist() == [peer + 10.0] * 3, got
+    a2a = dg.zeros(2, 2, device="cuda")
+    rows = dg.full((2, 2), float(r), device="cuda") + dg.arange(2, device="cuda").reshape(2, 1) * 10
+    dist.all_to_all_single(a2a, rows)
+    assert a2a.tolist() == [[10.0 * r + j] * 2 for j in range(2)], a2a
     from distgrad.nn.parallel import DistributedDataParallel as DDP
     dg.manual_seed(0)
     model = DDP(dg.nn.Linear(4, 2).to("cuda"))

@@ -163,6 +163,14 @@ def test_two_ranks_on_gpus(backend):
     assert_ok_lines(res, 2)
 
 
+@pytest.mark.mpi
+def test_two_ranks_point_to_point_on_one_gpu():
+    """The automatic backend (NCCL where CuPy has it) sends GPU tensors point to point and
+    all-to-all through host memory, so two ranks may share one GPU for them."""
+    from mpi_helpers import assert_ok_lines, run_mpi
+    assert_ok_lines(run_mpi(2, GPU_DDP_JOB, "", "p2p-only", timeout=180), 2)
+
+
 def test_gpu_memory_is_released():
     if cupy.__version__.endswith("-fake"):  # a dry run on distgrad.testing.fake_cupy
         pytest.skip("the fake CuPy has no memory pool")
