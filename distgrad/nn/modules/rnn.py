@@ -50,6 +50,14 @@ _STEPS = {"RNN_TANH": _rnn_step(ops.tanh), "RNN_RELU": _rnn_step(ops.relu), "LST
           "GRU": _gru_step}
 
 
+def _projected(step, w_hr):
+    """The LSTM ``step`` with its new hidden state projected by ``w_hr`` (``proj_size``)."""
+    def projected(xw, state, w_hh, b_hh):
+        h, c = step(xw, state, w_hh, b_hh)
+        return F.linear(h, w_hr), c
+    return projected
+
+
 def _uniform_init(module, hidden_size):
     stdv = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0
     for weight in module.parameters():
@@ -66,10 +74,9 @@ def _with_batch(module, input, ndim, axis):
     return (input if batched else input.unsqueeze(axis)), batched
 
 
-def _zero_states(lstm, shape, like):
-    """Zero initial state(s): ``(h,)``, or ``(h, c)`` for an LSTM."""
-    zeros = ops.zeros(shape, dtype=like.dtype, device=like.device)
-    return (zeros, zeros) if lstm else (zeros,)
+def _zero_states(shapes, like):
+    """Zero initial states of the given ``shapes``: ``(h,)``, or ``(h, c)`` for an LSTM."""
+    return tuple(ops.zeros(shape, dtype=like.dtype, device=like.device) for shape in shapes)
 
 
 def _forward_scan(step, xw, state, w_hh, b_hh, batch_sizes):
@@ -123,13 +130,12 @@ def _rnn_mode(nonlinearity):
 class RNNBase(Module):
     """The multi-layer, optionally bidirectional recurrent layer behind ``RNN``, ``LSTM`` and
     ``GRU``. Parameters per layer ``k`` and direction: ``weight_ih_l{k}``, ``weight_hh_l{k}``,
-    ``bias_ih_l{k}``, ``bias_hh_l{k}`` (suffix ``_reverse`` for the backward direction)."""
+    ``bias_ih_l{k}``, ``bias_hh_l{k}``, and ``weight_hr_l{k}`` for an LSTM with ``proj_size``
+    (suffix ``_reverse`` for the backward direction)."""
 
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None):
         super().__init__()
-        if proj_size:
-            raise NotImplementedError("distgrad's LSTM does not support proj_size")
         if not 0 <= dropout <= 1 or isinstance(dropout, bool):
             raise ValueError("dropout should be a number in range [0, 1] representing the "
                              "probability of an element being zeroed")
@@ -137,20 +143,29 @@ class RNNBase(Module):
             raise ValueError("hidden_size must be greater than zero")
         if num_layers <= 0:
             raise ValueError("num_layers must be greater than zero")
+        if proj_size < 0:
+            raise ValueError("proj_size should be a positive integer or zero to disable "
+                             "projections")
+        if proj_size >= hidden_size:
+            raise ValueError("proj_size has to be smaller than hidden_size")
         self.mode, self.input_size, self.hidden_size = mode, input_size, hidden_size
         self.num_layers, self.bias, self.batch_first = num_layers, bias, batch_first
-        self.dropout, self.bidirectional, self.proj_size = float(dropout), bidirectional, 0
+        self.dropout, self.bidirectional = float(dropout), bidirectional
+        self.proj_size = proj_size
         gate_size = _GATES[mode] * hidden_size
         directions = 2 if bidirectional else 1
+        out_size = proj_size or hidden_size
         self._flat_weights_names = []
         for layer in range(num_layers):
-            layer_input = input_size if layer == 0 else hidden_size * directions
+            layer_input = input_size if layer == 0 else out_size * directions
             for direction in range(directions):
                 suffix = f"_l{layer}" + ("_reverse" if direction else "")
                 shapes = [("weight_ih", (gate_size, layer_input)),
-                          ("weight_hh", (gate_size, hidden_size))]
+                          ("weight_hh", (gate_size, out_size))]
                 if bias:
                     shapes += [("bias_ih", (gate_size,)), ("bias_hh", (gate_size,))]
+                if proj_size:
+                    shapes.append(("weight_hr", (proj_size, hidden_size)))
                 for name, shape in shapes:
                     setattr(self, name + suffix,
                             Parameter(ops.empty(shape, device=device, dtype=dtype)))
@@ -167,7 +182,7 @@ class RNNBase(Module):
     @property
     def all_weights(self) -> list:
         """The parameters as one list per layer and direction: ``[w_ih, w_hh, b_ih, b_hh]``
-        (without the biases when ``bias=False``)."""
+        (without the biases when ``bias=False``; then ``w_hr`` with ``proj_size``)."""
         names = self._flat_weights_names
         per = len(names) // (self.num_layers * (2 if self.bidirectional else 1))
         return [[getattr(self, n) for n in names[i:i + per]] for i in range(0, len(names), per)]
@@ -176,13 +191,14 @@ class RNNBase(Module):
         suffix = f"_l{layer}" + ("_reverse" if direction else "")
         get = self._parameters.get
         return (get("weight_ih" + suffix), get("weight_hh" + suffix), get("bias_ih" + suffix),
-                get("bias_hh" + suffix))
+                get("bias_hh" + suffix), get("weight_hr" + suffix))
 
     def forward(self, input, hx=None):
         """Run the sequence ``input`` (``(L, N, H_in)``, ``(N, L, H_in)`` with ``batch_first``,
         unbatched ``(L, H_in)``, or a ``PackedSequence``); returns ``(output, h_n)``
         (``(output, (h_n, c_n))`` for LSTM). A packed input gives a packed output, and ``h_n``
-        holds each sequence's state at its own last step."""
+        holds each sequence's state at its own last step. With ``proj_size``, ``output`` and
+        ``h_n`` have ``proj_size`` features."""
         lstm = self.mode == "LSTM"
         packed = isinstance(input, PackedSequence)
         if packed:
@@ -198,9 +214,7 @@ class RNNBase(Module):
         if x.shape[-1] != self.input_size:
             raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected "
                                f"{self.input_size}, got {x.shape[-1]}")
-        directions = 2 if self.bidirectional else 1
-        state_shape = (self.num_layers * directions, batch_sizes[0], self.hidden_size)
-        states = self._initial_states(hx, lstm, batched, state_shape, x)
+        states = self._initial_states(hx, lstm, batched, self._state_shapes(batch_sizes[0]), x)
         if packed:
             states = _permute(states, input.sorted_indices)
         out, finals = self._layers(x, states, batch_sizes)
@@ -225,10 +239,11 @@ class RNNBase(Module):
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(directions):
-                w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
+                w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, direction)
                 state = tuple(s[layer * directions + direction] for s in states)
                 scan = _reverse_scan if direction else _forward_scan
-                seq, state = scan(step, F.linear(x, w_ih, b_ih), state, w_hh, b_hh, batch_sizes)
+                seq, state = scan(step if w_hr is None else _projected(step, w_hr),
+                                  F.linear(x, w_ih, b_ih), state, w_hh, b_hh, batch_sizes)
                 outputs.append(ops.cat(seq))
                 finals.append(state)
             x = outputs[0] if directions == 1 else ops.cat(outputs, -1)
@@ -236,14 +251,20 @@ class RNNBase(Module):
                 x = F.dropout(x, self.dropout, training=True)
         return x, tuple(ops.stack(s) for s in zip(*finals))
 
-    def _initial_states(self, hx, lstm, batched, shape, x):
-        """The initial hidden (and cell) states as a tuple of ``shape`` tensors."""
+    def _state_shapes(self, batch):
+        """The shapes of the hidden (and cell) states for ``batch`` sequences."""
+        lead = (self.num_layers * (2 if self.bidirectional else 1), batch)
+        hidden = lead + (self.proj_size or self.hidden_size,)
+        return (hidden, lead + (self.hidden_size,)) if self.mode == "LSTM" else (hidden,)
+
+    def _initial_states(self, hx, lstm, batched, shapes, x):
+        """The initial hidden (and cell) states as a tuple of tensors of ``shapes``."""
         if hx is None:
-            return _zero_states(lstm, shape, x)
+            return _zero_states(shapes, x)
         given = tuple(hx) if lstm else (hx,)
         if not batched:
             given = tuple(h.unsqueeze(1) for h in given)
-        for i, h in enumerate(given):
+        for i, (h, shape) in enumerate(zip(given, shapes)):
             if tuple(h.shape) != shape:
                 which = f"hidden[{i}]" if lstm else "hidden"
                 raise RuntimeError(f"Expected {which} size {shape}, got {list(h.shape)}")
@@ -251,6 +272,8 @@ class RNNBase(Module):
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         if not self.bias:
@@ -264,18 +287,27 @@ class RNNBase(Module):
         return s
 
 
+def _no_projections(proj_size):
+    """PyTorch's error for a ``proj_size`` given to ``RNN`` or ``GRU`` (even 0)."""
+    if proj_size is not None:
+        raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+
+
 class RNN(RNNBase):
     """Elman RNN: ``h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)`` (or ``relu``)."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None):
+                 batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None, *,
+                 proj_size=None):
+        _no_projections(proj_size)
         super().__init__(_rnn_mode(nonlinearity), input_size, hidden_size, num_layers, bias,
                          batch_first, dropout, bidirectional, device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
 
 
 class LSTM(RNNBase):
-    """Long short-term memory; returns ``(output, (h_n, c_n))``."""
+    """Long short-term memory; returns ``(output, (h_n, c_n))``. With ``proj_size > 0`` each
+    new hidden state is projected to ``proj_size`` features by ``weight_hr_l{k}``."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None):
@@ -288,7 +320,8 @@ class GRU(RNNBase):
     b_hn))``)."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, device=None, dtype=None):
+                 dropout=0.0, bidirectional=False, device=None, dtype=None, *, proj_size=None):
+        _no_projections(proj_size)
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, device=device, dtype=dtype)
 
@@ -320,7 +353,7 @@ class RNNCellBase(Module):
         lstm = self.mode == "LSTM"
         x, batched = _with_batch(self, input, 2, 0)
         if hx is None:
-            state = _zero_states(lstm, (x.shape[0], self.hidden_size), x)
+            state = _zero_states([(x.shape[0], self.hidden_size)] * (2 if lstm else 1), x)
         else:
             state = tuple(hx) if lstm else (hx,)
             if not batched:
