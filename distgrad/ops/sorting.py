@@ -2,6 +2,8 @@
 ``multinomial`` (sampling without replacement is a top-k of random keys)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import _backend
@@ -112,38 +114,77 @@ class Unique2Backward0(Node):
     """Node of ``unique``, which has no derivative: its output requires grad (as in PyTorch), but
     backward through it raises."""
 
+    _op = "_unique2"
+
     def backward(self, g):
-        raise NotImplementedError("the derivative for '_unique2' is not implemented.")
+        raise NotImplementedError(f"the derivative for '{self._op}' is not implemented.")
 
     graph_backward = backward
 
 
-def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
-    """The distinct elements of ``input`` (flattened), in ascending order (also with
-    ``sorted=False``); with ``return_inverse`` also the index in them of each element of
-    ``input`` (``input``'s shape), with ``return_counts`` how often each occurs. NaNs are all
-    distinct. Only ``dim=None`` is supported."""
-    if dim is not None:
-        raise NotImplementedError("unique(dim=...) is not supported; only dim=None (the distinct "
-                                  "elements of the flattened tensor)")
-    data = input._data
-    xp = input._xp()
+class UniqueDimBackward0(Unique2Backward0):
+    """Node of ``unique(dim=...)``, which has no derivative either."""
+
+    _op = "unique_dim"
+
+
+def _unique_flat(data, return_inverse, return_counts):
+    """``(values, inverse, counts)`` arrays of the distinct elements of ``data`` (flattened);
+    ``inverse`` and ``counts`` are None unless asked for."""
+    xp = _backend.get_array_module(data)
     wanted = {"return_inverse": return_inverse, "return_counts": return_counts}
     try:
         found = xp.unique(data.reshape(-1), equal_nan=False, **wanted)
     except TypeError:  # a CuPy without ``equal_nan``: there NaNs are distinct anyway
         found = xp.unique(data.reshape(-1), **wanted)
     if not (return_inverse or return_counts):
-        found = (found,)
-    if _state.enabled and input._requires_grad:
-        values = _from_node(found[0], Unique2Backward0((input,)))
+        return found, None, None
+    return (found[0], found[1].reshape(data.shape) if return_inverse else None,
+            found[-1] if return_counts else None)
+
+
+def _unique_slices(data, axis):
+    """``(values, inverse, counts)`` arrays of the distinct slices of ``data`` along ``axis``, in
+    lexicographic order (two slices are equal where all their elements are: 0 equals -0, a NaN
+    makes its slice distinct)."""
+    xp = _backend.get_array_module(data)
+    if 0 in data.shape[:axis] + data.shape[axis + 1:]:
+        raise RuntimeError("There are 0 sized dimensions, and they aren't selected, so unique "
+                           "cannot be applied")
+    slices = xp.moveaxis(data, axis, 0)
+    n = slices.shape[0]
+    rows = slices.reshape(n, math.prod(slices.shape[1:]))
+    order = xp.lexsort(rows.T[::-1])  # the first column is the primary key
+    ordered = rows[order]
+    new = xp.ones(n, dtype=bool)
+    new[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+    starts = xp.flatnonzero(new)
+    inverse = xp.empty(n, dtype=int64)
+    inverse[order] = xp.cumsum(new) - 1
+    counts = xp.diff(xp.concatenate([starts, xp.asarray([n])]))
+    return xp.moveaxis(slices[order[starts]], 0, axis), inverse, counts
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The distinct elements of ``input`` (flattened), or with ``dim`` its distinct slices along
+    ``dim``, in ascending (lexicographic) order, also with ``sorted=False``. With
+    ``return_inverse`` also the index in them of each element (``input``'s shape) or slice,
+    with ``return_counts`` how often each occurs. NaNs are all distinct."""
+    data = input._data
+    if dim is None:
+        values, inverse, counts = _unique_flat(data, return_inverse, return_counts)
+        node_cls = Unique2Backward0
     else:
-        values = _wrap(found[0])
-    extras = []
-    if return_inverse:
-        extras.append(_wrap(found[1].reshape(data.shape).astype(int64, copy=False)))
-    if return_counts:
-        extras.append(_wrap(found[-1].astype(int64, copy=False)))
+        if data.ndim == 0:
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+        values, inverse, counts = _unique_slices(data, normalize_dims(dim, data.ndim)[0])
+        node_cls = UniqueDimBackward0
+    if _state.enabled and input._requires_grad:
+        values = _from_node(values, node_cls((input,)))
+    else:
+        values = _wrap(values)
+    extras = [_wrap(a.astype(int64, copy=False))
+              for a, wanted in ((inverse, return_inverse), (counts, return_counts)) if wanted]
     return (values, *extras) if extras else values
 
 
