@@ -1,7 +1,8 @@
 """Matrix products: ``matmul`` (with batch broadcasting and vectors), ``mm``, ``bmm``, ``dot``,
 ``mv``, ``outer``, ``einsum``; the norms of ``distgrad.linalg`` (``norm``, ``vector_norm``,
 ``matrix_norm``), composed of differentiable ops; ``cdist``; and ``inv``, ``det``, ``slogdet``,
-``solve`` and ``cholesky`` (NumPy's/CuPy's LAPACK calls, with PyTorch's errors)."""
+``solve``, ``cholesky``, ``svd``, ``svdvals`` and ``cond`` (NumPy's/CuPy's LAPACK calls, with
+PyTorch's errors)."""
 from __future__ import annotations
 
 import builtins
@@ -12,7 +13,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import _backend
-from ..autograd.graph import Node
+from ..autograd.graph import FREED_MESSAGE, Node, _raise_modified
 from ..dtypes import as_dtype, int64
 from ..tensor import Tensor, _from_node
 from ._util import (_state, broadcast_error, check_devices, check_same_device, normalize_dims,
@@ -461,13 +462,14 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None) -> Tensor:
 
 
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None) -> Tensor:
-    """The matrix norm over the two dims ``dim``: Frobenius (``'fro'``), the largest (``1``) or
-    smallest (``-1``) absolute column sum, or the largest (``inf``) or smallest (``-inf``)
-    absolute row sum. The norms of singular values (``'nuc'``, ``2``, ``-2``) are not
-    supported."""
+    """The matrix norm over the two dims ``dim``: Frobenius (``'fro'``), nuclear (``'nuc'``: the
+    sum of the singular values), spectral (``2``: the largest singular value; ``-2``: the
+    smallest), the largest (``1``) or smallest (``-1``) absolute column sum, or the largest
+    (``inf``) or smallest (``-inf``) absolute row sum."""
     from .elementwise import abs
     from .reduce import amax, amin, sum
     from .shape import squeeze
+    given = A._data.dtype
     A = _norm_input("linalg.matrix_norm", A, dtype)
     if A._data.ndim < 2:
         raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 "
@@ -487,9 +489,28 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None) -> Ten
         out = pick(sum(abs(A), across, keepdim=True), along, keepdim=True)
         return out if keepdim else squeeze(out, (rows, cols))
     if ord in ("nuc", 2, -2):
-        raise NotImplementedError(f"linalg.matrix_norm: ord={ord!r} needs singular values, which "
-                                  "distgrad does not compute")
+        if given.itemsize < 4:
+            raise RuntimeError(f"linalg.matrix_norm: Low precision dtypes not supported. Got "
+                               f"{torch_type_name(given)}")
+        return _singular_value_norm(A, ord, rows, cols, keepdim)
     raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+
+
+def _singular_value_norm(A, ord, rows, cols, keepdim) -> Tensor:
+    """The nuclear (``'nuc'``) or spectral (``2``, ``-2``) norm of the matrices of ``A`` over its
+    dims ``rows`` and ``cols``, from their singular values."""
+    from .creation import zeros
+    from .reduce import amax, amin, sum
+    if ord == 2 and A._data.size == 0:  # PyTorch's value for empty matrices (no gradient)
+        shape = [1 if d in (rows, cols) else n for d, n in enumerate(A.shape)
+                 if keepdim or d not in (rows, cols)]
+        return zeros(shape, dtype=A._data.dtype, device=A.device)
+    s = svdvals(A.movedim((rows, cols), (-2, -1)))
+    out = sum(s, -1) if ord == "nuc" else (amax if ord == 2 else amin)(s, -1)
+    if keepdim:
+        for d in sorted((rows, cols)):
+            out = out.unsqueeze(d)
+    return out
 
 
 def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None) -> Tensor:
@@ -742,9 +763,10 @@ def _failed_minor(m):
 
 
 def _lapack(fn, data, name, find, message):
-    """``fn(data)`` (a NumPy/CuPy ``linalg`` call on the matrices ``data``) with a failure raised
-    as PyTorch's LinAlgError ``name: (Batch element i): message`` (formatted with what the host
-    check ``find`` reports for the first matrix that fails). NumPy raises on such a matrix; CuPy
+    """``fn(data)`` (a NumPy/CuPy ``linalg`` call on the matrices ``data``: an array or a tuple
+    of arrays) with a failure raised as PyTorch's LinAlgError ``name: (Batch element i):
+    message`` (formatted with what the host check ``find`` reports for the first matrix that
+    fails). NumPy raises on such a matrix; CuPy
     returns non-finite values (and NumPy does for a NaN pivot of a Cholesky factorisation)."""
     xp = _backend.get_array_module(data)
     try:
@@ -752,7 +774,8 @@ def _lapack(fn, data, name, find, message):
     except np.linalg.LinAlgError as exc:
         _raise_failure(data, name, find, message)
         raise LinAlgError(f"{name}: {exc}") from None
-    if not bool(xp.isfinite(out).all()):
+    outs = out if isinstance(out, tuple) else (out,)
+    if not builtins.all(bool(xp.isfinite(o).all()) for o in outs):
         _raise_failure(data, name, find, message)
     return out
 
@@ -960,3 +983,185 @@ def cholesky(A, *, upper=False) -> Tensor:
                   _NOT_POSITIVE_DEFINITE)
     return _linalg_result(_mT(out) if upper else out, (A,), LinalgCholeskyExBackward0,
                           output=True, upper=upper)
+
+
+# --------------------------------------------------------------------------------------------
+# singular values (``linalg.svd``, ``svdvals``, ``cond``)
+# --------------------------------------------------------------------------------------------
+svd_result = namedtuple("linalg_svd", ["U", "S", "Vh"])
+
+_SVD_NON_FINITE = ("The algorithm failed to converge because the input matrix contained "
+                   "non-finite values.")
+
+
+def _non_finite(m):
+    """Whether the host matrix ``m`` has a NaN or an infinity."""
+    return not np.isfinite(m).all()
+
+
+def _svd_grad(gU, gS, gVh, U, S, Vh, eye, mT):
+    """PyTorch's gradient of ``A = U diag(S) Vh`` (the reduced SVD, ``k`` singular values) from
+    those of the factors (None where they have none), on arrays or tensors: ``eye`` is the
+    ``k x k`` identity and ``mT`` the matrix transpose of their kind. Singular vectors need
+    distinct singular values (and, for a rectangular ``A``, full rank)."""
+    m, n = U.shape[-2], Vh.shape[-1]
+    if gU is None and gVh is None:  # singular values only: U diag(gS) Vh
+        return U @ (gS[..., :, None] * Vh) if m >= n else (U * gS[..., None, :]) @ Vh
+    s2 = S * S
+    gA = 0
+    if gU is not None:
+        UhgU = mT(U) @ gU
+        gA = (UhgU - mT(UhgU)) * S[..., None, :]
+    if gVh is not None:
+        VhgV = Vh @ mT(gVh)
+        gA = gA + S[..., :, None] * (VhgV - mT(VhgV))
+    gA = gA / (s2[..., None, :] - s2[..., :, None] + eye)  # the diagonal of gA is 0 here
+    if gS is not None:
+        gA = gA + gS[..., None, :] * eye
+    if m > n and gU is not None:  # + (I - U U^T) gU S^-1 V^T
+        gU_s = gU / S[..., None, :]
+        return (U @ gA + gU_s - U @ (mT(U) @ gU_s)) @ Vh
+    if m < n and gVh is not None:  # + U S^-1 gVh (I - V V^T)
+        s_gVh = gVh / S[..., :, None]
+        return U @ (gA @ Vh + s_gVh - (s_gVh @ mT(Vh)) @ Vh)
+    return U @ (gA @ Vh) if m >= n else (U @ gA) @ Vh
+
+
+class LinalgSvdBackward0(Node):
+    """Backward of ``linalg.svd`` and ``svdvals`` (outputs ``U``, ``S``, ``Vh``); with
+    ``full_matrices`` the extra columns of ``U`` and rows of ``Vh`` get no gradient, as in
+    PyTorch."""
+
+    num_outputs = 3
+    factors = None  # (array, version counter, version) of U, S and Vh
+
+    def release(self):
+        super().release()
+        self.factors = None
+
+    def _factors(self):
+        """The arrays ``U``, ``S``, ``Vh``, after the freed and in-place checks."""
+        if self.factors is None:
+            raise RuntimeError(FREED_MESSAGE)
+        for i, (data, counter, version) in enumerate(self.factors):
+            if counter[0] != version:
+                t = _wrap(data)
+                t._version_counter, t._output_nr = counter, i
+                _raise_modified(t, version, self)
+        return [data for data, _, _ in self.factors]
+
+    @staticmethod
+    def _reduced(gU, gVh, U, Vh, k):
+        """The factors and their gradients cut to the ``k`` singular vectors of the reduced
+        SVD."""
+        if U.shape[-1] != k:
+            U, gU = U[..., :k], None if gU is None else gU[..., :k]
+        if Vh.shape[-2] != k:
+            Vh, gVh = Vh[..., :k, :], None if gVh is None else gVh[..., :k, :]
+        return gU, gVh, U, Vh
+
+    def backward(self, gU, gS, gVh):
+        U, S, Vh = self._factors()
+        k = S.shape[-1]
+        gU, gVh, U, Vh = self._reduced(gU, gVh, U, Vh, k)
+        eye = _backend.get_array_module(S).eye(k, dtype=S.dtype)
+        return (_svd_grad(gU, gS, gVh, U, S, Vh, eye, _mT),)
+
+    def graph_backward(self, gU, gS, gVh):
+        U, S, Vh = _node_outputs(self._factors(), self)
+        k = S.shape[-1]
+        gU, gVh, U, Vh = self._reduced(gU, gVh, U, Vh, k)
+        eye = _wrap(_backend.get_array_module(S._data).eye(k, dtype=S.dtype))
+        return (_svd_grad(gU, gS, gVh, U, S, Vh, eye, lambda t: t.mT),)
+
+
+def _node_outputs(arrays, node):
+    """The tensors of ``arrays``, outputs ``0, 1, ...`` of ``node``."""
+    outputs = []
+    for i, data in enumerate(arrays):
+        t = _from_node(data, node)
+        t._output_nr = i
+        outputs.append(t)
+    return outputs
+
+
+def _svd(A, full_matrices):
+    """``(U, S, Vh)`` tensors of the SVD of the matrices of ``A``, recorded by one node."""
+    _check_float("linalg.svd", A, "linalg_svd_cpu")
+    if A._data.ndim < 2:
+        raise RuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
+    xp = A._xp()
+    factors = _lapack(lambda a: xp.linalg.svd(a, full_matrices=full_matrices), A._data,
+                      "linalg.svd", _non_finite, _SVD_NON_FINITE)
+    if not (_state.enabled and A._requires_grad):
+        return [_wrap(f) for f in factors]
+    node = LinalgSvdBackward0((A,))
+    outputs = _node_outputs(factors, node)
+    node.factors = tuple([(t._data, t._version_counter, t._version_counter[0]) for t in outputs])
+    return outputs
+
+
+def svd(A, full_matrices=True, *, driver=None):
+    """``(U, S, Vh)`` with ``A = U diag(S) Vh`` for each matrix of ``A`` (..., m, n): the
+    singular values ``S`` in descending order, ``U`` (..., m, m) and ``Vh`` (..., n, n), or
+    (..., m, k) and (..., k, n) for ``k = min(m, n)`` with ``full_matrices=False``. Gradients
+    through ``U`` or ``Vh`` need distinct singular values (and a loss that does not depend on
+    their signs)."""
+    if driver is not None and A.device.type == "cpu":
+        raise RuntimeError("torch.linalg.svd: keyword argument `driver=` is only supported on "
+                           "CUDA inputs with cuSOLVER backend.")
+    return svd_result(*_svd(A, full_matrices))
+
+
+def svdvals(A) -> Tensor:
+    """The singular values of each matrix of ``A`` (..., m, n), in descending order."""
+    return _svd(A, False)[1]
+
+
+_COND_ORDS = (None, 2, -2, 1, -1, math.inf, -math.inf, "fro", "nuc")
+
+
+def _regular_inverse(A):
+    """``(inverse, singular)``: the inverses of the matrices of ``A``, the identity standing
+    for each singular one, and a bool tensor of ``A``'s batch shape marking those (None when
+    there are none)."""
+    from .elementwise import where
+    try:
+        return inv(A), None
+    except LinAlgError:
+        pass
+    host = _backend.to_device(A._data, _backend.CPU)
+    singular = np.array([_zero_pivot(m) > 0 for m in host.reshape((-1,) + host.shape[-2:])])
+    singular = _wrap(_backend.to_device(singular.reshape(host.shape[:-2]), A.device))
+    eye = _wrap(A._xp().eye(A.shape[-1], dtype=A._data.dtype))
+    return inv(where(singular[..., None, None], eye, A)), singular
+
+
+def cond(A, p=None) -> Tensor:
+    """The condition number of each matrix of ``A`` in the matrix norm ``p``: the ratio of the
+    largest to the smallest singular value for ``p`` None or 2 (the inverse for -2), otherwise
+    ``norm(A, p) * norm(inv(A), p)`` for square matrices (inf for a singular one, except for
+    ``'nuc'``, computed from the singular values as in PyTorch)."""
+    from .elementwise import isnan, where
+    if A._data.ndim < 2:
+        raise RuntimeError("linalg.cond: The input tensor must have at least 2 dimensions.")
+    if p not in _COND_ORDS:
+        raise RuntimeError(f"linalg.cond got an invalid norm type: {p}")
+    if A._data.size == 0:
+        return _wrap(A._xp().zeros(A.shape[:-2], dtype=A._data.dtype))
+    if p in (None, 2, -2):
+        s = svdvals(A)
+        high, low = s[..., 0], s[..., -1]  # the singular values are in descending order
+        return low / high if p == -2 else high / low
+    if A.shape[-1] != A.shape[-2]:
+        name = f"{p:f}" if isinstance(p, float) and math.isfinite(p) else p
+        raise RuntimeError(f"linalg.cond(ord={name}): A must be batches of square matrices, but "
+                           f"they are {A.shape[-2]} by {A.shape[-1]} matrices")
+    if p == "nuc":  # as PyTorch: the nuclear norms of A and its inverse from A's singular values
+        s = svdvals(A)
+        return s.sum(-1) * s.reciprocal().sum(-1)
+    inverse, singular = _regular_inverse(A)
+    out = matrix_norm(A, p) * matrix_norm(inverse, p)
+    if singular is not None:
+        out = where(singular, math.inf, out)
+    return where(isnan(out), math.inf, out)  # as PyTorch's nan_to_num (a NaN in A)
