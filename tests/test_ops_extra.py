@@ -395,13 +395,7 @@ def test_error_messages_match_torch(name, torch):
     assert str(got.value) == str(expected.value).split("\n")[0]
 
 
-def test_unsupported_arguments_say_so():
-    with pytest.raises(NotImplementedError, match="dim=None"):
-        dg.unique(dg.ones(2, 2), dim=0)
-    with pytest.raises(NotImplementedError, match="singular values"):
-        dg.linalg.matrix_norm(dg.ones(2, 2), "nuc")
-    with pytest.raises(NotImplementedError, match="singular values"):
-        dg.norm(dg.ones(2, 2), "nuc")
+def test_scatter_needs_src_or_value():
     with pytest.raises(TypeError, match="'src' or 'value'"):
         dg.scatter(dg.ones(2), 0, idx([0]))
 

@@ -112,7 +112,5 @@ def test_recurrent_errors_and_repr():
         nn.GRU(3, 4)(dg.randn(5, 2, 3), dg.zeros(1, 3, 4))
     with pytest.raises(ValueError, match="Unknown nonlinearity 'gelu'"):
         nn.RNN(3, 4, nonlinearity="gelu")
-    with pytest.raises(NotImplementedError, match="proj_size"):
-        nn.LSTM(3, 4, proj_size=2)
     out, (h, c) = nn.LSTM(3, 4, num_layers=2, dropout=0.5)(dg.randn(5, 2, 3))
     assert out.shape == (5, 2, 4) and h.shape == c.shape == (2, 2, 4)
