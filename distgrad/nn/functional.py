@@ -1,9 +1,10 @@
 """``distgrad.nn.functional``: PyTorch's ``torch.nn.functional`` on distgrad tensors.
 
 Every function takes and returns ``Tensor``s with PyTorch's signature; the heavy ones (linear,
-conv2d and conv_transpose2d, unfold/fold, pooling, softmax/log_softmax, the losses,
-normalisation, embedding, dropout, interpolate) are single autograd nodes with hand-written
-backward formulas on raw arrays (see ``distgrad/ops/nn/``); attention is composed of them.
+the convolutions and transposed convolutions, unfold/fold, pooling, softmax/log_softmax, the
+losses, normalisation, embedding, dropout, interpolate) are single autograd nodes with
+hand-written backward formulas on raw arrays (see ``distgrad/ops/nn/``); attention is composed
+of them.
 This module imports nothing from ``distgrad.nn.modules``.
 """
 from __future__ import annotations
@@ -13,13 +14,14 @@ from ..ops import shape as _shape
 from ..ops.nn import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,  # noqa: F401
                       adaptive_max_pool2d, avg_pool1d, avg_pool2d, batch_norm, bilinear,
                       binary_cross_entropy, binary_cross_entropy_with_logits, celu, conv1d, conv2d,
-                      conv_transpose1d, conv_transpose2d, cosine_embedding_loss, cosine_similarity,
-                      cross_entropy, dropout, dropout1d, dropout2d, dropout3d, elu, embedding,
-                      fold, gaussian_nll_loss, glu, group_norm, hardshrink, hardsigmoid, hardswish,
-                      hardtanh, hinge_embedding_loss, huber_loss, instance_norm, interpolate,
-                      kl_div, l1_loss, layer_norm, leaky_relu, linear, local_response_norm,
-                      log_softmax, logsigmoid, lp_pool2d, margin_ranking_loss, max_pool1d,
-                      max_pool2d, max_pool2d_with_indices, max_unpool2d, mish, mse_loss,
+                      conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
+                      cosine_embedding_loss, cosine_similarity, cross_entropy, dropout, dropout1d,
+                      dropout2d, dropout3d, elu, embedding, fold, gaussian_nll_loss, glu,
+                      group_norm, hardshrink, hardsigmoid, hardswish, hardtanh,
+                      hinge_embedding_loss, huber_loss, instance_norm, interpolate, kl_div, l1_loss,
+                      layer_norm, leaky_relu, linear, local_response_norm, log_softmax, logsigmoid,
+                      lp_pool2d, margin_ranking_loss, max_pool1d, max_pool2d,
+                      max_pool2d_with_indices, max_unpool2d, mish, mse_loss,
                       multi_head_attention_forward, multilabel_soft_margin_loss, nll_loss,
                       normalize, one_hot, pad, pairwise_distance, pdist, poisson_nll_loss, prelu,
                       relu6, rms_norm, rrelu, scaled_dot_product_attention, selu, silu,

@@ -5,7 +5,8 @@ from .activation import (celu, dropout, dropout1d, dropout2d, dropout3d, elu, gl
                          mish, prelu, relu6, rrelu, selu, silu, softmax, softmin, softplus,
                          softshrink, softsign, tanhshrink, threshold)
 from .attention import multi_head_attention_forward, scaled_dot_product_attention
-from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d, fold, unfold
+from .conv import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
+                   fold, unfold)
 from .distance import cosine_similarity, normalize, pairwise_distance, pdist
 from .embedding import embedding, one_hot
 from .linear import bilinear, linear
@@ -30,10 +31,10 @@ def _guard_devices():
     g = globals()
     # (not the losses: they warn with fixed stacklevels, which a wrapper frame would shift;
     # they check devices themselves or fail in a tensor op that does)
-    for name in ("bilinear", "linear", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d",
-                 "batch_norm", "group_norm", "instance_norm", "layer_norm", "rms_norm",
-                 "embedding", "prelu", "cosine_similarity", "pairwise_distance", "max_unpool2d",
-                 "gaussian_nll_loss"):
+    for name in ("bilinear", "linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+                 "conv_transpose2d", "conv_transpose3d", "batch_norm", "group_norm",
+                 "instance_norm", "layer_norm", "rms_norm", "embedding", "prelu",
+                 "cosine_similarity", "pairwise_distance", "max_unpool2d", "gaussian_nll_loss"):
         g[name] = device_guard(g[name])
 
 

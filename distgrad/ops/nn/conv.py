@@ -1,22 +1,28 @@
-"""Convolutions: ``conv2d`` (and ``conv1d`` through it) by im2col + one matrix product; the
-transposed convolutions ``conv_transpose2d``/``conv_transpose1d`` (the input gradient of a
-convolution, so its backward formulas with the roles swapped); ``unfold``/``fold`` (im2col and
-col2im as differentiable ops, each the other's backward).
+"""Convolutions over 1, 2 or 3 spatial dims: ``conv1d``/``conv2d``/``conv3d`` by im2col + one
+matrix product; the transposed convolutions ``conv_transpose1d``/``2d``/``3d`` (the input
+gradient of a convolution, so its backward formulas with the roles swapped); ``unfold``/``fold``
+(2-D im2col and col2im as differentiable ops, each the other's backward). One N-d
+implementation serves every dimensionality; the public functions are thin wrappers.
 
-Layout. Internally the images are held "CHWN" (batch innermost): the input is copied once into
-a zero-padded ``(C, Hp, Wp, N)`` buffer, so every window copy moves runs of ``Wo*N``
-contiguous values (NCHW windows would move runs of ``Wo``, and NumPy's per-run overhead would
-dominate on small images). The columns are a ``(C*kh*kw, Ho*Wo*N)`` matrix, the product is one
-GEMM per group, and its ``(O, Ho, Wo, N)`` result is transposed back to NCHW.
+Layout. Internally the images are held "C*N" (channels first, batch innermost): the input is
+copied once into a zero-padded ``(C, *padded, N)`` buffer, so every window copy moves runs of
+``Wo*N`` contiguous values (NCHW windows would move runs of ``Wo``, and NumPy's per-run
+overhead would dominate on small images). The columns are a ``(C*prod(k), prod(out)*N)``
+matrix, the product is one GEMM per group, and its ``(O, *out, N)`` result is transposed back
+to ``(N, O, *out)``.
 
 Backward: the weight gradient is one GEMM with the saved columns; the input gradient is the
 column gradient ``W.T @ g`` folded back (col2im). For stride 1 the column gradient is computed
-"row-flat" (over full padded rows, the ``Wp - Wo`` extra columns being zero), which turns
-col2im into ``kh*kw`` adds of long contiguous runs; other strides add through strided views.
-Double backward (``graph_backward``) uses the transposed convolution for the input gradient and
-``unfold`` plus a batched matmul for the weight gradient.
+"row-flat" (over the padded extent of every dim but the first, the extra positions being zero),
+which turns col2im into ``prod(k)`` adds of long contiguous runs; other strides add through
+strided views. Double backward (``graph_backward``) uses the transposed convolution for the
+input gradient and ``unfold`` plus a batched matmul for the weight gradient.
 """
 from __future__ import annotations
+
+import itertools
+import math
+from operator import mul
 
 from ...autograd.graph import Node
 from ...tensor import Tensor, _from_node
@@ -27,121 +33,150 @@ _wrap = Tensor._wrap
 
 
 # Columns up to this size are kept from the forward for the weight gradient; bigger ones are
-# rebuilt in the backward (they hold kh*kw times the input).
+# rebuilt in the backward (they hold prod(k) times the input).
 SAVE_COLS_LIMIT = 64 * 2 ** 20
+
+# PyTorch's names of the spatial dims in messages, by their number
+_DIM_NAMES = {1: ("width",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 
 
 def _as_strided(xp, arr, shape, strides):
     return xp.lib.stride_tricks.as_strided(arr, shape=shape, strides=strides)
 
 
+def window_slices(kernel, stride, dilation, out, lead):
+    """For each kernel offset (in row-major order), the index ``(lead, *slices)`` that picks
+    that tap of every window: ``out`` windows per dim, ``stride`` apart, with taps ``dilation``
+    apart (``lead`` indexes the dims before the windowed ones)."""
+    per_dim = [[slice(o * d, o * d + s * (n - 1) + 1, s) for o in range(k)]
+               for k, d, s, n in zip(kernel, dilation, stride, out)]
+    return itertools.product((lead,), *per_dim)
+
+
+def _sizes_str(sizes) -> str:
+    """``(3 x 4 x 5)``, as PyTorch prints spatial sizes."""
+    return "(" + " x ".join(str(s) for s in sizes) + ")"
+
+
 class _Geometry:
-    """Sizes of one convolution call (all plain ints): the image ``(N, C, H, W)``, the kernel,
-    ``O`` output channels and the output size ``(Ho, Wo)``, computed unless ``out_size`` gives
-    it (a transposed convolution: its input is the output of this convolution)."""
-    __slots__ = ("N", "C", "H", "W", "O", "G", "kh", "kw", "sh", "sw", "dh", "dw", "pt", "pb",
-                 "pl", "pr", "Hp", "Wp", "Ho", "Wo", "unit")
+    """Sizes of one convolution call over ``n`` spatial dims (plain ints and tuples): the image
+    ``(N, C, *size)``, the kernel ``k``, ``O`` output channels, the zero-padded size and the
+    output size ``out``, computed unless ``out_size`` gives it (a transposed convolution: its
+    input is the output of this convolution). ``pads`` is ``(lo0, hi0, lo1, hi1, ...)``."""
+    __slots__ = ("n", "N", "C", "O", "G", "size", "k", "stride", "dil", "lo", "padded", "out",
+                 "unit", "interior")
 
     def __init__(self, xshape, ksize, O, stride, pads, dilation, groups, out_size=None):
-        self.N, self.C, self.H, self.W = xshape
-        self.kh, self.kw = ksize
+        self.N, self.C = xshape[:2]
+        self.size = size = tuple(xshape[2:])
+        self.n = len(size)
+        self.k, self.stride, self.dil = tuple(ksize), tuple(stride), tuple(dilation)
         self.O = O
         self.G = groups
-        self.sh, self.sw = stride
-        self.dh, self.dw = dilation
-        self.pt, self.pb, self.pl, self.pr = pads
-        self.Hp = self.H + self.pt + self.pb
-        self.Wp = self.W + self.pl + self.pr
-        if out_size is None:
-            self.Ho = (self.Hp - self.dh * (self.kh - 1) - 1) // self.sh + 1
-            self.Wo = (self.Wp - self.dw * (self.kw - 1) - 1) // self.sw + 1
-        else:
-            self.Ho, self.Wo = out_size
+        self.lo = pads[0::2]
+        # (one loop, not a generator per attribute: this runs at every call)
+        padded, interior, out = [], [], []
+        for s, lo, hi, k, d, t in zip(size, self.lo, pads[1::2], self.k, self.dil, self.stride):
+            padded.append(s + lo + hi)
+            interior.append(slice(lo, lo + s))    # the image inside its zero-padded extent
+            out.append((s + lo + hi - d * (k - 1) - 1) // t + 1)
+        self.padded, self.interior = tuple(padded), tuple(interior)
+        self.out = tuple(out) if out_size is None else tuple(out_size)
         # 1x1, stride 1, no padding (nor an output cut short): the transposed input is the
         # column matrix
-        self.unit = (self.kh == 1 and self.kw == 1 and self.sh == 1 and self.sw == 1
-                     and self.Hp == self.H and self.Wp == self.W
-                     and self.Ho == self.H and self.Wo == self.W)
+        ones = (1,) * self.n
+        self.unit = self.k == self.stride == ones and self.padded == size and self.out == size
 
     def sizes(self) -> str:
         """``kernel_size=(..), dilation=(..), padding=(..)`` as PyTorch's messages print them."""
-        return (f"kernel_size=({self.kh}, {self.kw}), dilation=({self.dh}, {self.dw}), "
-                f"padding=({self.pt}, {self.pl})")
+        def tup(v):
+            return ", ".join(str(x) for x in v)
+        return f"kernel_size=({tup(self.k)}), dilation=({tup(self.dil)}), padding=({tup(self.lo)})"
 
 
-def _to_chwn(x, geo):
-    """``x`` (N, C, H, W) as a zero-padded ``(C, Hp, Wp, N)`` array."""
+def _to_cn(x, geo):
+    """``x`` (N, C, *size) as a zero-padded ``(C, *padded, N)`` array."""
     xp = xp_of(x)
-    if geo.Hp == geo.H and geo.Wp == geo.W:
-        return xp.ascontiguousarray(x.transpose(1, 2, 3, 0))
-    buf = xp.zeros((geo.C, geo.Hp, geo.Wp, geo.N), dtype=x.dtype)
-    buf[:, geo.pt:geo.pt + geo.H, geo.pl:geo.pl + geo.W, :] = x.transpose(1, 2, 3, 0)
+    xt = x.transpose(*range(1, geo.n + 2), 0)
+    if geo.padded == geo.size:
+        return xp.ascontiguousarray(xt)
+    buf = xp.zeros((geo.C, *geo.padded, geo.N), dtype=x.dtype)
+    buf[(slice(None), *geo.interior)] = xt
     return buf
 
 
 def _im2col(x, geo):
-    """Columns ``(C*kh*kw, Ho*Wo*N)`` of the input ``x`` (N, C, H, W)."""
+    """Columns ``(C*prod(k), prod(out)*N)`` of the input ``x`` (N, C, *size)."""
     xp = xp_of(x)
-    xt = _to_chwn(x, geo)
+    xt = _to_cn(x, geo)
     if geo.unit:
         return xt.reshape(geo.C, -1)
-    s0, s1, s2, s3 = xt.strides
-    win = _as_strided(xp, xt, (geo.C, geo.kh, geo.kw, geo.Ho, geo.Wo, geo.N),
-                      (s0, geo.dh * s1, geo.dw * s2, geo.sh * s1, geo.sw * s2, s3))
-    return xp.ascontiguousarray(win).reshape(geo.C * geo.kh * geo.kw, -1)
+    sc, *sp, sn = xt.strides
+    win = _as_strided(xp, xt, (geo.C, *geo.k, *geo.out, geo.N),
+                      (sc, *map(mul, geo.dil, sp), *map(mul, geo.stride, sp), sn))
+    return xp.ascontiguousarray(win).reshape(geo.C * math.prod(geo.k), -1)
 
 
 def _grad_rows(g, geo):
-    """An output-space array ``g`` (N, O, Ho, Wo) as rows ``(O, Ho*Wo*N)``."""
+    """An output-space array ``g`` (N, O, *out) as rows ``(O, prod(out)*N)``."""
     xp = xp_of(g)
-    return xp.ascontiguousarray(g.transpose(1, 2, 3, 0)).reshape(geo.O, -1)
+    return xp.ascontiguousarray(g.transpose(*range(1, geo.n + 2), 0)).reshape(geo.O, -1)
 
 
 def _from_rows(rows, geo):
-    """Rows ``(O, Ho*Wo*N)`` back as ``(N, O, Ho, Wo)``."""
+    """Rows ``(O, prod(out)*N)`` back as ``(N, O, *out)``."""
     xp = xp_of(rows)
-    return xp.ascontiguousarray(rows.reshape(geo.O, geo.Ho, geo.Wo, geo.N).transpose(3, 0, 1, 2))
+    return xp.ascontiguousarray(rows.reshape(geo.O, *geo.out, geo.N)
+                                .transpose(geo.n + 1, *range(geo.n + 1)))
 
 
 def _row_flat(g2, geo):
-    """``(O, Ho*Wo*N)`` rows as row-flat ``(O, Ho*Wp*N)`` (zeros in the columns past ``Wo``)."""
+    """``(O, prod(out)*N)`` rows as row-flat ``(O, out[0]*prod(padded[1:])*N)`` (zeros past
+    the output in every dim but the first)."""
+    if geo.out[1:] == geo.padded[1:]:
+        return g2
     xp = xp_of(g2)
-    out = xp.zeros((geo.O, geo.Ho, geo.Wp, geo.N), dtype=g2.dtype)
-    out[:, :, :geo.Wo, :] = g2.reshape(geo.O, geo.Ho, geo.Wo, geo.N)
+    out = xp.zeros((geo.O, geo.out[0], *geo.padded[1:], geo.N), dtype=g2.dtype)
+    out[(slice(None), slice(None), *[slice(o) for o in geo.out[1:]])] = \
+        g2.reshape(geo.O, *geo.out, geo.N)
     return out.reshape(geo.O, -1)
 
 
 def _col2im(dcols, geo, flat):
-    """Fold the column gradient back into an input gradient ``(N, C, H, W)``."""
+    """Fold the column gradient back into an input gradient ``(N, C, *size)``."""
     xp = xp_of(dcols)
-    C, N, H, W = geo.C, geo.N, geo.H, geo.W
-    kh, kw, dh, dw = geo.kh, geo.kw, geo.dh, geo.dw
-    Hp, Wp, Ho, Wo = geo.Hp, geo.Wp, geo.Ho, geo.Wo
+    C, N, K = geo.C, geo.N, math.prod(geo.k)
     if geo.unit:
-        dxt = dcols.reshape(C, H, W, N)
+        dxt = dcols.reshape(C, *geo.size, N)
     elif flat:
-        L = Ho * Wp * N
-        dc = dcols.reshape(C, kh, kw, L)
-        buf = xp.zeros((C, (Hp * Wp + (kw - 1) * dw) * N), dtype=dcols.dtype)
-        for p in range(kh):
-            for q in range(kw):
-                s = (p * dh * Wp + q * dw) * N
-                buf[:, s:s + L] += dc[:, p, q]
-        dxt = buf[:, :Hp * Wp * N].reshape(C, Hp, Wp, N)
+        # the strides of the padded (C, *padded, N) image, and where each kernel tap's run of
+        # L values starts (row-major order of the taps)
+        steps = [N]
+        for p in geo.padded[:0:-1]:
+            steps.insert(0, steps[0] * p)
+        starts = [0]
+        for k, d, st in zip(geo.k, geo.dil, steps):
+            starts = [s + o * d * st for s in starts for o in range(k)]
+        L = geo.out[0] * steps[0]
+        n_in = geo.padded[0] * steps[0]
+        dc = dcols.reshape(C, K, L)
+        buf = xp.zeros((C, max(n_in, starts[-1] + L)), dtype=dcols.dtype)
+        for t, s in enumerate(starts):
+            buf[:, s:s + L] += dc[:, t]
+        dxt = buf[:, :n_in].reshape(C, *geo.padded, N)
     else:
-        dc = dcols.reshape(C, kh, kw, Ho, Wo, N)
-        dxt = xp.zeros((C, Hp, Wp, N), dtype=dcols.dtype)
-        hs, ws = geo.sh * (Ho - 1) + 1, geo.sw * (Wo - 1) + 1
-        for p in range(kh):
-            for q in range(kw):
-                h0, w0 = p * dh, q * dw
-                dxt[:, h0:h0 + hs:geo.sh, w0:w0 + ws:geo.sw, :] += dc[:, p, q]
-    dxt = dxt[:, geo.pt:geo.pt + H, geo.pl:geo.pl + W, :]
-    return xp.ascontiguousarray(dxt.transpose(3, 0, 1, 2))
+        dc = dcols.reshape(C, K, *geo.out, N)
+        dxt = xp.zeros((C, *geo.padded, N), dtype=dcols.dtype)
+        taps = window_slices(geo.k, geo.stride, geo.dil, geo.out, slice(None))
+        for t, index in enumerate(taps):
+            dxt[index] += dc[:, t]
+    if geo.padded != geo.size:
+        dxt = dxt[(slice(None), *geo.interior)]
+    return xp.ascontiguousarray(dxt.transpose(geo.n + 1, *range(geo.n + 1)))
 
 
 def _apply_weight(w, cols, geo):
-    """The output rows ``(O, Ho*Wo*N)`` of the columns: one GEMM per group."""
+    """The output rows ``(O, prod(out)*N)`` of the columns: one GEMM per group."""
     G, O = geo.G, geo.O
     if G == 1:
         return w.reshape(O, -1) @ cols
@@ -159,9 +194,10 @@ def _weight_grad(cols, g2, geo, wshape):
 
 
 def _input_grad(g2, w, geo):
-    """The image-space ``(N, C, H, W)`` result of output-space rows ``g2``: ``W.T @ g2`` folded
-    back (col2im); the input gradient of a convolution, the forward of a transposed one."""
-    flat = geo.sh == 1 and geo.sw == 1 and not geo.unit
+    """The image-space ``(N, C, *size)`` result of output-space rows ``g2``: ``W.T @ g2``
+    folded back (col2im); the input gradient of a convolution, the forward of a transposed
+    one."""
+    flat = geo.stride == (1,) * geo.n and not geo.unit
     gr = _row_flat(g2, geo) if flat else g2
     G, O = geo.G, geo.O
     if G == 1:
@@ -183,7 +219,7 @@ def _forward(x, w, b, geo):
 def _transposed_forward(x, w, b, geo):
     out = _input_grad(_grad_rows(x, geo), w, geo)
     if b is not None:
-        out += b.reshape(1, -1, 1, 1)
+        out += b.reshape((1, -1) + (1,) * geo.n)
     return out
 
 
@@ -205,7 +241,7 @@ class ConvolutionBackward0(Node):
         gx = gw = gb = None
         if self.transposed:          # g is image-space, x output-space
             if need_b:
-                gb = g.sum(axis=(0, 2, 3))
+                gb = g.sum(axis=(0, *range(2, g.ndim)))
             if need_x or need_w:
                 cols = _im2col(g, geo)
                 if need_x:
@@ -238,7 +274,7 @@ class ConvolutionBackward0(Node):
             image, rows = (g, x) if self.transposed else (x, g)
             gw = _weight_grad_tensor(image, rows, geo, w.shape)
         if len(nexts) == 3 and nexts[2] is not None:
-            gb = g.sum((0, 2, 3))
+            gb = g.sum((0, *range(2, g.ndim)))
         return (gx, gw, gb) if len(nexts) == 3 else (gx, gw)
 
     def release(self):
@@ -251,14 +287,14 @@ def _convolution(input, weight, bias, geo, transposed) -> Tensor:
     """The convolution ``geo`` describes (``transposed``: its input gradient, from the output
     space to the image space) of a batched or unbatched input, as one node."""
     xd = input._data
-    unbatched = xd.ndim == 3
-    x4 = xd[None] if unbatched else xd
+    unbatched = xd.ndim == geo.n + 1
+    xb = xd[None] if unbatched else xd
     wd = weight._data
     bd = None if bias is None else bias._data
     if transposed:
-        out, cols = _transposed_forward(x4, wd, bd, geo), None
+        out, cols = _transposed_forward(xb, wd, bd, geo), None
     else:
-        out, cols = _forward(x4, wd, bd, geo)
+        out, cols = _forward(xb, wd, bd, geo)
     if unbatched:
         out = out[0]
     if _state.enabled and requires_grad(input, weight, bias):
@@ -274,7 +310,7 @@ def _convolution(input, weight, bias, geo, transposed) -> Tensor:
 
 def _weight_grad_tensor(image, rows, geo, wshape) -> Tensor:
     """``_weight_grad`` on tensors (for double backward): the blocks of ``image``
-    (N, C, H, W) against the output-space ``rows`` (N, O, Ho, Wo), summed over the batch."""
+    (N, C, *size) against the output-space ``rows`` (N, O, *out), summed over the batch."""
     N, G, O = geo.N, geo.G, geo.O
     cols = _unfold(image, geo)
     L = cols.shape[-1]
@@ -286,19 +322,19 @@ def _weight_grad_tensor(image, rows, geo, wshape) -> Tensor:
 # unfold / fold (im2col / col2im on tensors)
 # --------------------------------------------------------------------------------------------
 def _unfold_array(x, geo):
-    """The sliding blocks of ``x`` (N, C, H, W) or (C, H, W) as a new array
-    ``(N, C*kh*kw, Ho*Wo)`` (or ``(C*kh*kw, Ho*Wo)``)."""
+    """The sliding blocks of ``x`` (N, C, *size) or (C, *size) as a new array
+    ``(N, C*prod(k), prod(out))`` (or ``(C*prod(k), prod(out))``)."""
     xp = xp_of(x)
-    unbatched = x.ndim == 3
+    unbatched = x.ndim == geo.n + 1
     cols = _im2col(x[None] if unbatched else x, geo)
-    out = xp.empty((geo.N, cols.shape[0], geo.Ho * geo.Wo), dtype=x.dtype)
+    out = xp.empty((geo.N, cols.shape[0], math.prod(geo.out)), dtype=x.dtype)
     out[...] = cols.reshape(cols.shape[0], -1, geo.N).transpose(2, 0, 1)
     return out[0] if unbatched else out
 
 
 def _fold_array(c, geo):
-    """Blocks ``c`` (N, C*kh*kw, Ho*Wo) or (C*kh*kw, Ho*Wo) summed back into a new array
-    ``(N, C, H, W)`` (or ``(C, H, W)``)."""
+    """Blocks ``c`` (N, C*prod(k), prod(out)) or (C*prod(k), prod(out)) summed back into a
+    new array ``(N, C, *size)`` (or ``(C, *size)``)."""
     unbatched = c.ndim == 2
     c3 = c[None] if unbatched else c
     out = _col2im(c3.transpose(1, 2, 0), geo, False)
@@ -375,10 +411,10 @@ def _exact_pair(value, name):
 
 
 def _check_blocks(geo, what):
-    if geo.Ho < 1 or geo.Wo < 1:
+    if min(geo.out) < 1:
         raise RuntimeError(f"Given {what}, {geo.sizes()}, calculated shape of the array of "
-                           f"sliding blocks as ({geo.Ho}, {geo.Wo}), but its components must "
-                           f"be at least one.")
+                           f"sliding blocks as ({geo.out[0]}, {geo.out[1]}), but its components "
+                           f"must be at least one.")
 
 
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
@@ -392,7 +428,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     k, d, pads, s = _block_args(kernel_size, dilation, padding, stride)
     shape4 = xd.shape if xd.ndim == 4 else (1,) + xd.shape
     geo = _Geometry(shape4, k, 0, s, pads, d, 1)
-    _check_blocks(geo, f"input with spatial size ({geo.H}, {geo.W})")
+    _check_blocks(geo, f"input with spatial size ({geo.size[0]}, {geo.size[1]})")
     return _unfold(input, geo)
 
 
@@ -415,17 +451,18 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Te
     N = xd.shape[0] if xd.ndim == 3 else 1
     geo = _Geometry((N, ckk // (k[0] * k[1]), H, W), k, 0, s, pads, d, 1)
     what = f"output_size=({H}, {W})"
-    if geo.Ho * geo.Wo != L:
+    Ho, Wo = geo.out
+    if Ho * Wo != L:
         raise RuntimeError(f"Given {what}, {geo.sizes()}, stride=({s[0]}, {s[1]}), expected size "
                            f"of input's dimension {dim + 1} to match the calculated number of "
-                           f"sliding blocks {geo.Ho} * {geo.Wo} = {geo.Ho * geo.Wo}, but got "
+                           f"sliding blocks {Ho} * {Wo} = {Ho * Wo}, but got "
                            f"input.size({dim + 1})={L}.")
     _check_blocks(geo, what)
     return _fold(input, geo)
 
 
-def _conv_padding(padding, stride, dilation, ksize, fn="conv2d", n=2):
-    """``(top, bottom, left, right)`` (or 1-D equivalent) from an int/tuple/'same'/'valid'."""
+def _conv_padding(padding, stride, dilation, ksize, n):
+    """``(lo0, hi0, lo1, hi1, ...)`` from an int, a tuple, ``'same'`` or ``'valid'``."""
     if isinstance(padding, str):
         if padding == "valid":
             return (0,) * (2 * n)
@@ -447,21 +484,22 @@ def _conv_padding(padding, stride, dilation, ksize, fn="conv2d", n=2):
     return tuple(out)
 
 
-def _check_conv_args(input, weight, bias, groups, fn, transposed=False):
-    """PyTorch's checks of a (transposed) convolution's arguments; the input shape as 4-D."""
+def _check_conv_args(input, weight, bias, groups, fn, n, transposed=False):
+    """PyTorch's checks of an ``n``-d (transposed) convolution's arguments; the input shape
+    with its batch dim."""
     check_tensor(input, "input", fn)
     check_tensor(weight, "weight", fn)
     xd, wd = input._data, weight._data
-    if xd.ndim not in (3, 4):
-        raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to {fn}, but got input "
-                           f"of size: {list(xd.shape)}")
-    if wd.ndim != 4:
-        raise RuntimeError(f"weight should have at least three dimensions; expected 4-D weight for "
-                           f"{fn}, got weight of size {list(wd.shape)}")
+    if xd.ndim not in (n + 1, n + 2):
+        raise RuntimeError(f"Expected {n + 1}D (unbatched) or {n + 2}D (batched) input to {fn}, "
+                           f"but got input of size: {list(xd.shape)}")
+    if wd.ndim != n + 2:
+        raise RuntimeError(f"weight should have at least three dimensions; expected {n + 2}-D "
+                           f"weight for {fn}, got weight of size {list(wd.shape)}")
     if groups <= 0:
         raise RuntimeError("non-positive groups is not supported")
-    shape4 = xd.shape if xd.ndim == 4 else (1,) + xd.shape
-    C = shape4[1]
+    shape = xd.shape if xd.ndim == n + 2 else (1,) + xd.shape
+    C = shape[1]
     wsize = [list(wd.shape)] if transposed else list(wd.shape)  # PyTorch prints [[...]] there
     if wd.shape[0] % groups:
         raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at "
@@ -491,34 +529,93 @@ def _check_conv_args(input, weight, bias, groups, fn, transposed=False):
         if bd.dtype != xd.dtype:
             raise RuntimeError(f"Input type ({dtype_kind_name(xd.dtype)}) and bias type "
                                f"({dtype_kind_name(bd.dtype)}) should be the same")
-    return shape4
+    return shape
 
 
-def _stride_dilation(stride, dilation):
-    """``stride`` and ``dilation`` as validated pairs."""
-    stride = pair(stride, "stride")
-    dilation = pair(dilation, "dilation")
+def _stride_dilation(stride, dilation, n):
+    """``stride`` and ``dilation`` as validated ``n``-tuples."""
+    stride = pair(stride, "stride", n)
+    dilation = pair(dilation, "dilation", n)
     if any(s <= 0 for s in stride):
         raise RuntimeError("non-positive stride is not supported")
     if any(d <= 0 for d in dilation):
-        raise RuntimeError("dilation should be greater than zero")
+        raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
     return stride, dilation
+
+
+def _conv(input, weight, bias, stride, padding, dilation, groups, n) -> Tensor:
+    """The ``n``-d convolution behind ``conv1d``, ``conv2d`` and ``conv3d``."""
+    shape = _check_conv_args(input, weight, bias, groups, f"conv{n}d", n)
+    wd = weight._data
+    ksize = wd.shape[2:]
+    stride, dilation = _stride_dilation(stride, dilation, n)
+    pads = _conv_padding(padding, stride, dilation, ksize, n)
+    geo = _Geometry(shape, ksize, wd.shape[0], stride, pads, dilation, groups)
+    if min(geo.out) < 1:
+        span = [d * (k - 1) + 1 for d, k in zip(geo.dil, geo.k)]
+        raise RuntimeError(f"Calculated padded input size per channel: {_sizes_str(geo.padded)}. "
+                           f"Kernel size: {_sizes_str(span)}. Kernel size can't be greater than "
+                           f"actual input size")
+    return _convolution(input, weight, bias, geo, False)
+
+
+def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation,
+                    n) -> Tensor:
+    """The ``n``-d transposed convolution behind ``conv_transpose1d``/``2d``/``3d``."""
+    fn = f"conv_transpose{n}d"
+    shape = _check_conv_args(input, weight, bias, groups, fn, n, transposed=True)
+    if isinstance(padding, str):
+        raise TypeError(f"{fn}(): argument 'padding' must be tuple of ints, not str")
+    wd = weight._data
+    ksize = wd.shape[2:]
+    stride, dilation = _stride_dilation(stride, dilation, n)
+    pads = _conv_padding(padding, stride, dilation, ksize, n)
+    opad = pair(output_padding, "output_padding", n)
+    if any(o < 0 for o in opad):
+        raise RuntimeError("negative output_padding is not supported")
+    if any(o >= s and o >= d for o, s, d in zip(opad, stride, dilation)):
+        got = " ".join(f"{what}_{dim}: {v}" for what, values in
+                       (("output_padding", opad), ("stride", stride), ("dilation", dilation))
+                       for dim, v in zip(_DIM_NAMES[n], values))
+        raise RuntimeError(f"output padding must be smaller than either stride or dilation, but "
+                           f"got {got}")
+    insize = shape[2:]
+    size = [(i - 1) * s - 2 * p + d * (k - 1) + o + 1 for i, s, p, d, k, o in
+            zip(insize, stride, pads[::2], dilation, ksize, opad)]
+    if min(size) <= 0:
+        raise RuntimeError(f"Given input size per channel: {_sizes_str(insize)}. Calculated "
+                           f"output size per channel: {_sizes_str(size)}. Output size is too "
+                           f"small")
+    geo = _Geometry((shape[0], wd.shape[1] * groups, *size), ksize, wd.shape[0], stride, pads,
+                    dilation, groups, out_size=insize)
+    return _convolution(input, weight, bias, geo, True)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
+    """1-D convolution (cross-correlation) of ``(N, C, L)`` or ``(C, L)`` input with weight
+    ``(O, C/groups, k)``; ``padding`` is an int, a 1-tuple, ``'same'`` or ``'valid'``."""
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 1)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """2-D convolution (cross-correlation) of ``(N, C, H, W)`` or ``(C, H, W)`` input with weight
     ``(O, C/groups, kh, kw)``; ``padding`` is an int, a pair, ``'same'`` or ``'valid'``."""
-    shape4 = _check_conv_args(input, weight, bias, groups, "conv2d")
-    wd = weight._data
-    stride, dilation = _stride_dilation(stride, dilation)
-    pads = _conv_padding(padding, stride, dilation, wd.shape[2:])
-    geo = _Geometry(shape4, wd.shape[2:], wd.shape[0], stride, pads, dilation, groups)
-    if geo.Hp < geo.dh * (geo.kh - 1) + 1 or geo.Wp < geo.dw * (geo.kw - 1) + 1:
-        raise RuntimeError(f"Calculated padded input size per channel: ({geo.Hp} x {geo.Wp}). "
-                           f"Kernel size: ({geo.dh * (geo.kh - 1) + 1} x "
-                           f"{geo.dw * (geo.kw - 1) + 1}). Kernel size can't be greater than "
-                           f"actual input size")
-    return _convolution(input, weight, bias, geo, False)
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 2)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
+    """3-D convolution (cross-correlation) of ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input with
+    weight ``(O, C/groups, kd, kh, kw)``; ``padding`` is an int, a triple, ``'same'`` or
+    ``'valid'``."""
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 3)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1) -> Tensor:
+    """Transposed 1-D convolution (the input gradient of ``conv1d``) of ``(N, C_in, L)`` or
+    ``(C_in, L)`` input with weight ``(C_in, C_out/groups, k)``."""
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups,
+                           dilation, 1)
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
@@ -527,66 +624,13 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     ``(C_in, H, W)`` input with weight ``(C_in, C_out/groups, kh, kw)``: the output has
     ``(H - 1)*stride - 2*padding + dilation*(kh - 1) + output_padding + 1`` rows (columns
     likewise)."""
-    shape4 = _check_conv_args(input, weight, bias, groups, "conv_transpose2d", transposed=True)
-    if isinstance(padding, str):
-        raise TypeError("conv_transpose2d(): argument 'padding' must be tuple of ints, not str")
-    wd = weight._data
-    stride, dilation = _stride_dilation(stride, dilation)
-    pads = _conv_padding(padding, stride, dilation, wd.shape[2:])
-    opad = pair(output_padding, "output_padding")
-    if any(o < 0 for o in opad):
-        raise RuntimeError("negative output_padding is not supported")
-    if any(o >= s and o >= d for o, s, d in zip(opad, stride, dilation)):
-        raise RuntimeError(f"output padding must be smaller than either stride or dilation, but "
-                           f"got output_padding_height: {opad[0]} output_padding_width: {opad[1]} "
-                           f"stride_height: {stride[0]} stride_width: {stride[1]} "
-                           f"dilation_height: {dilation[0]} dilation_width: {dilation[1]}")
-    N, _, H, W = shape4
-    size = [(n - 1) * s - 2 * p + d * (k - 1) + o + 1 for n, s, p, d, k, o in
-            zip((H, W), stride, pads[::2], dilation, wd.shape[2:], opad)]
-    if min(size) <= 0:
-        raise RuntimeError(f"Given input size per channel: ({H} x {W}). Calculated output size "
-                           f"per channel: ({size[0]} x {size[1]}). Output size is too small")
-    geo = _Geometry((N, wd.shape[1] * groups, *size), wd.shape[2:], wd.shape[0], stride, pads,
-                    dilation, groups, out_size=(H, W))
-    return _convolution(input, weight, bias, geo, True)
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups,
+                           dilation, 2)
 
 
-def _check_1d(input, weight, fn):
-    check_tensor(input, "input", fn)
-    check_tensor(weight, "weight", fn)
-    if input.ndim not in (2, 3):
-        raise RuntimeError(f"Expected 2D (unbatched) or 3D (batched) input to {fn}, but got "
-                           f"input of size: {list(input.shape)}")
-    if weight.ndim != 3:
-        raise RuntimeError(f"expected 3-D weight for {fn}, got weight of size "
-                           f"{list(weight.shape)}")
-
-
-def _widen(value, name, height):
-    """A 1-D ``stride``/``padding``/... as the pair ``(height, value)``."""
-    return (height, pair(value, name, 1)[0])
-
-
-def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
-    """1-D convolution of ``(N, C, L)`` or ``(C, L)`` input with weight ``(O, C/groups, k)``
-    (computed as a 2-D convolution with a height-1 kernel)."""
-    _check_1d(input, weight, "conv1d")
-    pad2 = padding if isinstance(padding, str) else _widen(padding, "padding", 0)
-    out = conv2d(input.unsqueeze(-2), weight.unsqueeze(-2), bias, _widen(stride, "stride", 1),
-                 pad2, _widen(dilation, "dilation", 1), groups)
-    return out.squeeze(-2)
-
-
-def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1) -> Tensor:
-    """Transposed 1-D convolution of ``(N, C_in, L)`` or ``(C_in, L)`` input with weight
-    ``(C_in, C_out/groups, k)`` (a transposed 2-D convolution with a height-1 kernel)."""
-    _check_1d(input, weight, "conv_transpose1d")
-    if isinstance(padding, str):
-        raise TypeError("conv_transpose1d(): argument 'padding' must be tuple of ints, not str")
-    out = conv_transpose2d(input.unsqueeze(-2), weight.unsqueeze(-2), bias,
-                           _widen(stride, "stride", 1), _widen(padding, "padding", 0),
-                           _widen(output_padding, "output_padding", 0), groups,
-                           _widen(dilation, "dilation", 1))
-    return out.squeeze(-2)
+    """Transposed 3-D convolution (the input gradient of ``conv3d``) of ``(N, C_in, D, H, W)``
+    or ``(C_in, D, H, W)`` input with weight ``(C_in, C_out/groups, kd, kh, kw)``."""
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups,
+                           dilation, 3)
