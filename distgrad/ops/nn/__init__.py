@@ -18,9 +18,10 @@ from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits,
 from .normalization import (batch_norm, group_norm, instance_norm, layer_norm,
                             local_response_norm, rms_norm)
 from .padding import pad
-from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,
-                      adaptive_max_pool2d, avg_pool1d, avg_pool2d, lp_pool2d, max_pool1d,
-                      max_pool2d, max_pool2d_with_indices, max_unpool2d)
+from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d,
+                      adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_pool3d, avg_pool1d,
+                      avg_pool2d, avg_pool3d, lp_pool2d, max_pool1d, max_pool2d,
+                      max_pool2d_with_indices, max_pool3d, max_pool3d_with_indices, max_unpool2d)
 from .upsample import interpolate, upsample, upsample_bilinear, upsample_nearest
 
 

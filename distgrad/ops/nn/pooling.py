@@ -1,12 +1,16 @@
-"""Pooling: ``max_pool2d``/``avg_pool2d`` (and 1-D versions), adaptive pools, ``lp_pool2d``.
+"""Pooling over 1, 2 or 3 spatial dims: max and average pooling, adaptive pooling (one N-d
+implementation of each; the ``1d``/``2d``/``3d`` functions are thin wrappers), ``lp_pool2d``,
+``max_unpool2d``.
 
-The window reductions loop over the ``kh*kw`` kernel offsets, each step one vectorised
-operation over a strided view of the whole batch (no per-element Python loops, no window
-copies). Max pooling keeps the running maximum; its backward finds, offset by offset, the
+The window reductions loop over the ``prod(kernel_size)`` kernel offsets, each step one
+vectorised operation over a strided view of the whole batch (no per-element Python loops, no
+window copies). Max pooling keeps the running maximum; its backward finds, offset by offset, the
 outputs whose first maximum sits there (ties and NaN resolved as PyTorch does) and scatters the
 gradient with one strided write (or add, when windows overlap) per offset.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -14,8 +18,12 @@ from ...autograd.graph import Node
 from ...tensor import Tensor, _from_node
 from .._util import _state, check_same_device
 from ._util import check_tensor, pair, xp_of
+from .conv import window_slices
 
 _wrap = Tensor._wrap
+
+# PyTorch's letters for the spatial dims in pooling messages, by their number
+_DIM_LETTERS = {1: "W", 2: "HW", 3: "THW"}
 
 
 def _pool_out(size, k, s, p, d, ceil_mode):
@@ -28,36 +36,43 @@ def _pool_out(size, k, s, p, d, ceil_mode):
 
 
 class _PoolGeometry:
-    __slots__ = ("H", "W", "kh", "kw", "sh", "sw", "ph", "pw", "dh", "dw", "Ho", "Wo",
-                 "Hb", "Wb", "overlap")
+    """Sizes of one pooling over the last ``n`` dims (tuples of ints): the input ``size``, the
+    kernel ``k``, ``stride``, ``pad``, ``dil``, the output size ``out`` and the extent ``ext``
+    of a buffer that covers every window (the padded input, and what ``ceil_mode`` windows
+    reach past it)."""
+    __slots__ = ("n", "size", "k", "stride", "pad", "dil", "out", "ext", "overlap")
 
-    def __init__(self, H, W, k, s, p, d, ceil_mode):
-        self.H, self.W = H, W
-        self.kh, self.kw = k
-        self.sh, self.sw = s
-        self.ph, self.pw = p
-        self.dh, self.dw = d
-        self.Ho = _pool_out(H, self.kh, self.sh, self.ph, self.dh, ceil_mode)
-        self.Wo = _pool_out(W, self.kw, self.sw, self.pw, self.dw, ceil_mode)
-        # buffer extent that covers every window
-        self.Hb = max(H + self.ph, (self.Ho - 1) * self.sh + (self.kh - 1) * self.dh + 1)
-        self.Wb = max(W + self.pw, (self.Wo - 1) * self.sw + (self.kw - 1) * self.dw + 1)
-        self.overlap = (self.dh * (self.kh - 1) + 1 > self.sh
-                        or self.dw * (self.kw - 1) + 1 > self.sw)
+    def __init__(self, size, k, s, p, d, ceil_mode):
+        self.n = len(size)
+        self.size, self.k, self.stride, self.pad, self.dil = tuple(size), k, s, p, d
+        self.out = tuple(_pool_out(*a, ceil_mode) for a in zip(size, k, s, p, d))
+        self.ext = tuple(max(n + p, (o - 1) * s + (k - 1) * d + 1)
+                         for n, k, s, p, d, o in zip(size, k, s, p, d, self.out))
+        self.overlap = any(d * (k - 1) + 1 > s for k, s, d in zip(k, s, d))
 
     def needs_buffer(self):
-        return self.ph or self.pw or self.Hb > self.H or self.Wb > self.W
+        return self.ext != self.size
+
+    def interior(self):
+        """The index of the input inside its buffer."""
+        return (Ellipsis,) + tuple(slice(p, p + n) for p, n in zip(self.pad, self.size))
 
     def views(self, arr):
-        """The ``kh*kw`` strided views ``arr[..., i*s + p*d, j*s + q*d]``, each ``(.., Ho, Wo)``."""
-        hs, ws = self.sh * (self.Ho - 1) + 1, self.sw * (self.Wo - 1) + 1
-        for p in range(self.kh):
-            for q in range(self.kw):
-                h0, w0 = p * self.dh, q * self.dw
-                yield arr[..., h0:h0 + hs:self.sh, w0:w0 + ws:self.sw]
+        """The ``prod(k)`` strided views of the buffer ``arr``, one per kernel offset in
+        row-major order, each ``(..., *out)``: ``arr[..., i*s + p*d, ...]``."""
+        return map(arr.__getitem__,
+                   window_slices(self.k, self.stride, self.dil, self.out, Ellipsis))
 
 
-def _pool_args(input, kernel_size, stride, padding, dilation, ceil_mode, fn, n=2):
+def _per_dim(prefix, values) -> str:
+    """``kT: 2 kH: 3 kW: 3`` (for ``prefix`` ``k``), as PyTorch's pooling messages print
+    values per dim."""
+    return " ".join(f"{prefix}{c}: {v}" for c, v in zip(_DIM_LETTERS[len(values)], values))
+
+
+def _pool_args(input, kernel_size, stride, padding, dilation, ceil_mode, fn, n):
+    """The checks of an ``n``-d pooling's arguments, and its geometry (``stride`` defaults to
+    the kernel)."""
     check_tensor(input, "input", fn)
     xd = input._data
     if xd.ndim not in (n + 1, n + 2):
@@ -70,40 +85,38 @@ def _pool_args(input, kernel_size, stride, padding, dilation, ceil_mode, fn, n=2
     d = pair(dilation, "dilation", n)
     if any(v <= 0 for v in k):
         raise RuntimeError(f"{fn}: kernel_size must be greater than zero, but got "
-                           f"kH: {k[0]} kW: {k[-1]}")
+                           f"{_per_dim('k', k)}")
     if any(v <= 0 for v in s):
         raise RuntimeError(f"{fn}: stride should be greater than zero, but got "
-                           f"dH: {s[0]} dW: {s[-1]}")
+                           f"{_per_dim('d', s)}")
     if any(v <= 0 for v in d):
         raise RuntimeError(f"{fn}: dilation should be greater than zero, but got "
-                           f"dilationH: {d[0]} dilationW: {d[-1]}")
+                           f"{_per_dim('dilation', d)}")
     for pv, kv, dv in zip(p, k, d):
         if pv < 0 or pv > (dv * (kv - 1) + 1) // 2:
             raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
                                f"pad={pv}, kernel_size={kv} and dilation={dv}")
-    H, W = xd.shape[-2], xd.shape[-1]
-    geo = _PoolGeometry(H, W, k, s, p, d, ceil_mode)
-    if geo.Ho <= 0 or geo.Wo <= 0:
-        raise RuntimeError(f"Given input size: ({'x'.join(str(v) for v in xd.shape[-3:])}). "
-                           f"Calculated output size: ({xd.shape[-3]}x{geo.Ho}x{geo.Wo}). Output "
-                           f"size is too small")
+    geo = _PoolGeometry(xd.shape[-n:], k, s, p, d, ceil_mode)
+    if min(geo.out) <= 0:
+        C = xd.shape[-n - 1]
+        raise RuntimeError(f"Given input size: ({'x'.join(str(v) for v in xd.shape[-n - 1:])}). "
+                           f"Calculated output size: ({'x'.join(str(v) for v in (C, *geo.out))}). "
+                           f"Output size is too small")
     return geo
 
 
 def _buffer(x, geo, fill):
-    """``x`` placed in a buffer of ``(.., Hb, Wb)`` filled with ``fill`` (or ``x`` itself)."""
+    """``x`` placed in a buffer of ``(..., *ext)`` filled with ``fill`` (or ``x`` itself)."""
     if not geo.needs_buffer():
         return x
     xp = xp_of(x)
-    buf = xp.full(x.shape[:-2] + (geo.Hb, geo.Wb), fill, dtype=x.dtype)
-    buf[..., geo.ph:geo.ph + geo.H, geo.pw:geo.pw + geo.W] = x
+    buf = xp.full(x.shape[:-geo.n] + geo.ext, fill, dtype=x.dtype)
+    buf[geo.interior()] = x
     return buf
 
 
 def _unbuffer(buf, geo):
-    if buf.shape[-2:] == (geo.H, geo.W):
-        return buf
-    return buf[..., geo.ph:geo.ph + geo.H, geo.pw:geo.pw + geo.W]
+    return buf[geo.interior()] if geo.needs_buffer() else buf
 
 
 # --------------------------------------------------------------------------------------------
@@ -126,7 +139,7 @@ def _first_hits(buf, m, geo):
     xp = xp_of(buf)
     nan = m.dtype.kind == "f" and bool(xp.isnan(m).any())
     taken = None
-    last = geo.kh * geo.kw - 1
+    last = math.prod(geo.k) - 1
     for t, v in enumerate(geo.views(buf)):
         hit = v == m
         if nan:
@@ -141,21 +154,24 @@ def _first_hits(buf, m, geo):
 
 
 def _max_pool_indices(buf, m, geo):
-    """PyTorch's indices (flat ``h*W + w`` in each input plane) of the first maxima."""
+    """PyTorch's indices (flat, row-major over each input's spatial dims) of the first maxima."""
     xp = xp_of(m)
     arg = xp.zeros(m.shape, dtype=np.int64)
     for t, hit in _first_hits(buf, m, geo):
         if t:
             arg[hit] = t
-    i = xp.arange(geo.Ho, dtype=np.int64).reshape(-1, 1)
-    j = xp.arange(geo.Wo, dtype=np.int64)
-    h = i * geo.sh - geo.ph + (arg // geo.kw) * geo.dh
-    w = j * geo.sw - geo.pw + (arg % geo.kw) * geo.dw
-    return h * geo.W + w
+    index = 0
+    taps = math.prod(geo.k)        # kernel offsets per step of dim i's tap
+    for i in range(geo.n):
+        taps //= geo.k[i]
+        o = xp.arange(geo.out[i], dtype=np.int64).reshape((-1,) + (1,) * (geo.n - 1 - i))
+        pos = o * geo.stride[i] - geo.pad[i] + (arg // taps % geo.k[i]) * geo.dil[i]
+        index = index * geo.size[i] + pos
+    return index
 
 
-class MaxPool2DWithIndicesBackward0(Node):
-    """Backward of ``max_pool2d``: the gradient routed to the maxima."""
+class MaxPoolWithIndicesBackward(Node):
+    """Backward of ``max_pool1d``/``2d``/``3d``: the gradient routed to the maxima."""
 
     def backward(self, g):
         self.saved_tensors  # in-place modification check
@@ -172,21 +188,23 @@ class MaxPool2DWithIndicesBackward0(Node):
                 xp.multiply(g, hit, out=views[t])
         return (_unbuffer(dx, geo),)
 
+    def name(self):
+        return f"MaxPool{self.geo.n}DWithIndicesBackward0"
+
     def release(self):
         """Drop the saved tensors and the input buffer (after backward without retain_graph)."""
         super().release()
         self.buf = None
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
-    """2-D max pooling of ``(N, C, H, W)`` or ``(C, H, W)``; with ``return_indices`` also the
-    flat index of each maximum in its input plane (as PyTorch)."""
-    geo = _pool_args(input, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
+def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, n):
+    """The ``n``-d max pooling behind ``max_pool1d``/``2d``/``3d``."""
+    geo = _pool_args(input, kernel_size, stride, padding, dilation, ceil_mode, f"max_pool{n}d",
+                     n)
     xd = input._data
     buf, out = _max_pool_forward(xd, geo)
     if _state.enabled and input._requires_grad:
-        node = MaxPool2DWithIndicesBackward0((input,))
+        node = MaxPoolWithIndicesBackward((input,))
         node.save(input)
         node.geo, node.buf = geo, buf
         result = _from_node(out, node)
@@ -198,33 +216,37 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return result
 
 
-def _pool1d_window(input, fn, kernel_size, stride):
-    """The checks of a 1-D pooling's input, and its ``(kernel, stride)`` (stride defaults to the
-    kernel)."""
-    check_tensor(input, "input", fn)
-    if input.ndim not in (2, 3):
-        raise RuntimeError(f"{fn}() Expected 2D or 3D input tensor, but got {list(input.shape)}")
-    k = pair(kernel_size, "kernel_size", 1)[0]
-    s = k if stride is None or (isinstance(stride, (tuple, list)) and not stride) \
-        else pair(stride, "stride", 1)[0]
-    return k, s
-
-
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
-    """1-D max pooling of ``(N, C, L)`` or ``(C, L)``."""
-    k, s = _pool1d_window(input, "max_pool1d", kernel_size, stride)
-    res = max_pool2d(input.unsqueeze(-2), (1, k), (1, s), (0, pair(padding, "padding", 1)[0]),
-                     (1, pair(dilation, "dilation", 1)[0]), ceil_mode, return_indices)
-    if return_indices:
-        return res[0].squeeze(-2), res[1].squeeze(-2)
-    return res.squeeze(-2)
+    """1-D max pooling of ``(N, C, L)`` or ``(C, L)``; with ``return_indices`` also the index of
+    each maximum in its input row."""
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 1)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """2-D max pooling of ``(N, C, H, W)`` or ``(C, H, W)``; with ``return_indices`` also the
+    flat index of each maximum in its input plane (as PyTorch)."""
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2)
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """3-D max pooling of ``(N, C, D, H, W)`` or ``(C, D, H, W)``; with ``return_indices`` also
+    the flat index of each maximum in its input volume (as PyTorch)."""
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 3)
 
 
 def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
                             ceil_mode=False, return_indices=True):
     """``max_pool2d`` returning ``(output, indices)``."""
     return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=True):
+    """``max_pool3d`` returning ``(output, indices)``."""
+    return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
 
 
 class MaxUnpool2DBackward0(Node):
@@ -266,33 +288,36 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
 # --------------------------------------------------------------------------------------------
 # average pooling
 # --------------------------------------------------------------------------------------------
-def _avg_divisor(geo, ceil_mode, count_include_pad, divisor_override, xp, dtype):
-    """The divisor of each output: a number, or an ``(Ho, Wo)`` array."""
+def _avg_divisor(geo, count_include_pad, divisor_override, xp, dtype):
+    """The divisor of each output: a number, or an ``out``-shaped array."""
     if divisor_override:
         return float(divisor_override)
-    def sizes(n_out, size, k, s, p):
+    counts = []
+    for n_out, size, k, s, p in zip(geo.out, geo.size, geo.k, geo.stride, geo.pad):
         start = np.arange(n_out) * s - p
         end = np.minimum(start + k, size + p)
-        pool = end - start
-        lo, hi = np.maximum(start, 0), np.minimum(end, size)
-        return pool, hi - lo
-    ph_, ch_ = sizes(geo.Ho, geo.H, geo.kh, geo.sh, geo.ph)
-    pw_, cw_ = sizes(geo.Wo, geo.W, geo.kw, geo.sw, geo.pw)
-    div = np.outer(ph_, pw_) if count_include_pad else np.outer(ch_, cw_)
-    if (div == geo.kh * geo.kw).all():
-        return float(geo.kh * geo.kw)
+        if count_include_pad:
+            counts.append(end - start)
+        else:
+            counts.append(np.minimum(end, size) - np.maximum(start, 0))
+    div = counts[0]
+    for c in counts[1:]:
+        div = np.multiply.outer(div, c)
+    full = math.prod(geo.k)
+    if (div == full).all():
+        return float(full)
     return xp.asarray(div.astype(dtype))
 
 
-class AvgPool2DBackward0(Node):
-    """Backward of ``avg_pool2d``."""
+class AvgPoolBackward(Node):
+    """Backward of ``avg_pool1d``/``2d``/``3d``."""
 
     def backward(self, g):
         xp = xp_of(g)
         geo = self.geo
         gd = g / self.div
-        buf = xp.zeros(self.shape[:-2] + (geo.Hb, geo.Wb) if geo.needs_buffer()
-                       else self.shape, dtype=g.dtype)
+        buf = xp.zeros(self.shape[:-geo.n] + geo.ext if geo.needs_buffer() else self.shape,
+                       dtype=g.dtype)
         for view in geo.views(buf):
             if geo.overlap:
                 view += gd
@@ -300,26 +325,30 @@ class AvgPool2DBackward0(Node):
                 view[...] = gd
         return (_unbuffer(buf, geo),)
 
+    def name(self):
+        return f"AvgPool{self.geo.n}DBackward0"
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True, divisor_override=None) -> Tensor:
-    """2-D average pooling of ``(N, C, H, W)`` or ``(C, H, W)``."""
-    geo = _pool_args(input, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d")
+
+def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+              divisor_override, n) -> Tensor:
+    """The ``n``-d average pooling behind ``avg_pool1d``/``2d``/``3d``."""
+    fn = f"avg_pool{n}d"
+    geo = _pool_args(input, kernel_size, stride, padding, 1, ceil_mode, fn, n)
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
     xd = input._data
     if xd.dtype.kind != "f":
-        raise RuntimeError(f'"avg_pool2d" not implemented for \'{str(xd.dtype).capitalize()}\'')
+        raise RuntimeError(f'"{fn}" not implemented for \'{str(xd.dtype).capitalize()}\'')
     xp = xp_of(xd)
     buf = _buffer(xd, geo, 0)
     views = geo.views(buf)
     out = xp.array(next(views), copy=True)
     for v in views:
         out += v
-    div = _avg_divisor(geo, ceil_mode, count_include_pad, divisor_override, xp, xd.dtype)
+    div = _avg_divisor(geo, count_include_pad, divisor_override, xp, xd.dtype)
     out /= div
     if _state.enabled and input._requires_grad:
-        node = AvgPool2DBackward0((input,))
+        node = AvgPoolBackward((input,))
         node.geo, node.div, node.shape = geo, div, xd.shape
         return _from_node(out, node)
     return _wrap(out)
@@ -328,10 +357,21 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True) -> Tensor:
     """1-D average pooling of ``(N, C, L)`` or ``(C, L)``."""
-    k, s = _pool1d_window(input, "avg_pool1d", kernel_size, stride)
-    out = avg_pool2d(input.unsqueeze(-2), (1, k), (1, s), (0, pair(padding, "padding", 1)[0]),
-                     ceil_mode, count_include_pad)
-    return out.squeeze(-2)
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None) -> Tensor:
+    """2-D average pooling of ``(N, C, H, W)`` or ``(C, H, W)``."""
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override, 2)
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None) -> Tensor:
+    """3-D average pooling of ``(N, C, D, H, W)`` or ``(C, D, H, W)``."""
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override, 3)
 
 
 def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False) -> Tensor:
@@ -350,12 +390,22 @@ def _adaptive_ranges(size, out):
     return starts, ends
 
 
-def _output_size(output_size, H, W):
-    if isinstance(output_size, (tuple, list)):
-        oh, ow = output_size
-    else:
-        oh = ow = output_size
-    return (H if oh is None else int(oh)), (W if ow is None else int(ow))
+def _adaptive_args(input, output_size, fn, n):
+    """The checks of an ``n``-d adaptive pooling: the input's spatial size, the output size
+    (``None`` keeps a dim) and, when every window is a plain pooling's, its kernel (else
+    None)."""
+    check_tensor(input, "input", fn)
+    if input.ndim not in (n + 1, n + 2):
+        raise RuntimeError(f"{fn}(): Expected {n + 1}D or {n + 2}D tensor, but got "
+                           f"{list(input.shape)}")
+    size = input.shape[-n:]
+    if not isinstance(output_size, (tuple, list)):
+        output_size = (output_size,) * n
+    elif len(output_size) != n:
+        raise RuntimeError(f"{fn}: output_size must be {n}")
+    out = tuple(s if o is None else int(o) for s, o in zip(size, output_size))
+    uniform = all(o and s % o == 0 for s, o in zip(size, out))
+    return size, out, tuple(s // o for s, o in zip(size, out)) if uniform else None
 
 
 def _averaging_matrix(size, out, xp, dtype):
@@ -365,54 +415,71 @@ def _averaging_matrix(size, out, xp, dtype):
     return _wrap(xp.asarray(m))
 
 
-def adaptive_avg_pool2d(input, output_size) -> Tensor:
-    """Average pooling to a fixed output size (windows as PyTorch chooses them)."""
-    check_tensor(input, "input", "adaptive_avg_pool2d")
-    if input.ndim not in (3, 4):
-        raise RuntimeError(f"adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got "
-                           f"{list(input.shape)}")
-    H, W = input.shape[-2:]
-    oh, ow = _output_size(output_size, H, W)
-    if H % oh == 0 and W % ow == 0:
-        return avg_pool2d(input, (H // oh, W // ow))
+def _adaptive_avg_pool(input, output_size, n) -> Tensor:
+    """The ``n``-d adaptive average pooling: a plain one when the windows allow, else one
+    averaging matrix product per resized dim."""
+    size, out, kernel = _adaptive_args(input, output_size, f"adaptive_avg_pool{n}d", n)
+    if kernel is not None:
+        return _avg_pool(input, kernel, kernel, 0, False, True, None, n)
     xp = input._xp()
-    ah = _averaging_matrix(H, oh, xp, input.dtype)
-    aw = _averaging_matrix(W, ow, xp, input.dtype)
-    return ah @ input @ aw.t()
+    lead = input.shape[:-n]
+    x = input
+    for i, (s, o) in enumerate(zip(size, out)):
+        if s == o:
+            continue
+        a = _averaging_matrix(s, o, xp, input.dtype)
+        if i == n - 1:
+            x = x @ a.t()
+        else:
+            x = (a @ x.reshape(*lead, *out[:i], s, math.prod(size[i + 1:]))).reshape(
+                *lead, *out[:i + 1], *size[i + 1:])
+    return x
 
 
 def adaptive_avg_pool1d(input, output_size) -> Tensor:
-    """1-D adaptive average pooling of ``(N, C, L)`` or ``(C, L)``."""
-    size = output_size[0] if isinstance(output_size, (tuple, list)) else output_size
-    return adaptive_avg_pool2d(input.unsqueeze(-2), (1, size)).squeeze(-2)
+    """Average pooling of ``(N, C, L)`` or ``(C, L)`` to a fixed output length."""
+    return _adaptive_avg_pool(input, output_size, 1)
 
 
-def _adaptive_window_positions(H, W, oh, ow):
-    """``(oh, ow, K)`` flat positions ``h * W + w`` of each adaptive window in row-major order.
-    Short windows repeat their last row and column: the repeats come after the originals, so
-    the first maximum and the last NaN keep their positions."""
-    def offsets(size, out):
-        starts, ends = _adaptive_ranges(size, out)
-        k = max(e - s for s, e in zip(starts, ends))
-        return np.minimum(np.array(starts)[:, None] + np.arange(k), np.array(ends)[:, None] - 1)
-    rows, cols = offsets(H, oh), offsets(W, ow)
-    pos = rows[:, None, :, None] * W + cols[None, :, None, :]     # (oh, ow, kh, kw)
-    return pos.reshape(oh, ow, -1)
+def adaptive_avg_pool2d(input, output_size) -> Tensor:
+    """Average pooling of ``(N, C, H, W)`` or ``(C, H, W)`` to a fixed output size (windows as
+    PyTorch chooses them; ``None`` keeps a dim)."""
+    return _adaptive_avg_pool(input, output_size, 2)
 
 
-def adaptive_max_pool2d(input, output_size, return_indices=False):
-    """Max pooling to a fixed output size (exact PyTorch windows); with ``return_indices`` also
-    the flat ``h * W + w`` position of each maximum (the first one in a tie, as PyTorch)."""
-    check_tensor(input, "input", "adaptive_max_pool2d")
-    H, W = input.shape[-2:]
-    oh, ow = _output_size(output_size, H, W)
-    if H % oh == 0 and W % ow == 0:
-        return max_pool2d(input, (H // oh, W // ow), return_indices=return_indices)
+def adaptive_avg_pool3d(input, output_size) -> Tensor:
+    """Average pooling of ``(N, C, D, H, W)`` or ``(C, D, H, W)`` to a fixed output size."""
+    return _adaptive_avg_pool(input, output_size, 3)
+
+
+def _adaptive_window_positions(size, out):
+    """``(*out, K)`` flat positions (row-major over ``size``) of each adaptive window's
+    elements, in row-major order. Short windows repeat their last index along a dim: the
+    repeats come after the originals, so the first maximum and the last NaN keep their
+    positions."""
+    n = len(size)
+    pos = np.zeros((1,) * (2 * n), dtype=np.int64)
+    for i, (s, o) in enumerate(zip(size, out)):
+        starts, ends = (np.array(v, dtype=np.int64) for v in _adaptive_ranges(s, o))
+        k = int((ends - starts).max(initial=1))
+        offsets = np.minimum(starts[:, None] + np.arange(k), ends[:, None] - 1)
+        shape = [1] * (2 * n)
+        shape[i], shape[n + i] = o, k
+        pos = pos * s + offsets.reshape(shape)
+    return pos.reshape(*out, math.prod(pos.shape[n:]))
+
+
+def _adaptive_max_pool(input, output_size, return_indices, n):
+    """The ``n``-d adaptive max pooling (exact PyTorch windows); with ``return_indices`` also
+    the flat position of each maximum (the first one in a tie, as PyTorch)."""
+    size, out, kernel = _adaptive_args(input, output_size, f"adaptive_max_pool{n}d", n)
+    if kernel is not None:
+        return _max_pool(input, kernel, kernel, 0, 1, False, return_indices, n)
     xp = input._xp()
-    lead = input.shape[:-2]
-    pos = xp.asarray(_adaptive_window_positions(H, W, oh, ow))
-    flat = input.reshape(*lead, H * W)
-    windows = flat._data[..., pos]                                # (..., oh, ow, K)
+    lead = input.shape[:-n]
+    pos = xp.asarray(_adaptive_window_positions(size, out))
+    flat = input.reshape(*lead, math.prod(size))
+    windows = flat._data[..., pos]                                # (..., *out, K)
     first = windows.argmax(axis=-1)[..., None]
     nan = xp.isnan(windows)
     if nan.any():                                                 # PyTorch keeps the last NaN
@@ -420,15 +487,22 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
         first = xp.where(nan.any(axis=-1, keepdims=True), last_nan, first)
     indices = xp.take_along_axis(xp.broadcast_to(pos, windows.shape), first, -1)[..., 0]
     indices = _wrap(indices.astype(np.int64))
-    out = flat.gather(-1, indices.reshape(*lead, oh * ow)).reshape(*lead, oh, ow)
-    return (out, indices) if return_indices else out
+    result = flat.gather(-1, indices.reshape(*lead, math.prod(out))).reshape(*lead, *out)
+    return (result, indices) if return_indices else result
 
 
 def adaptive_max_pool1d(input, output_size, return_indices=False):
-    """Max pooling of ``(N, C, L)`` input to a fixed output length."""
-    size = output_size[0] if isinstance(output_size, (tuple, list)) else output_size
-    res = adaptive_max_pool2d(input.unsqueeze(-2), (1, size), return_indices)
-    if return_indices:
-        return res[0].squeeze(-2), res[1].squeeze(-2)
-    return res.squeeze(-2)
+    """Max pooling of ``(N, C, L)`` or ``(C, L)`` to a fixed output length."""
+    return _adaptive_max_pool(input, output_size, return_indices, 1)
 
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Max pooling of ``(N, C, H, W)`` or ``(C, H, W)`` to a fixed output size; with
+    ``return_indices`` also the flat ``h * W + w`` position of each maximum."""
+    return _adaptive_max_pool(input, output_size, return_indices, 2)
+
+
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    """Max pooling of ``(N, C, D, H, W)`` or ``(C, D, H, W)`` to a fixed output size; with
+    ``return_indices`` also the flat position of each maximum in its input volume."""
+    return _adaptive_max_pool(input, output_size, return_indices, 3)

@@ -20,7 +20,7 @@ from ...autograd.graph import Node
 from ...tensor import Tensor, _from_node
 from .._util import _state
 from ._util import check_tensor, dtype_kind_name, xp_of
-from .pooling import adaptive_avg_pool1d, adaptive_avg_pool2d
+from .pooling import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
 
 _wrap = Tensor._wrap
 
@@ -317,7 +317,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     ``scale_factor``, with PyTorch's coordinate rules: a given ``scale_factor`` (not the rounded
     size ratio) places the samples unless ``recompute_scale_factor=True``. Modes ``'nearest'``,
     ``'nearest-exact'`` (3-5-D), ``'linear'`` (3-D), ``'bilinear'``/``'bicubic'`` (4-D),
-    ``'trilinear'`` (5-D) and ``'area'`` (3-D/4-D)."""
+    ``'trilinear'`` (5-D) and ``'area'`` (3-5-D)."""
     check_tensor(input, "input", "interpolate")
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
@@ -339,8 +339,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                          "and requires a 4-D tensor as input")
     if antialias:
         raise NotImplementedError("interpolate(antialias=True) is not implemented in distgrad")
-    if mode == "area" and ndim in (3, 4):
-        pool = adaptive_avg_pool1d if ndim == 3 else adaptive_avg_pool2d
+    if mode == "area" and 3 <= ndim <= 5:
+        pool = (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[ndim - 3]
         return pool(input, output_size)
     if mode in _MODES and 3 <= ndim <= 5:
         needed = _MODES[mode][1]
@@ -351,9 +351,6 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             return _resample(input, _plan(input._data, output_size, scales, mode, align_corners))
         if mode != "bicubic":
             raise NotImplementedError(f"Got {ndim}D input, but {mode} mode needs {needed}D input")
-    if mode == "area" and ndim == 5:
-        raise NotImplementedError("interpolate(mode='area') of 5-D input needs "
-                                  "adaptive_avg_pool3d, which distgrad does not have")
     if mode == "lanczos" and ndim == 4:
         if align_corners:
             raise ValueError("Lanczos mode does not support align_corners=True")
