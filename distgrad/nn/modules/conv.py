@@ -1,4 +1,5 @@
-"""Convolution layers: ``Conv1d``, ``Conv2d``, ``ConvTranspose1d``, ``ConvTranspose2d``."""
+"""Convolution layers: ``Conv1d``/``2d``/``3d`` and ``ConvTranspose1d``/``2d``/``3d``, thin
+subclasses of one N-d base each."""
 from __future__ import annotations
 
 import math
@@ -8,9 +9,9 @@ from .. import init
 from .. import functional as F
 from .linear import _register_weight_bias
 from .module import Module
-from .utils import _pair, _reverse_repeat_tuple, _single
+from .utils import _pair, _reverse_repeat_tuple, _single, _triple
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
 
 class _ConvNd(Module):
@@ -88,72 +89,72 @@ class _ConvNd(Module):
         return s.format(**self.__dict__)
 
 
-class Conv2d(_ConvNd):
-    """2-D convolution over ``(N, C_in, H, W)`` inputs; ``weight`` has shape
-    ``(out_channels, in_channels // groups, kH, kW)``.
-
-    ``padding`` may be an int, a pair, ``'valid'`` or ``'same'``; ``padding_mode`` other than
-    ``'zeros'`` pads with ``F.pad`` first. Initialised like PyTorch (see ``Linear``).
-    """
+class _Conv(_ConvNd):
+    """Base of ``Conv1d``/``Conv2d``/``Conv3d``: PyTorch's arguments, each an int or a tuple of
+    one per spatial dim (``_expand`` makes the tuple); ``padding`` may also be ``'valid'`` or
+    ``'same'``, and a ``padding_mode`` other than ``'zeros'`` pads with ``F.pad`` first.
+    Initialised like PyTorch (see ``Linear``)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
                  device=None, dtype=None):
-        kernel_size_ = _pair(kernel_size)
-        stride_ = _pair(stride)
-        padding_ = padding if isinstance(padding, str) else _pair(padding)
-        dilation_ = _pair(dilation)
-        super().__init__(in_channels, out_channels, kernel_size_, stride_, padding_, dilation_,
-                         False, _pair(0), groups, bias, padding_mode, device=device, dtype=dtype)
+        expand = self._expand
+        super().__init__(in_channels, out_channels, expand(kernel_size), expand(stride),
+                         padding if isinstance(padding, str) else expand(padding),
+                         expand(dilation), False, expand(0), groups, bias, padding_mode,
+                         device=device, dtype=dtype)
 
     def _conv_forward(self, input, weight, bias):
+        padding = self.padding
         if self.padding_mode != "zeros":
-            return F.conv2d(F.pad(input, self._reversed_padding_repeated_twice,
-                                  mode=self.padding_mode),
-                            weight, bias, self.stride, _pair(0), self.dilation, self.groups)
-        return F.conv2d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+            input = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+            padding = self._expand(0)
+        return self._functional(input, weight, bias, self.stride, padding, self.dilation,
+                                self.groups)
 
     def forward(self, input):
         return self._conv_forward(input, self.weight, self.bias)
 
 
-class Conv1d(_ConvNd):
+class Conv1d(_Conv):
     """1-D convolution over ``(N, C_in, L)`` inputs; ``weight`` has shape
-    ``(out_channels, in_channels // groups, k)`` (see ``Conv2d``)."""
+    ``(out_channels, in_channels // groups, k)``."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
-                 device=None, dtype=None):
-        kernel_size_ = _single(kernel_size)
-        stride_ = _single(stride)
-        padding_ = padding if isinstance(padding, str) else _single(padding)
-        dilation_ = _single(dilation)
-        super().__init__(in_channels, out_channels, kernel_size_, stride_, padding_, dilation_,
-                         False, _single(0), groups, bias, padding_mode, device=device,
-                         dtype=dtype)
+    _expand = staticmethod(_single)
+    _functional = staticmethod(F.conv1d)
 
-    def _conv_forward(self, input, weight, bias):
-        if self.padding_mode != "zeros":
-            return F.conv1d(F.pad(input, self._reversed_padding_repeated_twice,
-                                  mode=self.padding_mode),
-                            weight, bias, self.stride, _single(0), self.dilation, self.groups)
-        return F.conv1d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
-    def forward(self, input):
-        return self._conv_forward(input, self.weight, self.bias)
+class Conv2d(_Conv):
+    """2-D convolution over ``(N, C_in, H, W)`` inputs; ``weight`` has shape
+    ``(out_channels, in_channels // groups, kH, kW)``."""
+
+    _expand = staticmethod(_pair)
+    _functional = staticmethod(F.conv2d)
+
+
+class Conv3d(_Conv):
+    """3-D convolution over ``(N, C_in, D, H, W)`` inputs; ``weight`` has shape
+    ``(out_channels, in_channels // groups, kD, kH, kW)``."""
+
+    _expand = staticmethod(_triple)
+    _functional = staticmethod(F.conv3d)
 
 
 class _ConvTransposeNd(_ConvNd):
-    """Base of the transposed convolutions: only zero padding, and ``output_padding`` from a
-    requested ``output_size``."""
+    """Base of ``ConvTranspose1d``/``2d``/``3d``: PyTorch's arguments, each an int or a tuple of
+    one per spatial dim (``_expand`` makes the tuple); only zero padding. ``forward(input,
+    output_size)`` picks the ``output_padding`` that gives ``output_size``. Initialised like
+    PyTorch (see ``Linear``)."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
-                 transposed, output_padding, groups, bias, padding_mode, device=None, dtype=None):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
+                 padding_mode: str = "zeros", device=None, dtype=None):
         if padding_mode != "zeros":
             raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         transposed, output_padding, groups, bias, padding_mode, device=device,
-                         dtype=dtype)
+        expand = self._expand
+        super().__init__(in_channels, out_channels, expand(kernel_size), expand(stride),
+                         expand(padding), expand(dilation), True, expand(output_padding),
+                         groups, bias, padding_mode, device=device, dtype=dtype)
 
     def _output_padding(self, input, output_size, stride, padding, kernel_size,
                         num_spatial_dims, dilation=None):
@@ -180,42 +181,37 @@ class _ConvTransposeNd(_ConvNd):
                                  f"{size_str(input.shape[2:])})")
         return [size - lo for size, lo in zip(output_size, min_sizes)]
 
-    def _transposed_forward(self, fn, input, output_size, n):
+    def forward(self, input, output_size=None):
         if self.padding_mode != "zeros":
             raise ValueError(f"Only `zeros` padding mode is supported for {type(self).__name__}")
         output_padding = self._output_padding(input, output_size, self.stride, self.padding,
-                                              self.kernel_size, n, self.dilation)
-        return fn(input, self.weight, self.bias, self.stride, self.padding, output_padding,
-                  self.groups, self.dilation)
+                                              self.kernel_size, len(self.kernel_size),
+                                              self.dilation)
+        return self._functional(input, self.weight, self.bias, self.stride, self.padding,
+                                output_padding, self.groups, self.dilation)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """Transposed 1-D convolution (the gradient of ``Conv1d`` w.r.t. its input) over
+    ``(N, C_in, L)`` inputs; ``weight`` has shape ``(in_channels, out_channels // groups, k)``."""
+
+    _expand = staticmethod(_single)
+    _functional = staticmethod(F.conv_transpose1d)
 
 
 class ConvTranspose2d(_ConvTransposeNd):
     """Transposed 2-D convolution (the gradient of ``Conv2d`` w.r.t. its input) over
     ``(N, C_in, H, W)`` inputs; ``weight`` has shape ``(in_channels, out_channels // groups,
-    kH, kW)``. ``forward(input, output_size)`` picks the ``output_padding`` that gives
-    ``output_size``. Initialised like PyTorch (see ``Linear``)."""
+    kH, kW)``."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
-                 padding_mode: str = "zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, _pair(kernel_size), _pair(stride),
-                         _pair(padding), _pair(dilation), True, _pair(output_padding), groups,
-                         bias, padding_mode, device=device, dtype=dtype)
-
-    def forward(self, input, output_size=None):
-        return self._transposed_forward(F.conv_transpose2d, input, output_size, 2)
+    _expand = staticmethod(_pair)
+    _functional = staticmethod(F.conv_transpose2d)
 
 
-class ConvTranspose1d(_ConvTransposeNd):
-    """Transposed 1-D convolution over ``(N, C_in, L)`` inputs; ``weight`` has shape
-    ``(in_channels, out_channels // groups, k)`` (see ``ConvTranspose2d``)."""
+class ConvTranspose3d(_ConvTransposeNd):
+    """Transposed 3-D convolution (the gradient of ``Conv3d`` w.r.t. its input) over
+    ``(N, C_in, D, H, W)`` inputs; ``weight`` has shape ``(in_channels, out_channels // groups,
+    kD, kH, kW)``."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
-                 padding_mode: str = "zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, _single(kernel_size), _single(stride),
-                         _single(padding), _single(dilation), True, _single(output_padding),
-                         groups, bias, padding_mode, device=device, dtype=dtype)
-
-    def forward(self, input, output_size=None):
-        return self._transposed_forward(F.conv_transpose1d, input, output_size, 1)
+    _expand = staticmethod(_triple)
+    _functional = staticmethod(F.conv_transpose3d)

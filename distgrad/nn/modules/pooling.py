@@ -1,13 +1,15 @@
-"""Pooling layers: ``MaxPool1d``, ``MaxPool2d``, ``AvgPool1d``, ``AvgPool2d``,
-``AdaptiveAvgPool1d``, ``AdaptiveAvgPool2d``, ``AdaptiveMaxPool2d``."""
+"""Pooling layers: ``MaxPool1d``/``2d``/``3d``, ``AvgPool1d``/``2d``/``3d``,
+``AdaptiveAvgPool1d``/``2d``/``3d``, ``AdaptiveMaxPool1d``/``2d``/``3d``; each a thin subclass
+of one base per kind that names its functional."""
 from __future__ import annotations
 
 from .. import functional as F
 from .module import Module
 from .utils import _single
 
-__all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
-           "AdaptiveAvgPool2d", "AdaptiveMaxPool2d"]
+__all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
+           "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
+           "AdaptiveMaxPool2d", "AdaptiveMaxPool3d"]
 
 
 class _MaxPoolNd(Module):
@@ -27,17 +29,33 @@ class _MaxPoolNd(Module):
         return ("kernel_size={kernel_size}, stride={stride}, padding={padding}, "
                 "dilation={dilation}, ceil_mode={ceil_mode}".format(**self.__dict__))
 
+    def forward(self, input):
+        return self._functional(input, self.kernel_size, self.stride, self.padding,
+                                self.dilation, ceil_mode=self.ceil_mode,
+                                return_indices=self.return_indices)
+
+
+class MaxPool1d(_MaxPoolNd):
+    """1-D max pooling; ``stride`` defaults to ``kernel_size``."""
+
+    _functional = staticmethod(F.max_pool1d)
+
 
 class MaxPool2d(_MaxPoolNd):
     """2-D max pooling; ``stride`` defaults to ``kernel_size``."""
 
-    def forward(self, input):
-        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
-                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+    _functional = staticmethod(F.max_pool2d)
 
 
-class AvgPool2d(Module):
-    """2-D average pooling; ``stride`` defaults to ``kernel_size``."""
+class MaxPool3d(_MaxPoolNd):
+    """3-D max pooling; ``stride`` defaults to ``kernel_size``."""
+
+    _functional = staticmethod(F.max_pool3d)
+
+
+class _AvgPoolNd(Module):
+    """Base of the average-pooling layers: their options (``stride`` defaults to
+    ``kernel_size``; ``divisor_override``, when given, replaces the window size)."""
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                  count_include_pad: bool = True, divisor_override=None):
@@ -53,43 +71,37 @@ class AvgPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
     def forward(self, input):
-        if self.divisor_override is None:
-            return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                                self.count_include_pad)
-        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                            self.count_include_pad, self.divisor_override)
+        extra = () if self.divisor_override is None else (self.divisor_override,)
+        return self._functional(input, self.kernel_size, self.stride, self.padding,
+                                self.ceil_mode, self.count_include_pad, *extra)
 
 
-class MaxPool1d(_MaxPoolNd):
-    """1-D max pooling; ``stride`` defaults to ``kernel_size``."""
-
-    def forward(self, input):
-        return F.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
-                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
-
-
-class AvgPool1d(Module):
+class AvgPool1d(_AvgPoolNd):
     """1-D average pooling; ``stride`` defaults to ``kernel_size``."""
+
+    _functional = staticmethod(F.avg_pool1d)
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                  count_include_pad: bool = True):
-        super().__init__()
-        self.kernel_size = _single(kernel_size)
-        self.stride = _single(stride if stride is not None else kernel_size)
-        self.padding = _single(padding)
-        self.ceil_mode = ceil_mode
-        self.count_include_pad = count_include_pad
+        super().__init__(_single(kernel_size),
+                         _single(stride if stride is not None else kernel_size),
+                         _single(padding), ceil_mode, count_include_pad)
 
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
-    def forward(self, input):
-        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                            self.count_include_pad)
+class AvgPool2d(_AvgPoolNd):
+    """2-D average pooling; ``stride`` defaults to ``kernel_size``."""
+
+    _functional = staticmethod(F.avg_pool2d)
+
+
+class AvgPool3d(_AvgPoolNd):
+    """3-D average pooling; ``stride`` defaults to ``kernel_size``."""
+
+    _functional = staticmethod(F.avg_pool3d)
 
 
 class _AdaptivePool(Module):
-    """Base of the adaptive pooling layers: an ``output_size``."""
+    """Base of the adaptive pooling layers: an ``output_size`` (``None`` keeps that dim)."""
 
     def __init__(self, output_size):
         super().__init__()
@@ -98,27 +110,52 @@ class _AdaptivePool(Module):
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
 
+    def forward(self, input):
+        return self._functional(input, self.output_size)
+
 
 class AdaptiveAvgPool1d(_AdaptivePool):
     """Average pooling to a fixed output length."""
 
-    def forward(self, input):
-        return F.adaptive_avg_pool1d(input, self.output_size)
+    _functional = staticmethod(F.adaptive_avg_pool1d)
 
 
 class AdaptiveAvgPool2d(_AdaptivePool):
-    """Average pooling to a fixed output size (``None`` keeps that dimension)."""
+    """Average pooling to a fixed output size."""
 
-    def forward(self, input):
-        return F.adaptive_avg_pool2d(input, self.output_size)
+    _functional = staticmethod(F.adaptive_avg_pool2d)
 
 
-class AdaptiveMaxPool2d(_AdaptivePool):
-    """Max pooling to a fixed output size."""
+class AdaptiveAvgPool3d(_AdaptivePool):
+    """Average pooling to a fixed output size."""
+
+    _functional = staticmethod(F.adaptive_avg_pool3d)
+
+
+class _AdaptiveMaxPoolNd(_AdaptivePool):
+    """Base of the adaptive max-pooling layers: also ``return_indices``."""
 
     def __init__(self, output_size, return_indices: bool = False):
         super().__init__(output_size)
         self.return_indices = return_indices
 
     def forward(self, input):
-        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+        return self._functional(input, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
+    """Max pooling to a fixed output length."""
+
+    _functional = staticmethod(F.adaptive_max_pool1d)
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
+    """Max pooling to a fixed output size."""
+
+    _functional = staticmethod(F.adaptive_max_pool2d)
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
+    """Max pooling to a fixed output size."""
+
+    _functional = staticmethod(F.adaptive_max_pool3d)
