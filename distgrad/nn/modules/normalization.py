@@ -1,5 +1,5 @@
-"""Normalisation layers: ``BatchNorm1d``, ``BatchNorm2d``, ``InstanceNorm1d``,
-``InstanceNorm2d``, ``LayerNorm``, ``GroupNorm``, ``RMSNorm``, ``LocalResponseNorm``."""
+"""Normalisation layers: ``BatchNorm1d``/``2d``/``3d``, ``InstanceNorm1d``/``2d``/``3d``,
+``LayerNorm``, ``GroupNorm``, ``RMSNorm``, ``LocalResponseNorm``."""
 from __future__ import annotations
 
 import numbers
@@ -12,8 +12,8 @@ from ..parameter import Parameter
 from .. import functional as F
 from .module import Module
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "InstanceNorm1d", "InstanceNorm2d", "LayerNorm",
-           "GroupNorm", "RMSNorm", "LocalResponseNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d",
+           "InstanceNorm3d", "LayerNorm", "GroupNorm", "RMSNorm", "LocalResponseNorm"]
 
 
 def _register_affine(module: Module, shape, affine: bool, bias: bool, device, dtype) -> None:
@@ -30,6 +30,13 @@ def _register_affine(module: Module, shape, affine: bool, bias: bool, device, dt
         module.register_parameter("bias", None)
 
 
+def _normalized_shape(normalized_shape) -> tuple:
+    """``normalized_shape`` (an int or a sequence of ints) as a tuple."""
+    if isinstance(normalized_shape, numbers.Integral):
+        normalized_shape = (normalized_shape,)
+    return tuple(normalized_shape)
+
+
 def _reset_affine(weight, bias) -> None:
     """Reset an affine transform to the identity: ``weight`` to ones, ``bias`` (if any) to 0."""
     init.ones_(weight)
@@ -39,9 +46,11 @@ def _reset_affine(weight, bias) -> None:
 
 class _NormBase(Module):
     """Parameters (``weight``, ``bias``) and running statistics (buffers ``running_mean``,
-    ``running_var``, ``num_batches_tracked``) shared by the batch- and instance-norm layers."""
+    ``running_var``, ``num_batches_tracked``) shared by the batch- and instance-norm layers;
+    ``_input_dims`` are the input ranks a subclass accepts."""
 
     _version = 2
+    _input_dims: tuple = ()
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum=0.1, affine: bool = True,
                  track_running_stats: bool = True, device=None, dtype=None, *, bias: bool = True):
@@ -77,7 +86,9 @@ class _NormBase(Module):
             _reset_affine(self.weight, self.bias)
 
     def _check_input_dim(self, input):
-        raise NotImplementedError
+        if input.dim() not in self._input_dims:
+            wanted = " or ".join(f"{d}D" for d in self._input_dims)
+            raise ValueError(f"expected {wanted} input (got {input.dim()}D input)")
 
     def extra_repr(self) -> str:
         return ("{num_features}, eps={eps}, momentum={momentum}, affine={affine}, "
@@ -133,24 +144,24 @@ class BatchNorm1d(_BatchNorm):
     in eval mode it uses the running statistics.
     """
 
-    def _check_input_dim(self, input):
-        if input.dim() != 2 and input.dim() != 3:
-            raise ValueError(f"expected 2D or 3D input (got {input.dim()}D input)")
+    _input_dims = (2, 3)
 
 
 class BatchNorm2d(_BatchNorm):
     """Batch normalisation over ``(N, C, H, W)`` inputs (see ``BatchNorm1d``)."""
 
-    def _check_input_dim(self, input):
-        if input.dim() != 4:
-            raise ValueError(f"expected 4D input (got {input.dim()}D input)")
+    _input_dims = (4,)
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalisation over ``(N, C, D, H, W)`` inputs (see ``BatchNorm1d``)."""
+
+    _input_dims = (5,)
 
 
 class _InstanceNorm(_NormBase):
     """Base of the instance-norm layers: PyTorch's defaults (``affine=False``,
-    ``track_running_stats=False``) and unbatched inputs."""
-
-    _no_batch_dim = 2
+    ``track_running_stats=False``) and unbatched inputs (of rank ``_input_dims[0]``)."""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
                  affine: bool = False, track_running_stats: bool = False, device=None,
@@ -186,7 +197,8 @@ class _InstanceNorm(_NormBase):
 
     def forward(self, input):
         self._check_input_dim(input)
-        feature_dim = input.dim() - self._no_batch_dim
+        no_batch_dim = self._input_dims[0]
+        feature_dim = input.dim() - no_batch_dim
         if input.size(feature_dim) != self.num_features:
             if self.affine:
                 raise ValueError(f"expected input's size at dim={feature_dim} to match "
@@ -195,7 +207,7 @@ class _InstanceNorm(_NormBase):
             warnings.warn(f"input's size at dim={feature_dim} does not match num_features. You "
                           f"can silence this warning by not passing in num_features, which is "
                           f"not used because affine=False", stacklevel=2)
-        if input.dim() == self._no_batch_dim:
+        if input.dim() == no_batch_dim:
             return self._apply_instance_norm(input.unsqueeze(0)).squeeze(0)
         return self._apply_instance_norm(input)
 
@@ -205,20 +217,21 @@ class InstanceNorm1d(_InstanceNorm):
     length; ``affine`` adds a per-channel ``weight``/``bias``, ``track_running_stats`` keeps
     running statistics (used in eval mode), as in PyTorch."""
 
-    def _check_input_dim(self, input):
-        if input.dim() not in (2, 3):
-            raise ValueError(f"expected 2D or 3D input (got {input.dim()}D input)")
+    _input_dims = (2, 3)
 
 
 class InstanceNorm2d(_InstanceNorm):
     """Normalise each channel of each ``(N, C, H, W)`` (or unbatched ``(C, H, W)``) sample over
     its spatial dims (see ``InstanceNorm1d``)."""
 
-    _no_batch_dim = 3
+    _input_dims = (3, 4)
 
-    def _check_input_dim(self, input):
-        if input.dim() not in (3, 4):
-            raise ValueError(f"expected 3D or 4D input (got {input.dim()}D input)")
+
+class InstanceNorm3d(_InstanceNorm):
+    """Normalise each channel of each ``(N, C, D, H, W)`` (or unbatched ``(C, D, H, W)``)
+    sample over its spatial dims (see ``InstanceNorm1d``)."""
+
+    _input_dims = (4, 5)
 
 
 class LayerNorm(Module):
@@ -228,9 +241,7 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True, device=None, dtype=None):
         super().__init__()
-        if isinstance(normalized_shape, numbers.Integral):
-            normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(normalized_shape)
+        self.normalized_shape = _normalized_shape(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         _register_affine(self, self.normalized_shape, self.elementwise_affine, bias, device, dtype)
@@ -285,9 +296,7 @@ class RMSNorm(Module):
     def __init__(self, normalized_shape, eps=None, elementwise_affine: bool = True,
                  device=None, dtype=None):
         super().__init__()
-        if isinstance(normalized_shape, numbers.Integral):
-            normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(normalized_shape)
+        self.normalized_shape = _normalized_shape(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if self.elementwise_affine:
