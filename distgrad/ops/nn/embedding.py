@@ -279,19 +279,24 @@ def _bag_ids(offsets, n, include_last_offset):
 
 def _bag_max(rows, bag, num_bags):
     """Per bag and column: the maximum of ``rows`` (-inf for an empty bag) and the position (in
-    ``rows``) of its first occurrence (-1 for an empty bag)."""
+    ``rows``) of its first occurrence (-1 for an empty bag). Found by sorting the elements by
+    (bag, column), then value (largest first), then position, and taking each run's first: exact
+    on every device (CuPy's float64 ``maximum.at`` is not: seen on an H200 with CuPy 14)."""
     xp = xp_of(rows)
-    m = rows.shape[0]
-    # (in float32 for float16 rows and in uint64 for positions: the types CuPy's maximum.at has)
-    out = xp.full((num_bags, rows.shape[1]), -xp.inf, dtype=xp.promote_types(rows.dtype,
-                                                                                np.float32))
-    xp.maximum.at(out, bag, rows)
-    out = out.astype(rows.dtype, copy=False)
-    # the first occurrence has the largest m - position among the elements equal to the maximum
-    earliness = xp.where(rows == out[bag], m - xp.arange(m)[:, None], 0).astype(np.uint64)
-    first = xp.zeros(out.shape, dtype=np.uint64)
-    xp.maximum.at(first, bag, earliness)
-    return out, xp.where(first > 0, m - first.astype(np.int64), -1)
+    m, D = rows.shape
+    out = xp.full((num_bags, D), -xp.inf, dtype=rows.dtype)
+    pos = xp.full((num_bags, D), -1, dtype=np.int64)
+    if m == 0 or D == 0:
+        return out, pos
+    run = (bag[:, None] * D + xp.arange(D)).reshape(-1)  # the (bag, column) of each element
+    keys = xp.stack([xp.arange(m * D) // D, -rows.reshape(-1).astype(np.float64), run])
+    order = xp.lexsort(keys.astype(np.float64))
+    run_sorted = run[order]
+    first = order[xp.concatenate([xp.ones(1, dtype=bool), run_sorted[1:] != run_sorted[:-1]])]
+    b, c = run[first] // D, first % D
+    pos[b, c] = first // D
+    out[b, c] = rows.reshape(-1)[first]
+    return out, pos
 
 
 def one_hot(tensor, num_classes=-1) -> Tensor:
