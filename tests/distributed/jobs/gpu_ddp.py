@@ -22,7 +22,8 @@ dist.send(dg.full((3,), float(r + 10), device="cuda"), dst=(r + 1) % n)
 w.wait()
 assert got.tolist() == [(r - 1) % n + 10.0] * 3, got
 a2a = dg.zeros(n, 2, device="cuda")
-dist.all_to_all_single(a2a, dg.arange(n, device="cuda").reshape(n, 1).expand(n, 2) * 10 + r)
+rows = dg.arange(n, dtype=dg.float32, device="cuda").reshape(n, 1).expand(n, 2) * 10 + r
+dist.all_to_all_single(a2a, rows)
 assert a2a.tolist() == [[10.0 * r + j] * 2 for j in range(n)], a2a
 if sys.argv[2:] == ["p2p-only"]:  # one GPU with NCCL: its collectives would need one per rank
     print(f"OK rank {r} p2p backend {dist.get_backend()}", flush=True)
