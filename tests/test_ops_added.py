@@ -143,3 +143,38 @@ def test_errors_like_torch(name):
     with pytest.raises(expected.type) as got:
         ERRORS[name](dg)
     assert str(got.value) == str(expected.value)
+
+
+@pytest.mark.parametrize("data,dim", [
+    ([1, 1, 2, 2, 3, 1, 1, 2], None),
+    ([[1.0, 1.0], [2.0, float("nan")], [2.0, float("nan")]], None),
+    ([[1, 1, 2, 2], [1, 1, 3, 3]], 1),
+    ([[1, 1], [1, 1], [0, 1]], 0),
+    ([[1, 1], [1, 1], [0, 1]], -2),
+    (7, None),
+    ([], None),
+])
+def test_unique_consecutive_matches_torch(data, dim):
+    torch = pytest.importorskip("torch")
+    for inv in (False, True):
+        for cnt in (False, True):
+            got = dg.unique_consecutive(dg.tensor(data), return_inverse=inv, return_counts=cnt,
+                                        dim=dim)
+            want = torch.unique_consecutive(torch.tensor(data), return_inverse=inv,
+                                            return_counts=cnt, dim=dim)
+            got = got if isinstance(got, tuple) else (got,)
+            want = want if isinstance(want, tuple) else (want,)
+            assert len(got) == len(want)
+            for g, w in zip(got, want):
+                np.testing.assert_array_equal(g.numpy(), w.numpy())
+                assert g.shape == tuple(w.shape)
+
+
+def test_unique_consecutive_has_no_derivative():
+    x = dg.tensor([1.0, 1.0, 2.0], requires_grad=True)
+    v = x.unique_consecutive()
+    assert type(v.grad_fn).__name__ == "UniqueConsecutiveBackward0"
+    with pytest.raises(NotImplementedError, match="derivative for 'unique_consecutive'"):
+        v.sum().backward()
+    with pytest.raises(IndexError, match="tensor has no dimensions"):
+        dg.unique_consecutive(dg.tensor(1), dim=0)

@@ -29,7 +29,8 @@ from .shape import (atleast_1d, atleast_2d, atleast_3d, broadcast_to, cat, chunk
                     flatten, flip, hstack, meshgrid, moveaxis, movedim, narrow, permute, reshape,
                     roll, row_stack, split, squeeze, stack, swapaxes, swapdims, t, tile, trace,
                     transpose, tril, triu, unbind, unflatten, unsqueeze, vstack)
-from .sorting import argsort, kthvalue, median, multinomial, nonzero, sort, topk, unique
+from .sorting import (argsort, kthvalue, median, multinomial, nonzero, sort, topk, unique,
+                      unique_consecutive)
 
 clip = clamp
 multiply = mul
@@ -130,7 +131,8 @@ def _install_methods():
         "trace": trace, "fill_diagonal_": shape.fill_diagonal_, "roll": roll, "diff": diff,
         "movedim": movedim, "moveaxis": movedim, "swapaxes": swapaxes, "swapdims": swapaxes,
         # sorting and sampling
-        "sort": sort, "argsort": argsort, "topk": topk, "unique": unique, "nonzero": nonzero,
+        "sort": sort, "argsort": argsort, "topk": topk, "unique": unique,
+        "unique_consecutive": unique_consecutive, "nonzero": nonzero,
         "multinomial": multinomial,
         # indexing and linear algebra
         "gather": gather, "index_select": index_select, "masked_fill": masked_fill,

@@ -155,14 +155,21 @@ def _unique_slices(data, axis):
     n = slices.shape[0]
     rows = slices.reshape(n, math.prod(slices.shape[1:]))
     order = xp.lexsort(rows.T[::-1])  # the first column is the primary key
-    ordered = rows[order]
-    new = xp.ones(n, dtype=bool)
-    new[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
-    starts = xp.flatnonzero(new)
+    starts, run_of, counts = _runs(rows[order])
     inverse = xp.empty(n, dtype=int64)
-    inverse[order] = xp.cumsum(new) - 1
-    counts = xp.diff(xp.concatenate([starts, xp.asarray([n])]))
+    inverse[order] = run_of
     return xp.moveaxis(slices[order[starts]], 0, axis), inverse, counts
+
+
+def _runs(rows):
+    """``(first row of each run, run of each row, run lengths)`` for the runs of equal
+    consecutive rows of the 2-D array ``rows``."""
+    xp = _backend.get_array_module(rows)
+    n = rows.shape[0]
+    new = xp.ones(n, dtype=bool)
+    new[1:] = (rows[1:] != rows[:-1]).any(axis=1)
+    starts = xp.flatnonzero(new)
+    return starts, xp.cumsum(new) - 1, xp.diff(xp.concatenate([starts, xp.asarray([n])]))
 
 
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
@@ -179,13 +186,47 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
             raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
         values, inverse, counts = _unique_slices(data, normalize_dims(dim, data.ndim)[0])
         node_cls = UniqueDimBackward0
+    return _unique_result(input, node_cls, values, (inverse, return_inverse),
+                          (counts, return_counts))
+
+
+def _unique_result(input, node_cls, values, *extras):
+    """``values`` as a tensor (recorded with ``node_cls``, which has no derivative, when
+    ``input`` requires grad), followed by the int64 arrays of the ``(array, wanted)`` extras
+    that are wanted; a lone tensor when none is."""
     if _state.enabled and input._requires_grad:
         values = _from_node(values, node_cls((input,)))
     else:
         values = _wrap(values)
-    extras = [_wrap(a.astype(int64, copy=False))
-              for a, wanted in ((inverse, return_inverse), (counts, return_counts)) if wanted]
-    return (values, *extras) if extras else values
+    wanted = [_wrap(a.astype(int64, copy=False)) for a, want in extras if want]
+    return (values, *wanted) if wanted else values
+
+
+class UniqueConsecutiveBackward0(Unique2Backward0):
+    """Node of ``unique_consecutive``, which has no derivative either."""
+
+    _op = "unique_consecutive"
+
+
+def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
+    """``input`` (flattened, or its slices along ``dim``) with each run of equal consecutive
+    elements (slices) collapsed to one; ``return_inverse`` gives the run of each element
+    (slice), ``return_counts`` each run's length. NaNs are all distinct."""
+    data = input._data
+    xp = input._xp()
+    if dim is None:
+        flat = data.reshape(-1)
+        starts, run_of, counts = _runs(flat[:, None])
+        values, inverse = flat[starts], run_of.reshape(data.shape)
+    else:
+        if data.ndim == 0:
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+        axis = normalize_dims(dim, data.ndim)[0]
+        slices = xp.moveaxis(data, axis, 0)
+        starts, inverse, counts = _runs(slices.reshape(slices.shape[0], -1))
+        values = xp.moveaxis(slices[starts], 0, axis)
+    return _unique_result(input, UniqueConsecutiveBackward0, values, (inverse, return_inverse),
+                          (counts, return_counts))
 
 
 def nonzero(input, *, as_tuple=False):
