@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .. import functional as F
 from .module import Module
-from .utils import _single
+from .utils import _pair, _single, _triple
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
            "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
@@ -159,3 +159,44 @@ class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
     """Max pooling to a fixed output size."""
 
     _functional = staticmethod(F.adaptive_max_pool3d)
+
+
+class _MaxUnpoolNd(Module):
+    """Base of the max-unpooling layers: the inverse of max pooling given its indices
+    (``stride`` defaults to ``kernel_size``)."""
+
+    _ntuple = None  # _single, _pair or _triple
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = type(self)._ntuple(kernel_size)
+        self.stride = type(self)._ntuple(stride if stride is not None else kernel_size)
+        self.padding = type(self)._ntuple(padding)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+    def forward(self, input, indices, output_size=None):
+        return self._functional(input, indices, self.kernel_size, self.stride, self.padding,
+                                output_size)
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    """Inverse of ``MaxPool1d``."""
+
+    _ntuple = staticmethod(_single)
+    _functional = staticmethod(F.max_unpool1d)
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    """Inverse of ``MaxPool2d``."""
+
+    _ntuple = staticmethod(_pair)
+    _functional = staticmethod(F.max_unpool2d)
+
+
+class MaxUnpool3d(_MaxUnpoolNd):
+    """Inverse of ``MaxPool3d``."""
+
+    _ntuple = staticmethod(_triple)
+    _functional = staticmethod(F.max_unpool3d)

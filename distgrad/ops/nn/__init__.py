@@ -21,7 +21,8 @@ from .padding import pad
 from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d,
                       adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_pool3d, avg_pool1d,
                       avg_pool2d, avg_pool3d, lp_pool2d, max_pool1d, max_pool2d,
-                      max_pool2d_with_indices, max_pool3d, max_pool3d_with_indices, max_unpool2d)
+                      max_pool2d_with_indices, max_pool3d, max_pool3d_with_indices, max_unpool1d,
+                      max_unpool2d, max_unpool3d)
 from .upsample import interpolate, upsample, upsample_bilinear, upsample_nearest
 
 
@@ -35,7 +36,8 @@ def _guard_devices():
     for name in ("bilinear", "linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
                  "conv_transpose2d", "conv_transpose3d", "batch_norm", "group_norm",
                  "instance_norm", "layer_norm", "rms_norm", "embedding", "prelu",
-                 "cosine_similarity", "pairwise_distance", "max_unpool2d", "gaussian_nll_loss"):
+                 "cosine_similarity", "pairwise_distance", "max_unpool1d", "max_unpool2d",
+                 "max_unpool3d", "gaussian_nll_loss"):
         g[name] = device_guard(g[name])
 
 

@@ -1,6 +1,6 @@
 """Pooling over 1, 2 or 3 spatial dims: max and average pooling, adaptive pooling (one N-d
 implementation of each; the ``1d``/``2d``/``3d`` functions are thin wrappers), ``lp_pool2d``,
-``max_unpool2d``.
+``max_unpool1d/2d/3d``.
 
 The window reductions loop over the ``prod(kernel_size)`` kernel offsets, each step one
 vectorised operation over a strided view of the whole batch (no per-element Python loops, no
@@ -249,40 +249,77 @@ def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation
     return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
 
 
-class MaxUnpool2DBackward0(Node):
-    """Backward of ``max_unpool2d``."""
+class _MaxUnpoolBackward(Node):
+    """Backward of max unpooling: each input takes the gradient at its index."""
 
     def backward(self, g):
         xp = xp_of(g)
-        flat = g.reshape(g.shape[:-2] + (-1,))
-        idx = self.indices.reshape(self.indices.shape[:-2] + (-1,))
+        nd = self.nd
+        flat = g.reshape(g.shape[:-nd] + (-1,))
+        idx = self.indices.reshape(self.indices.shape[:-nd] + (-1,))
         return (xp.take_along_axis(flat, idx, axis=-1).reshape(self.indices.shape),)
+
+
+class MaxUnpool2DBackward0(_MaxUnpoolBackward):
+    """Backward of ``max_unpool2d``."""
+
+    nd = 2
+
+
+class MaxUnpool3DBackward0(_MaxUnpoolBackward):
+    """Backward of ``max_unpool3d``."""
+
+    nd = 3
+
+
+def _max_unpool(input, indices, kernel_size, stride, padding, output_size, node_cls):
+    """Inverse of ``node_cls.nd``-d max pooling: each value of ``input`` goes to its flat index
+    (``indices``, as max pooling returns them) in the output's spatial plane, zeros elsewhere."""
+    nd = node_cls.nd
+    xd = input._data
+    xp = xp_of(xd)
+    k = pair(kernel_size, "kernel_size", nd)
+    s = k if stride is None else pair(stride, "stride", nd)
+    p = pair(padding, "padding", nd)
+    if output_size is None:
+        size = tuple((n - 1) * si - 2 * pi + ki
+                     for n, si, pi, ki in zip(xd.shape[-nd:], s, p, k))
+    else:
+        size = tuple(int(v) for v in tuple(output_size)[-nd:])
+    idx = indices._data
+    if type(idx) is not type(xd):  # CuPy would take NumPy indices without a word
+        check_same_device(input, indices)
+    lead = xd.shape[:-nd]
+    out = xp.zeros(lead + (math.prod(size),), dtype=xd.dtype)
+    xp.put_along_axis(out, idx.reshape(idx.shape[:-nd] + (-1,)), xd.reshape(lead + (-1,)),
+                      axis=-1)
+    out = out.reshape(lead + size)
+    if _state.enabled and input._requires_grad:
+        node = node_cls((input,))
+        node.indices = idx
+        return _from_node(out, node)
+    return _wrap(out)
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Inverse of ``max_pool1d`` (through ``max_unpool2d`` on a height of one, as PyTorch)."""
+    k, p = pair(kernel_size, "kernel_size", 1), pair(padding, "padding", 1)
+    s = k if stride is None else pair(stride, "stride", 1)
+    size = None if output_size is None else (1, tuple(output_size)[-1])
+    return max_unpool2d(input.unsqueeze(-2), indices.unsqueeze(-2), (1,) + k, (1,) + s,
+                        (0,) + p, size).squeeze(-2)
 
 
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     """Inverse of ``max_pool2d``: place each value at its index, zeros elsewhere."""
-    xd = input._data
-    xp = xp_of(xd)
-    k = pair(kernel_size)
-    s = k if stride is None else pair(stride)
-    p = pair(padding)
-    if output_size is None:
-        H = (xd.shape[-2] - 1) * s[0] - 2 * p[0] + k[0]
-        W = (xd.shape[-1] - 1) * s[1] - 2 * p[1] + k[1]
-    else:
-        H, W = tuple(output_size)[-2:]
-    idx = indices._data
-    if type(idx) is not type(xd):  # CuPy would take NumPy indices without a word
-        check_same_device(input, indices)
-    out = xp.zeros(xd.shape[:-2] + (H * W,), dtype=xd.dtype)
-    xp.put_along_axis(out, idx.reshape(idx.shape[:-2] + (-1,)),
-                      xd.reshape(xd.shape[:-2] + (-1,)), axis=-1)
-    out = out.reshape(xd.shape[:-2] + (H, W))
-    if _state.enabled and input._requires_grad:
-        node = MaxUnpool2DBackward0((input,))
-        node.indices = idx
-        return _from_node(out, node)
-    return _wrap(out)
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size,
+                       MaxUnpool2DBackward0)
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Inverse of ``max_pool3d``: place each value at its index, zeros elsewhere."""
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size,
+                       MaxUnpool3DBackward0)
 
 
 # --------------------------------------------------------------------------------------------
