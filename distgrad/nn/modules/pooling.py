@@ -200,3 +200,38 @@ class MaxUnpool3d(_MaxUnpoolNd):
 
     _ntuple = staticmethod(_triple)
     _functional = staticmethod(F.max_unpool3d)
+
+
+class _LPPoolNd(Module):
+    """Base of the power-average pooling layers: ``(sum over window of x**p) ** (1/p)``."""
+
+    def __init__(self, norm_type, kernel_size, stride=None, ceil_mode: bool = False):
+        super().__init__()
+        self.norm_type, self.kernel_size = norm_type, kernel_size
+        self.stride, self.ceil_mode = stride, ceil_mode
+
+    def extra_repr(self) -> str:
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, ceil_mode={self.ceil_mode}")
+
+    def forward(self, input):
+        return self._functional(input, self.norm_type, self.kernel_size, self.stride,
+                                self.ceil_mode)
+
+
+class LPPool1d(_LPPoolNd):
+    """1-D power-average pooling."""
+
+    _functional = staticmethod(F.lp_pool1d)
+
+
+class LPPool2d(_LPPoolNd):
+    """2-D power-average pooling."""
+
+    _functional = staticmethod(F.lp_pool2d)
+
+
+class LPPool3d(_LPPoolNd):
+    """3-D power-average pooling."""
+
+    _functional = staticmethod(F.lp_pool3d)

@@ -20,9 +20,9 @@ from .normalization import (batch_norm, group_norm, instance_norm, layer_norm,
 from .padding import pad
 from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d,
                       adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_pool3d, avg_pool1d,
-                      avg_pool2d, avg_pool3d, lp_pool2d, max_pool1d, max_pool2d,
-                      max_pool2d_with_indices, max_pool3d, max_pool3d_with_indices, max_unpool1d,
-                      max_unpool2d, max_unpool3d)
+                      avg_pool2d, avg_pool3d, lp_pool1d, lp_pool2d, lp_pool3d, max_pool1d,
+                      max_pool2d, max_pool2d_with_indices, max_pool3d, max_pool3d_with_indices,
+                      max_unpool1d, max_unpool2d, max_unpool3d)
 from .upsample import interpolate, upsample, upsample_bilinear, upsample_nearest
 
 

@@ -1,5 +1,5 @@
 """Pooling over 1, 2 or 3 spatial dims: max and average pooling, adaptive pooling (one N-d
-implementation of each; the ``1d``/``2d``/``3d`` functions are thin wrappers), ``lp_pool2d``,
+implementation of each; the ``1d``/``2d``/``3d`` functions are thin wrappers), ``lp_pool1d/2d/3d``,
 ``max_unpool1d/2d/3d``.
 
 The window reductions loop over the ``prod(kernel_size)`` kernel offsets, each step one
@@ -411,11 +411,26 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                      divisor_override, 3)
 
 
+def _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, avg_pool, nd) -> Tensor:
+    """``(sum over each window of x**p) ** (1/p)`` over ``nd`` dims, by ``avg_pool``."""
+    k = pair(kernel_size, "kernel_size", nd)
+    out = avg_pool(input.pow(norm_type), k, stride, 0, ceil_mode)
+    return (out.sign() * out.abs().relu()).mul(math.prod(k)).pow(1.0 / norm_type)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False) -> Tensor:
+    """1-D power-average pooling: ``(sum over window of x**p) ** (1/p)``."""
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, avg_pool1d, 1)
+
+
 def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False) -> Tensor:
-    """``(sum over window of x**p) ** (1/p)``."""
-    kh, kw = pair(kernel_size)
-    out = avg_pool2d(input.pow(norm_type), (kh, kw), stride, 0, ceil_mode)
-    return (out.sign() * out.abs().relu()).mul(kh * kw).pow(1.0 / norm_type)
+    """2-D power-average pooling: ``(sum over window of x**p) ** (1/p)``."""
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, avg_pool2d, 2)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False) -> Tensor:
+    """3-D power-average pooling: ``(sum over window of x**p) ** (1/p)``."""
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, avg_pool3d, 3)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""max_unpool1d/2d/3d and MaxUnpool1d/2d/3d against PyTorch (values, gradients, output_size,
-stride, padding), gradcheck, and the device check."""
+"""Max unpooling (max_unpool1d/2d/3d, MaxUnpool1d/2d/3d) and power-average pooling
+(lp_pool1d/2d/3d, LPPool1d/2d/3d) against PyTorch (values, gradients, options), gradcheck, and
+the device check."""
 import numpy as np
 import pytest
 
@@ -57,3 +58,33 @@ def test_max_unpool_indices_on_another_device_raise():
         out, idx = F.max_pool3d(dg.randn(1, 1, 4, 4, 4), 2, return_indices=True)
         with pytest.raises(RuntimeError, match="cuda:0 and cpu|cpu and cuda:0"):
             F.max_unpool3d(out.to("cuda"), idx, 2)
+
+
+@pytest.mark.parametrize("shape,p,k,s,ceil", [
+    ((2, 3, 9), 2, 3, None, False),
+    ((1, 2, 9), 3, 2, 2, True),
+    ((2, 2, 6, 7), 2, (2, 3), None, False),
+    ((1, 2, 7, 7), 1.5, 3, 2, True),
+    ((1, 2, 4, 6, 5), 2, 2, None, False),
+    ((1, 1, 5, 5, 5), 3, (2, 3, 2), 2, True),
+])
+def test_lp_pool_matches_torch(shape, p, k, s, ceil):
+    torch = pytest.importorskip("torch")
+    nd = len(shape) - 2
+    x = np.abs(np.random.default_rng(nd).standard_normal(shape)) + 0.1
+    a = dg.tensor(x, requires_grad=True)
+    ta = torch.tensor(x, requires_grad=True)
+    mod = getattr(nn, f"LPPool{nd}d")(p, k, s, ceil)
+    tmod = getattr(torch.nn, f"LPPool{nd}d")(p, k, s, ceil)
+    got, want = mod(a), tmod(ta)
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-12)
+    assert repr(mod) == repr(tmod)
+    got.sum().backward()
+    want.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("nd", [1, 3])
+def test_lp_pool_gradcheck(nd):
+    x = (dg.rand(1, 2, *([4] * nd), dtype=dg.float64) + 0.5).requires_grad_()
+    assert gradcheck(lambda t: getattr(F, f"lp_pool{nd}d")(t, 2, 2), (x,))
