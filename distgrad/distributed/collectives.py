@@ -149,6 +149,14 @@ def _check_list(fn, name, arrs, ref, n, ref_name="the tensor"):
                             f"{ref.dtype}")
 
 
+def _prepare_outputs(fn, name, outs, tensors) -> None:
+    """Check that every output array of ``outs`` (those of ``tensors``, the list ``name``) is
+    writable and count the write on each tensor."""
+    for i, o in enumerate(outs):
+        _check_writable(o, fn, f"{name}[{i}]")
+        _bump_version(tensors[i])
+
+
 def _root(pg, rank, fn, what):
     try:
         return pg.group_rank(int(rank))
@@ -366,9 +374,7 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     _check_dtype(arr, "all_gather")
     outs = [_array(t) for t in tensor_list]
     _check_list("all_gather", "tensor_list", outs, arr, pg._backend.size)
-    for i, o in enumerate(outs):
-        _check_writable(o, "all_gather", f"tensor_list[{i}]")
-        _bump_version(tensor_list[i])
+    _prepare_outputs("all_gather", "tensor_list", outs, tensor_list)
     send = _to_host(arr)
     recv = _alloc(arr, (pg._backend.size,) + tuple(arr.shape), arr.dtype)
 
@@ -391,15 +397,14 @@ def _check_blocks(fn, out, arr, stacked, n) -> None:
                          f"shape {tuple(block.shape)})")
 
 
-def _send_recv_buffers(fn, arr, out, output):
-    """``(send, recv, finish)`` for a collective from array ``arr`` into ``out`` (the array of
-    ``output``, checked writable, its write counted): the buffers MPI takes, and the copy of the
-    result back into ``out`` (None when MPI writes ``out`` itself)."""
-    _check_writable(out, fn, "output tensor")
+def _recv_buffer(fn, out, output, what="output tensor"):
+    """``(recv, finish)`` for a transfer into ``out`` (the array of ``output``, checked writable,
+    its write counted): the buffer MPI writes, and the copy of it back into ``out`` (None when
+    MPI writes ``out`` itself)."""
+    _check_writable(out, fn, what)
     _bump_version(output)
-    send = _to_host(arr)
     recv = _to_host(out, copy_in=False)
-    return send, recv, (None if recv is out else (lambda: _from_host(out, recv)))
+    return recv, (None if recv is out else (lambda: _from_host(out, recv)))
 
 
 def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
@@ -412,7 +417,8 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
     _check_dtype(arr, "all_gather_into_tensor")
     n = pg._backend.size
     _check_blocks("all_gather_into_tensor", out, arr, "output", n)
-    send, recv, finish = _send_recv_buffers("all_gather_into_tensor", arr, out, output_tensor)
+    recv, finish = _recv_buffer("all_gather_into_tensor", out, output_tensor)
+    send = _to_host(arr)
     return _run(pg, "all_gather_into_tensor",
                 lambda a: pg._backend.allgather(_wire(send), _wire(recv), a), finish, async_op,
                 arr)
@@ -506,9 +512,7 @@ def gather(tensor, gather_list=None, dst=0, group=None, async_op=False):
             raise ValueError("gather: gather_list is required on the destination rank")
         outs = [_array(t) for t in gather_list]
         _check_list("gather", "gather_list", outs, arr, backend.size)
-        for i, o in enumerate(outs):
-            _check_writable(o, "gather", f"gather_list[{i}]")
-            _bump_version(gather_list[i])
+        _prepare_outputs("gather", "gather_list", outs, gather_list)
         recv = _alloc(arr, (backend.size,) + tuple(arr.shape), arr.dtype)
 
         def finish():
@@ -531,8 +535,7 @@ def scatter(tensor, scatter_list=None, src=0, group=None, async_op=False):
         return None
     arr = _array(tensor)
     _check_dtype(arr, "scatter")
-    _check_writable(arr, "scatter")
-    _bump_version(tensor)
+    recv, finish = _recv_buffer("scatter", arr, tensor, "tensor")
     root = _root(pg, src, "scatter", "src")
     backend = pg._backend
     if root == backend.rank:
@@ -546,8 +549,6 @@ def scatter(tensor, scatter_list=None, src=0, group=None, async_op=False):
             raise ValueError("scatter: scatter_list must not be given on a rank other than src "
                              "(PyTorch's rule; pass None)")
         send = None
-    recv = _to_host(arr, copy_in=False)
-    finish = None if recv is arr else (lambda: _from_host(arr, recv))
     return _run(pg, "scatter",
                 lambda a: backend.scatter(None if send is None else _wire(send), _wire(recv),
                                           root, a), finish, async_op, arr, None, src)
@@ -592,7 +593,8 @@ def all_to_all_single(output, input, output_split_sizes=None, input_split_sizes=
                                             input_split_sizes, n)]
     recv_counts = [k * row for k in _splits("all_to_all_single", "output", out,
                                             output_split_sizes, n)]
-    send, recv, finish = _send_recv_buffers("all_to_all_single", arr, out, output)
+    recv, finish = _recv_buffer("all_to_all_single", out, output)
+    send = _to_host(arr)
     return _run(pg, "all_to_all_single",
                 lambda a: backend.alltoallv(_wire(send), send_counts, _wire(recv), recv_counts, a),
                 finish, async_op)
@@ -619,9 +621,7 @@ def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False
             if a.dtype != dtype:
                 raise TypeError(f"all_to_all: {name}[{i}] has dtype {a.dtype} but "
                                 f"input_tensor_list[0] has dtype {dtype}")
-    for i, o in enumerate(outs):
-        _check_writable(o, "all_to_all", f"output_tensor_list[{i}]")
-        _bump_version(output_tensor_list[i])
+    _prepare_outputs("all_to_all", "output_tensor_list", outs, output_tensor_list)
     send_counts, recv_counts = [a.size for a in ins], [o.size for o in outs]
     send = _alloc(ins[0], (sum(send_counts),), dtype)
     recv = _alloc(ins[0], (sum(recv_counts),), dtype)
@@ -689,7 +689,6 @@ def all_gather_object(object_list, obj, group=None):
     for i, part in enumerate(parts):
         object_list[i] = pickle.loads(part)
     return None
-
 
 
 def gather_object(obj, object_gather_list=None, dst=0, group=None):

@@ -17,8 +17,8 @@ import pickle
 import numpy as np
 
 from . import process_group as _pgm
-from .collectives import Work, _check_dtype, _check_writable, _guarded, _wire
-from .staging import _array, _bump_version, _from_host, _to_host
+from .collectives import Work, _check_dtype, _guarded, _wire, _recv_buffer
+from .staging import _array, _to_host
 
 __all__ = ["send", "recv", "isend", "irecv", "P2POp", "batch_isend_irecv", "send_object_list",
            "recv_object_list"]
@@ -61,11 +61,7 @@ def _start_send(pg, tensor, peer, tag):
 
 def _start_recv(pg, tensor, peer, tag):
     """Post a receive into ``tensor``; returns ``(request, finish)``."""
-    arr = _message(tensor, "irecv")
-    _check_writable(arr, "irecv")
-    _bump_version(tensor)
-    buf = _to_host(arr, copy_in=False)
-    finish = None if buf is arr else (lambda: _from_host(arr, buf))
+    buf, finish = _recv_buffer("irecv", _message(tensor, "irecv"), tensor, "tensor")
     return pg._backend.irecv(_wire(buf), peer, int(tag)), finish
 
 

@@ -5,6 +5,11 @@ from __future__ import annotations
 import collections
 
 
+def _copy(send, recv):
+    """The one rank's data movement: ``send``'s elements into ``recv``, in order."""
+    recv.reshape(-1)[...] = send.reshape(-1)
+
+
 class SingleBackend:
     """The backend of a one-process world: every collective is a no-op."""
 
@@ -22,27 +27,22 @@ class SingleBackend:
         return None
 
     def allgather(self, send, recv, async_op):
-        recv.reshape(-1)[...] = send.reshape(-1)
-        return None
+        return _copy(send, recv)
 
     def reduce_scatter(self, send, recv, op, async_op):
-        recv.reshape(-1)[...] = send.reshape(-1)
-        return None
+        return _copy(send, recv)
 
     def reduce(self, buf, root, op, async_op):
         return None
 
     def gather(self, send, recv, root, async_op):
-        recv.reshape(-1)[...] = send.reshape(-1)
-        return None
+        return _copy(send, recv)
 
     def scatter(self, send, recv, root, async_op):
-        recv.reshape(-1)[...] = send.reshape(-1)
-        return None
+        return _copy(send, recv)
 
     def alltoallv(self, send, send_counts, recv, recv_counts, async_op):
-        recv.reshape(-1)[...] = send.reshape(-1)
-        return None
+        return _copy(send, recv)
 
     def barrier(self, async_op):
         return None
@@ -57,7 +57,7 @@ class SingleBackend:
         if not queue:
             raise RuntimeError(f"irecv: no message with tag {tag} is waiting: in a world of one "
                                "a rank receives only what it has sent itself with isend before")
-        buf.reshape(-1)[...] = queue.popleft().reshape(-1)
+        _copy(queue.popleft(), buf)
         return None
 
     @staticmethod
