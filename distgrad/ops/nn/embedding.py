@@ -289,8 +289,9 @@ def _bag_max(rows, bag, num_bags):
     if m == 0 or D == 0:
         return out, pos
     run = (bag[:, None] * D + xp.arange(D)).reshape(-1)  # the (bag, column) of each element
-    keys = xp.stack([xp.arange(m * D) // D, -rows.reshape(-1).astype(np.float64), run])
-    order = xp.lexsort(keys.astype(np.float64))
+    # the keys, last one first, in float64 (exact for the positions and every float dtype)
+    order = xp.lexsort(xp.stack([xp.arange(m * D) // D, -rows.reshape(-1).astype(np.float64),
+                                 run]))
     run_sorted = run[order]
     first = order[xp.concatenate([xp.ones(1, dtype=bool), run_sorted[1:] != run_sorted[:-1]])]
     b, c = run[first] // D, first % D
