@@ -297,6 +297,17 @@ def reduction_buffer(pg, count, dtype):
     return (np.zeros(count, dtype), False) if buf is None else (buf, True)
 
 
+def reduction_progress(pg, buf, upto) -> None:
+    """For a shared ``reduction_buffer``: this rank's first ``upto`` elements of ``buf`` are
+    final for its next all-reduce (other ranks may start reducing them), or, with ``upto``
+    None, what was said so is void (a backward pass was abandoned; every rank must do the
+    same)."""
+    if upto is None:
+        pg._backend.shared.retract(buf)
+    else:
+        pg._backend.shared.publish(buf, upto)
+
+
 # --------------------------------------------------------------------------- collectives
 
 

@@ -39,7 +39,10 @@ How it works
   ``backends/shm.py``) are reduced by the ranks themselves, nothing runs in the background, so
   they always take the simple path below: launching buckets midway would only make the ranks
   wait for each other during backward. Their hooks do not divide either: the reduction
-  averages (``ReduceOp.AVG``), dividing each chunk of the sum while it is in cache.
+  averages (``ReduceOp.AVG``), dividing each chunk of the sum while it is in cache. Instead
+  the hooks *publish* each newly complete run of buckets in bucket order: a rank that reaches
+  the end of backward first starts reducing those while the others still compute the rest
+  (the work is claimed unit by unit by whichever rank is free).
 * **Simple path** (``overlap=False``): the hooks only record which parameters got gradients (and
   divide them); the end-of-backward callback runs one blocking all-reduce of each flat buffer.
 * **World of one** (no launcher): no hooks, no communication, no MPI import; gradients are still
@@ -120,12 +123,13 @@ _HINT = ("Every rank must build the same model: the same parameters and buffers,
 class _Flat:
     """One flat gradient buffer (one dtype on one device)."""
 
-    __slots__ = ("xp", "dtype", "device", "size", "data")
+    __slots__ = ("xp", "dtype", "device", "size", "data", "shared")
 
     def __init__(self, xp, dtype, device):
         self.xp, self.dtype, self.device = xp, dtype, device
         self.size = 0
         self.data = None
+        self.shared = False  # in node shared memory (backends/shm.py)
 
 
 class _Bucket:
@@ -224,15 +228,17 @@ class _Reducer:
             self.bucket_of[i] = b
             if b.nbytes >= b.cap:
                 open_bucket[key] = None
-        shared = False
         for f in self.flats:
-            f.data, in_shm = _zeros(f.xp, f.size, f.dtype, f.device, self.pg)
-            shared = shared or in_shm
+            f.data, f.shared = _zeros(f.xp, f.size, f.dtype, f.device, self.pg)
+        shared = any(f.shared for f in self.flats)
         # Buffers in shared memory are reduced by the ranks' own threads when the all-reduce is
         # called; launching buckets during backward would only make the ranks wait for each
-        # other midway. They are reduced in one pass at the end of backward instead, which also
+        # other midway. They are reduced in one call at the end of backward instead, which also
         # divides by the world size as it goes (ReduceOp.AVG), while each chunk is in cache.
+        # During backward the hooks only publish each completed run of buckets, so that a rank
+        # already in that call can reduce them while the others compute the rest.
         self.overlap = self.overlap and not shared
+        self.publish = shared
         self.divide_early = not shared
         for b in self.buckets:
             b.data = b.flat.data[b.start:b.end]
@@ -296,6 +302,11 @@ class _Reducer:
                 self._launch_ready()
             elif self.next_test < self.next_launch:
                 self._progress()
+        elif self.publish:
+            b = self.bucket_of[i]
+            b.pending -= 1
+            if b.pending == 0 and b.index == self.next_launch:
+                self._publish_ready()
 
     def _mark_ready(self, i) -> bool:
         """Count parameter ``i`` as ready in this round; False when this backward does not
@@ -310,15 +321,24 @@ class _Reducer:
         self.num_ready += 1
         return True
 
-    def _launch_ready(self):
+    def _newly_complete(self):
+        """The buckets that extend the leading run of complete ones, in bucket order (each is
+        handed out once per round)."""
         buckets = self.buckets
-        k = self.next_launch
-        pg = self.pg
-        while k < len(buckets) and buckets[k].pending == 0:
-            b = buckets[k]
-            b.work = _coll.all_reduce(b.data, op=ReduceOp.SUM, group=pg, async_op=True)
-            k += 1
-        self.next_launch = k
+        while self.next_launch < len(buckets) and buckets[self.next_launch].pending == 0:
+            self.next_launch += 1
+            yield buckets[self.next_launch - 1]
+
+    def _launch_ready(self):
+        for b in self._newly_complete():
+            b.work = _coll.all_reduce(b.data, op=ReduceOp.SUM, group=self.pg, async_op=True)
+
+    def _publish_ready(self):
+        """Publish the newly complete buckets as final on this rank (buffers in node shared
+        memory: another rank may reduce them from now on)."""
+        for b in self._newly_complete():
+            if b.flat.shared:
+                _coll.reduction_progress(self.pg, b.flat.data, b.end)
 
     def _progress(self):
         buckets = self.buckets
@@ -404,6 +424,9 @@ class _Reducer:
             for b in self.buckets[:self.next_launch]:
                 if b.work is not None:
                     b.work.wait()
+        for f in self.flats:
+            if f.shared:  # what this pass published is void (every rank abandons alike)
+                _coll.reduction_progress(self.pg, f.data, None)
         self.active = False
         warnings.warn("DistributedDataParallel: the previous backward pass did not finish (an "
                       "exception?); its gradients were not synchronized", RuntimeWarning,

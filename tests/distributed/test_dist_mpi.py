@@ -38,6 +38,15 @@ def test_shared_memory_allreduce(n):
     assert_ok_lines(res, n)
 
 
+@pytest.mark.parametrize("n", [2, 3])
+def test_shared_memory_allreduce_is_shared_dynamically(n):
+    """One node: whichever rank is free claims the next unit of work; every element is reduced
+    once, summed in rank order; DDP publishes finished buckets during backward (ranks that are
+    done reduce them while a late rank computes) and voids them when backward is abandoned."""
+    res = run_mpi(n, JOBS / "shm_dynamic.py", timeout=90)
+    assert_ok_lines(res, n)
+
+
 def _hydra_nodes(hosts):
     """mpiexec arguments that make MPICH's Hydra place ranks on fake "nodes" of this machine
     (``hosts`` like ``"a:2,b:2"``: MPI then sees one shared-memory domain per name)."""
