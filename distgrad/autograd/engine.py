@@ -90,19 +90,29 @@ def execute(root_edges, root_grads, *, retain_graph, create_graph, accumulate=Tr
     buffers = {}
     for edge, grad in zip(root_edges, root_grads):
         _accumulate_into(buffers, edge[0], edge[1], grad)
-    roots = [node for node in dict.fromkeys(e[0] for e in root_edges) if deps[node] == 0]
-    ready = [(-node._seq, node) for node in roots if type(node) is not AccumulateGrad]
+    ready = []
+    leaves = []
+    for node in buffers:  # each root node once, in the order of root_edges
+        if deps[node] == 0:
+            if type(node) is AccumulateGrad:
+                leaves.append(node)
+            else:
+                ready.append((-node._seq, node))
     heapq.heapify(ready)
-    leaves = [node for node in roots if type(node) is AccumulateGrad]
 
     captured = {} if capture is not None else None
     plain = capture is None and not create_graph  # the fast path for hook-free nodes applies
     callbacks = []
-    _run_state.callbacks_stack.append(callbacks)
+    callbacks_stack = _run_state.callbacks_stack
+    callbacks_stack.append(callbacks)
     # formulas may write a leaf's whole gradient into its preallocated storage (grad_destination)
     outer_claims = _claims.leaves
-    _claims.leaves = [] if plain and accumulate and accumulate_only is None else None
-    previous_mode = grad_mode._set_mode(create_graph, grad_mode._state.inference)
+    claimed = _claims.leaves = [] if plain and accumulate and accumulate_only is None else None
+    # grad_mode._set_mode, inlined (thread-local reads and writes are slow): record the graph
+    # of the backward formulas only with create_graph
+    mode = grad_mode._state
+    previous_mode = (mode.enabled, mode.inference)
+    mode.enabled = create_graph
     check_nan = _anomaly._enabled and _anomaly._check_nan
     try:
         while True:
@@ -123,8 +133,7 @@ def execute(root_edges, root_grads, *, retain_graph, create_graph, accumulate=Tr
             if grads is None:
                 grad_inputs = (None,) * len(node.next_functions)
             else:
-                if (plain and node.num_outputs == 1 and not node._tensor_pre_hooks
-                        and not node._pre_hooks and not node._retained and not node._post_hooks):
+                if plain and node.num_outputs == 1 and not node._hooked:
                     grad_inputs = node.backward(grads)
                 else:
                     grad_inputs = _run_node(node, grads, create_graph, capture, captured, Tensor)
@@ -151,9 +160,9 @@ def execute(root_edges, root_grads, *, retain_graph, create_graph, accumulate=Tr
                         heappush(ready, (-nxt._seq, nxt))
             grads = grad_inputs = g = None  # drop references: see _owned()
     finally:
-        grad_mode._set_mode(*previous_mode)
-        _run_state.callbacks_stack.pop()
-        for t in _claims.leaves or ():
+        mode.enabled, mode.inference = previous_mode
+        callbacks_stack.pop()
+        for t in claimed or ():
             t._grad_claimed = False
         _claims.leaves = outer_claims
     for callback in callbacks:
@@ -310,9 +319,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             if t.grad_fn is not None:
                 raise RuntimeError("backward(inputs=...) with non-leaf inputs is not supported; "
                                    "use autograd.grad for them")
-    edges = [_edge(t) for t in tensors]
-    execute(edges, grads, retain_graph=retain_graph, create_graph=create_graph,
-            accumulate_only=accumulate_only)
+    execute(list(map(_edge, tensors)), grads, retain_graph=retain_graph,
+            create_graph=create_graph, accumulate_only=accumulate_only)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
@@ -383,7 +391,9 @@ def _roots(tensors, grad_tensors, create_graph):
             if data.dtype.kind != "f":
                 raise RuntimeError("grad can be implicitly created only for real scalar outputs "
                                    f"but got {t.dtype}")
-            g_data = t._xp().asarray(1, dtype=data.dtype).reshape(data.shape)  # not ones(): slower
+            g_data = t._xp().asarray(1, dtype=data.dtype)  # not ones(): slower
+            if data.ndim:  # e.g. shape (1, 1)
+                g_data = g_data.reshape(data.shape)
             seeds.append(Tensor._wrap(g_data) if create_graph else g_data)
             continue
         if not isinstance(g, Tensor):

@@ -52,6 +52,8 @@ class Node:
     _retained = None           # {output_nr: weakref(tensor)} for retain_grad()
     _pre_hooks = None          # node pre-hooks: fn(grad_outputs) -> grad_outputs | None
     _post_hooks = None         # node post-hooks: fn(grad_inputs, grad_outputs) -> grad_inputs | None
+    _hooked = False            # set by the four above: the engine then runs the node through
+                               # _run_node (one flag is faster to test than four attributes)
     _creation_stack = None     # set in anomaly mode
     _metadata = None
 
@@ -72,11 +74,13 @@ class Node:
     # -- saving ------------------------------------------------------------------------------
     def save(self, *tensors):
         """Save tensors for backward, remembering their versions for the in-place check."""
+        versions = []
         for t in tensors:
             if t._is_inference:
                 raise RuntimeError(INFERENCE_MESSAGE)
+            versions.append((t._version_counter[0], t.grad_fn))
         self._saved = tensors
-        self._saved_versions = tuple([(t._version_counter[0], t.grad_fn) for t in tensors])
+        self._saved_versions = tuple(versions)
         if _saved_hooks.stack:
             self._saved = tuple([_PackedTensor(t) for t in tensors])
 
@@ -151,22 +155,26 @@ class Node:
         grad_inputs."""
         if self._post_hooks is None:
             self._post_hooks = OrderedDict()
+        self._hooked = True
         return _add_hook(self._post_hooks, fn)
 
     def register_prehook(self, fn):
         """Register ``fn(grad_outputs)`` to run before this node; it may return new grad_outputs."""
         if self._pre_hooks is None:
             self._pre_hooks = OrderedDict()
+        self._hooked = True
         return _add_hook(self._pre_hooks, fn)
 
     def _add_tensor_pre_hook(self, output_nr, fn):
         if self._tensor_pre_hooks is None:
             self._tensor_pre_hooks = {}
+        self._hooked = True
         return _add_hook(self._tensor_pre_hooks.setdefault(output_nr, OrderedDict()), fn)
 
     def _retain_output(self, output_nr, tensor):
         if self._retained is None:
             self._retained = {}
+        self._hooked = True
         self._retained[output_nr] = weakref.ref(tensor)
 
     def __repr__(self):
@@ -211,12 +219,14 @@ def grad_destination(edge, shape, dtype):
     accumulator then makes the storage ``.grad`` without a copy. ``shape`` and ``dtype`` are
     those of the gradient the formula would compute.
     """
-    leaves = _claims.leaves
-    if leaves is None or edge is None or type(edge[0]) is not AccumulateGrad:
+    if edge is None or type(edge[0]) is not AccumulateGrad:
         return None
     t = edge[0].variable
     dest = t._grad_dest
     if dest is None or t._grad is not None or t._hooks or t._grad_claimed:
+        return None
+    leaves = _claims.leaves  # read last: a thread-local read is slower than the checks above
+    if leaves is None:
         return None
     d = dest._data
     if not storage_fits(d, shape, dtype, type(t._data)):
