@@ -55,7 +55,8 @@ class Tensor:
     def _wrap(data) -> "Tensor":
         """Make a tensor around ``data`` without copying and without history."""
         t = _new(Tensor)
-        if isinstance(data, np.generic):
+        # the type test first: a failing isinstance() is slow (it also looks up __class__)
+        if type(data) is not np.ndarray and isinstance(data, np.generic):
             data = np.asarray(data)
         t._data = data
         t._version_counter = [0]
@@ -458,7 +459,7 @@ _TENSOR_STATE = frozenset({"_data", "_version_counter", "_requires_grad", "_grad
 def _from_node(data, node) -> Tensor:
     """A tensor produced by ``node`` (output 0) that requires grad."""
     t = _new(Tensor)
-    if isinstance(data, np.generic):
+    if type(data) is not np.ndarray and isinstance(data, np.generic):  # as in Tensor._wrap
         data = np.asarray(data)
     t._data = data
     t._version_counter = [0]
