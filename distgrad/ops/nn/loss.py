@@ -27,11 +27,11 @@ def _nan_mean(loss):
 # --------------------------------------------------------------------------------------------
 def _class_layout(x, name):
     """``x`` as ``(M, C)`` rows (class dim last) and a function mapping rows back."""
-    xp = xp_of(x)
+    if x.ndim == 2:
+        return x, _same_rows
     if x.ndim == 1:
         return x.reshape(1, -1), lambda r: r.reshape(x.shape)
-    if x.ndim == 2:
-        return x, lambda r: r
+    xp = xp_of(x)
     C = x.shape[1]
     moved = xp.moveaxis(x, 1, -1)
     moved_shape = moved.shape
@@ -41,16 +41,19 @@ def _class_layout(x, name):
     return moved.reshape(-1, C), back
 
 
+def _same_rows(r):
+    return r
+
+
 def _check_index_target(input_shape, target, fn):
     td = target._data
-    if len(input_shape) <= 2 and td.ndim > 1:
+    nd, tnd = len(input_shape), td.ndim
+    if (nd <= 2 and tnd > 1) or (nd == 1 and tnd != 0):
         raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
-    if len(input_shape) == 2 and td.ndim == 1 and td.shape[0] != input_shape[0]:
+    if nd == 2 and tnd == 1 and td.shape[0] != input_shape[0]:
         raise ValueError(f"Expected input batch_size ({input_shape[0]}) to match target "
                          f"batch_size ({td.shape[0]}).")
-    if len(input_shape) == 1 and td.ndim != 0:
-        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
-    if len(input_shape) > 2:
+    if nd > 2:
         expected = (input_shape[0],) + tuple(input_shape[2:])
         if tuple(td.shape) != expected:
             raise RuntimeError(f"Expected target size {list(expected)}, got {list(td.shape)}")
@@ -77,8 +80,8 @@ def _check_weight(weight, C, input):
 
 def _targets(t, C, ignore_index):
     """Flat targets, the valid mask (None when all are valid) and safe (in-range) targets."""
-    xp = xp_of(t)
-    t = t.reshape(-1)
+    if t.ndim != 1:
+        t = t.reshape(-1)
     if t.size == 0:
         return t, None, t
     if not 0 <= ignore_index < C and int(t.view(f"u{t.itemsize}").max()) < C:
@@ -96,7 +99,7 @@ def _targets(t, C, ignore_index):
         lo, hi = int(tv.min()), int(tv.max())
         if lo < 0 or hi >= C:
             raise IndexError(f"Target {lo if lo < 0 else hi} is out of bounds.")
-    return t, valid, xp.where(valid, t, 0)
+    return t, valid, xp_of(t).where(valid, t, 0)
 
 
 class CrossEntropyLossBackward0(Node):
@@ -202,36 +205,38 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         probs = t2 * (1 - eps) + eps / C if eps else t2
         if wd is not None:
             probs = probs * wd
-        per_row = -(logp * probs).sum(axis=1)
+        loglik = (logp * probs).sum(axis=1)
         denom = M
     else:
         _check_index_target(xd.shape, target, "cross_entropy")
         t, valid, safe_t = _targets(td, C, ignore_index)
         rows = xp_of(xd).arange(M)
-        picked = logp[rows, safe_t]
+        loglik = logp[rows, safe_t]
         if wd is None:
             wt = valid.astype(xd.dtype) if valid is not None else None
         else:
             wt = wd[safe_t]
             if valid is not None:
                 wt = wt * valid
-        per_row = -picked if wt is None else -picked * wt
+        if wt is not None:
+            loglik = loglik * wt
         if eps:
-            smooth = -(logp.sum(axis=1) if wd is None else logp @ wd)
+            smooth = logp.sum(axis=1) if wd is None else logp @ wd
             if valid is not None:
                 smooth = smooth * valid
-            per_row = (1 - eps) * per_row + (eps / C) * smooth
+            loglik = (1 - eps) * loglik + (eps / C) * smooth
         denom = wt.sum() if wt is not None else M
+    # loglik is minus the loss of each row: negating after the reduction (exact) saves an array op
     if reduction == "none":
-        out = per_row.reshape(td.shape if probs is None else
-                              (xd.shape[:1] + xd.shape[2:] if xd.ndim > 1 else ()))
+        out = (-loglik).reshape(td.shape if probs is None else
+                                (xd.shape[:1] + xd.shape[2:] if xd.ndim > 1 else ()))
     elif reduction == "sum":
-        out = per_row.sum()
+        out = -loglik.sum()
     elif isinstance(denom, int) and denom:
-        out = per_row.sum() / denom
+        out = -loglik.sum() / denom
     else:
         with np.errstate(invalid="ignore", divide="ignore"):
-            out = per_row.sum() / denom if M else per_row.sum() * np.nan
+            out = -loglik.sum() / denom if M else -loglik.sum() * np.nan
     if out.dtype != xd.dtype:
         out = out.astype(xd.dtype)
     target_grad = probs is not None and target._requires_grad
