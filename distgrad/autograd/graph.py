@@ -63,8 +63,10 @@ class Node:
         for t in inputs:  # _edge(), inlined: this runs once per recorded op
             if not t._requires_grad:
                 edges.append(None)
-            elif t.grad_fn is not None:
-                edges.append((t.grad_fn, t._output_nr))
+                continue
+            fn = t.grad_fn
+            if fn is not None:
+                edges.append((fn, t._output_nr))
             else:  # a leaf: its accumulator (made by _edge on first use)
                 edges.append((t._acc_node or _edge(t)[0], 0))
         self.next_functions = tuple(edges)

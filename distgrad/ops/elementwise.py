@@ -856,10 +856,13 @@ def sigmoid(input) -> Tensor:
     return _unary(input, _sigmoid_array, SigmoidBackward0)
 
 
+def _relu_array(x):
+    return _backend.get_array_module(x).maximum(x, 0)
+
+
 def relu(input) -> Tensor:
     """max(x, 0)."""
-    return _unary(input, lambda x: _backend.get_array_module(x).maximum(x, 0), ReluBackward0,
-                  float_only=False)
+    return _unary(input, _relu_array, ReluBackward0, float_only=False)
 
 
 # --------------------------------------------------------------------------------------------

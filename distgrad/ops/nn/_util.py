@@ -9,9 +9,9 @@ from ...tensor import Tensor
 _REDUCTIONS = ("none", "mean", "sum")
 
 
-def xp_of(array):
-    """NumPy or CuPy, whichever owns ``array``."""
-    return _backend.get_array_module(array)
+# xp_of(array): NumPy or CuPy, whichever owns ``array`` (the backend's function itself, not a
+# wrapper: it runs in every op)
+xp_of = _backend.get_array_module
 
 
 def pair(value, name="argument", n=2) -> tuple:
