@@ -186,7 +186,8 @@ def _dependencies(root_edges):
                     deps[nxt] += 1
                 else:
                     deps[nxt] = 1
-                    stack.append(nxt)
+                    if nxt.next_functions:  # leaf accumulators have nothing to visit
+                        stack.append(nxt)
     return deps
 
 
