@@ -709,12 +709,13 @@ def gather_object(obj, object_gather_list=None, dst=0, group=None):
     backend = pg._backend
     if backend is None:
         return None
-    is_dst = _root(pg, dst, "gather_object", "dst") == backend.rank
+    root = _root(pg, dst, "gather_object", "dst")
+    is_dst = root == backend.rank
     if is_dst and (object_gather_list is None or len(object_gather_list) != backend.size):
         raise ValueError(f"gather_object: the destination rank needs an object_gather_list with "
                          f"one entry per rank ({backend.size})")
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    parts = _run_blocking(pg, "gather_object", lambda: backend.allgather_bytes(data))
+    parts = _run_blocking(pg, "gather_object", lambda: backend.gather_bytes(data, root))
     if is_dst:
         object_gather_list[:] = [pickle.loads(part) for part in parts]
     return None
@@ -737,9 +738,8 @@ def scatter_object_list(scatter_object_output_list, scatter_object_input_list=No
                    or len(scatter_object_input_list) != backend.size):
         raise ValueError(f"scatter_object_list: the source rank needs a "
                          f"scatter_object_input_list with one entry per rank ({backend.size})")
-    data = (pickle.dumps(list(scatter_object_input_list), protocol=pickle.HIGHEST_PROTOCOL)
-            if is_src else None)
-    got = _run_blocking(pg, "scatter_object_list", lambda: backend.bcast_bytes(data, root))
-    scatter_object_output_list[0] = (scatter_object_input_list[backend.rank] if is_src
-                                     else pickle.loads(got)[backend.rank])
+    parts = ([pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+              for obj in scatter_object_input_list] if is_src else None)
+    got = _run_blocking(pg, "scatter_object_list", lambda: backend.scatter_bytes(parts, root))
+    scatter_object_output_list[0] = pickle.loads(got)
     return None

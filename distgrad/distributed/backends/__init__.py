@@ -10,7 +10,9 @@ otherwise the call blocks and returns None):
 * ``reduce_scatter(send, recv, op, async_op)`` (``send`` holds ``size`` blocks)
 * ``reduce(buf, root, op, async_op)`` (in place at the root), ``gather(send, recv|None, root,
   async_op)``, ``scatter(send|None, recv, root, async_op)``, ``barrier(async_op)``
-* ``bcast_bytes(data|None, root) -> bytes``, ``allgather_bytes(data) -> list[bytes]``
+* ``bcast_bytes(data|None, root) -> bytes``, ``allgather_bytes(data) -> list[bytes]``,
+  ``gather_bytes(data, root) -> list[bytes]|None`` (None off the root),
+  ``scatter_bytes(parts|None, root) -> bytes`` (rank i gets ``parts[i]`` of the root)
 * ``split(world_ranks) -> backend or None`` (collective over this backend's members)
 * ``free()``
 

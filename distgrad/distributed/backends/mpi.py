@@ -154,12 +154,33 @@ class MPIBackend:
     def allgather_bytes(self, data):
         sizes = np.zeros(self.size, np.int64)
         self.comm.Allgather([np.array([len(data)], np.int64), MPI.INT64_T], [sizes, MPI.INT64_T])
-        displs = np.zeros(self.size, np.int64)
-        np.cumsum(sizes[:-1], out=displs[1:])
-        out = bytearray(int(sizes.sum()))
-        self.comm.Allgatherv([bytearray(data), MPI.BYTE],
-                             [out, (sizes.tolist(), displs.tolist()), MPI.BYTE])
-        return [bytes(out[d:d + s]) for d, s in zip(displs.tolist(), sizes.tolist())]
+        out, layout = _byte_layout(sizes)
+        self.comm.Allgatherv([bytearray(data), MPI.BYTE], [out, layout, MPI.BYTE])
+        return _split_bytes(out, layout)
+
+    def gather_bytes(self, data, root):
+        is_root = self.rank == root
+        sizes = np.zeros(self.size, np.int64) if is_root else None
+        self.comm.Gather([np.array([len(data)], np.int64), MPI.INT64_T],
+                         [sizes, MPI.INT64_T] if is_root else None, root)
+        if not is_root:
+            self.comm.Gatherv([bytearray(data), MPI.BYTE], None, root)
+            return None
+        out, layout = _byte_layout(sizes)
+        self.comm.Gatherv([bytearray(data), MPI.BYTE], [out, layout, MPI.BYTE], root)
+        return _split_bytes(out, layout)
+
+    def scatter_bytes(self, parts, root):
+        is_root = self.rank == root
+        size = np.zeros(1, np.int64)
+        sizes = np.array([len(p) for p in parts], np.int64) if is_root else None
+        self.comm.Scatter([sizes, MPI.INT64_T] if is_root else None, [size, MPI.INT64_T], root)
+        out = bytearray(int(size[0]))
+        send = None
+        if is_root:
+            send = [bytearray(b"".join(parts)), _byte_layout(sizes)[1], MPI.BYTE]
+        self.comm.Scatterv(send, [out, MPI.BYTE], root)
+        return bytes(out)
 
     def split(self, world_ranks):
         """A sub-communicator of the given ranks (of this communicator); None on non-members."""
@@ -203,3 +224,16 @@ def allreduce_max_int(comm, value: int) -> int:
     buf = np.array([value], np.int64)
     comm.Allreduce(MPI.IN_PLACE, [buf, MPI.INT64_T], MPI.MAX)
     return int(buf[0])
+
+
+def _byte_layout(sizes):
+    """A receive buffer for blocks of ``sizes`` bytes laid end to end, and their
+    ``(counts, displacements)`` as the v-collectives take them."""
+    displs = np.zeros(len(sizes), np.int64)
+    np.cumsum(sizes[:-1], out=displs[1:])
+    return bytearray(int(sizes.sum())), (sizes.tolist(), displs.tolist())
+
+
+def _split_bytes(buf, layout):
+    """The blocks of ``buf`` described by ``layout`` (from ``_byte_layout``), as bytes."""
+    return [bytes(buf[d:d + s]) for s, d in zip(*layout)]

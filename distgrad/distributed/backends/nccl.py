@@ -288,6 +288,12 @@ class NCCLBackend:
     def allgather_bytes(self, data):
         return self.host.allgather_bytes(data)
 
+    def gather_bytes(self, data, root):
+        return self.host.gather_bytes(data, root)
+
+    def scatter_bytes(self, parts, root):
+        return self.host.scatter_bytes(parts, root)
+
     def split(self, world_ranks):
         sub = self.host.split(world_ranks)
         return None if sub is None else NCCLBackend(sub)

@@ -70,6 +70,12 @@ class SingleBackend:
     def allgather_bytes(self, data):
         return [bytes(data)]
 
+    def gather_bytes(self, data, root):
+        return [bytes(data)]
+
+    def scatter_bytes(self, parts, root):
+        return bytes(parts[0])
+
     def split(self, world_ranks):
         return SingleBackend() if 0 in world_ranks else None
 

@@ -94,13 +94,17 @@ else:
     objs = [None, None, None]
     assert dist.recv_object_list(objs) == 0
     assert objs == [{"to": rank}, "hello", [rank] * rank], objs
-gathered = [None] * n if rank == 1 else None
-dist.gather_object({"rank": rank}, gathered, dst=1)
-assert rank != 1 or gathered == [{"rank": r} for r in range(n)]
+# object gather and scatter: payloads of different sizes per rank (one empty), only the root
+# receives (the others' lists stay untouched), the source's own entry comes back as a copy
+gathered = [None] * n if rank == 1 else ["untouched"]
+dist.gather_object({"rank": rank, "pad": "x" * (1000 * rank)}, gathered, dst=1)
+assert gathered == ([{"rank": r, "pad": "x" * (1000 * r)} for r in range(n)] if rank == 1
+                    else ["untouched"]), gathered
+items = [list(range(100 * r)) for r in range(n)] if rank == n - 1 else None
 out = [None]
-dist.scatter_object_list(out, [f"item {r}" for r in range(n)] if rank == n - 1 else None,
-                         src=n - 1)
-assert out == [f"item {rank}"]
+dist.scatter_object_list(out, items, src=n - 1)
+assert out == [list(range(100 * rank))], out
+assert rank != n - 1 or out[0] is not items[rank]
 
 # all_to_all_single: equal blocks, then uneven split sizes (rank r sends r + j + 1 rows to j)
 x = distgrad.arange(n * 2 * 3, dtype=distgrad.float32).reshape(n * 2, 3) + 100 * rank
