@@ -109,11 +109,16 @@ class Node:
         saved = self._saved_out
         if saved is None:
             raise RuntimeError(FREED_MESSAGE)
+        return self._checked_output(saved)
+
+    def _checked_output(self, saved, output_nr=0):
+        """The array of a saved output ``(array, version counter, version)`` (output
+        ``output_nr`` of this node), after the in-place check."""
         data, counter, version = saved
         if counter[0] != version:
             from ..tensor import Tensor
             t = Tensor._wrap(data)
-            t._version_counter = counter
+            t._version_counter, t._output_nr = counter, output_nr
             _raise_modified(t, version, self)
         return data
 

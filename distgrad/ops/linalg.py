@@ -13,7 +13,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import _backend
-from ..autograd.graph import FREED_MESSAGE, Node, _raise_modified
+from ..autograd.graph import FREED_MESSAGE, Node
 from ..dtypes import as_dtype, int64
 from ..tensor import Tensor, _from_node
 from ._util import (_state, broadcast_error, check_devices, check_same_device, normalize_dims,
@@ -1043,12 +1043,7 @@ class LinalgSvdBackward0(Node):
         """The arrays ``U``, ``S``, ``Vh``, after the freed and in-place checks."""
         if self.factors is None:
             raise RuntimeError(FREED_MESSAGE)
-        for i, (data, counter, version) in enumerate(self.factors):
-            if counter[0] != version:
-                t = _wrap(data)
-                t._version_counter, t._output_nr = counter, i
-                _raise_modified(t, version, self)
-        return [data for data, _, _ in self.factors]
+        return [self._checked_output(saved, i) for i, saved in enumerate(self.factors)]
 
     @staticmethod
     def _reduced(gU, gVh, U, Vh, k):
