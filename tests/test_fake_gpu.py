@@ -844,6 +844,13 @@ with fake_cupy.installed(n_devices=2) as cp:
     rows = dg.full((2, 2), float(r), device="cuda") + dg.arange(2, device="cuda").reshape(2, 1) * 10
     dist.all_to_all_single(a2a, rows)
     assert a2a.tolist() == [[10.0 * r + j] * 2 for j in range(2)], a2a
+    # object collectives (through the host backend that NCCL's wraps)
+    gathered = [None] * 2 if r == 1 else None
+    dist.gather_object({"r": r}, gathered, dst=1)
+    assert r == 0 or gathered == [{"r": 0}, {"r": 1}], gathered
+    obj = [None]
+    dist.scatter_object_list(obj, ["a", "bb"] if r == 0 else None, src=0)
+    assert obj == [["a", "bb"][r]], obj
     from distgrad.nn.parallel import DistributedDataParallel as DDP
     dg.manual_seed(0)
     model = DDP(dg.nn.Linear(4, 2).to("cuda"))

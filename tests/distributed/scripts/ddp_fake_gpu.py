@@ -49,11 +49,4 @@ with fake_cupy.installed() as cp:
     hashes = [None] * world
     dist.all_gather_object(hashes, [cp.asnumpy(p._data).tobytes() for p in m2.parameters()])
     assert all(h == hashes[0] for h in hashes), "DistributedOptimizer replicas differ"
-    # the object collectives go through the wrapped host backend
-    gathered = [None] * world if rank == 0 else None
-    dist.gather_object(rank * 10, gathered, dst=0)
-    assert rank != 0 or gathered == [r * 10 for r in range(world)], gathered
-    got = [None]
-    dist.scatter_object_list(got, [f"to {r}" for r in range(world)] if rank == 0 else None, src=0)
-    assert got == [f"to {rank}"], got
     print(f"OK rank {rank}", flush=True)
