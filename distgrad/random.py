@@ -2,9 +2,13 @@
 
 One NumPy ``PCG64`` generator drives every random function (``rand``, ``randn``, ``randint``,
 ``randperm``, ``uniform_``, ``normal_``, dropout, data shuffling), so ``manual_seed`` makes all
-of them reproducible. Its state is plain data (JSON-able), which checkpoints store.
+of them reproducible. Its state is plain data (JSON-able), which checkpoints store. A ``DataLoader`` worker thread
+has a default generator of its own (seeded per worker, like PyTorch's worker processes), so the
+random functions its dataset calls do not depend on how the threads interleave.
 """
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 
@@ -54,35 +58,52 @@ class Generator:
 default_generator = Generator()
 
 
+class _ThreadGenerator(threading.local):
+    generator = None  # a DataLoader worker thread's own default generator
+
+
+_thread = _ThreadGenerator()
+
+
+def _current() -> Generator:
+    """This thread's default generator: a DataLoader worker's own, else ``default_generator``."""
+    return _thread.generator or default_generator
+
+
+def set_thread_generator(generator) -> None:
+    """Make ``generator`` the default generator of the calling thread (None: the process's)."""
+    _thread.generator = generator
+
+
 def manual_seed(seed: int) -> Generator:
     """Seed the default generator (and CuPy's, if CuPy is in use)."""
-    default_generator.manual_seed(seed)
+    generator = _current().manual_seed(seed)
     from . import _backend
-    if _backend._cupy is not None:  # pragma: no cover - GPU only
+    if _backend._cupy is not None and generator is default_generator:  # pragma: no cover - GPU
         _backend._cupy.random.seed(int(seed) % (2 ** 32))
-    return default_generator
+    return generator
 
 
 def seed() -> int:
     """Seed the default generator non-deterministically; returns the seed."""
-    return default_generator.seed()
+    return _current().seed()
 
 
 def initial_seed() -> int:
     """The seed the default generator started from."""
-    return default_generator.initial_seed()
+    return _current().initial_seed()
 
 
 def get_rng_state() -> dict:
     """State of the default generator (plain data)."""
-    return default_generator.get_state()
+    return _current().get_state()
 
 
 def set_rng_state(state: dict) -> None:
     """Restore the default generator's state."""
-    default_generator.set_state(state)
+    _current().set_state(state)
 
 
 def rng(generator=None) -> np.random.Generator:
     """The NumPy generator behind ``generator`` (or the default one)."""
-    return (generator or default_generator)._rng
+    return (generator or _thread.generator or default_generator)._rng
