@@ -207,11 +207,6 @@ def test_batch_sampler_none_batch_size_and_iterable():
         DataLoader(Stream(), shuffle=True)
 
 
-def test_num_workers_refused():
-    with pytest.raises(ValueError, match="num_workers=0"):
-        DataLoader(Squares(3), num_workers=2)
-
-
 def test_utils_data_is_pytorchs_path_to_the_same_objects():
     import subprocess
     import sys
