@@ -76,6 +76,8 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=64, help="global batch (all ranks)")
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=0,
+                        help="DataLoader worker threads per rank (0: batches built in the loop)")
     parser.add_argument("--out", default="runs/digits", help="checkpoint, metrics and plot")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
     parser.add_argument("--stop-after", type=int, default=None, metavar="K",
@@ -95,7 +97,8 @@ def main(argv=None):
     dg.manual_seed(args.seed)
     train_set, val_set = load_digits(seed=args.seed)
     sampler = DistributedSampler(train_set, seed=args.seed)
-    train_loader = DataLoader(train_set, batch_size=args.batch_size // world, sampler=sampler)
+    train_loader = DataLoader(train_set, batch_size=args.batch_size // world, sampler=sampler,
+                              num_workers=args.workers)
     val_loader = DataLoader(val_set, batch_size=256, sampler=DistributedEvalSampler(val_set))
 
     model = DistributedDataParallel(make_model(args.model))

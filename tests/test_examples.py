@@ -46,8 +46,9 @@ def test_digits_mlp_accuracy_and_resume_bit_for_bit(tmp_path):
     acc = float(out.strip().splitlines()[-1].split()[-1].rstrip("%")) / 100
     assert acc >= 0.95, out
     assert (full / "metrics.png").exists() and (full / "checkpoint.npz").exists()
+    # the second run builds its batches in worker threads: the same batches, the same training
     run_example("digits.py", "--model", "mlp", "--out", part, "--stop-after", "4")
-    run_example("digits.py", "--model", "mlp", "--out", part, "--resume")
+    run_example("digits.py", "--model", "mlp", "--out", part, "--resume", "--workers", "2")
     keys = ("loss", "val_loss", "accuracy", "lr")
     assert [{k: m[k] for k in keys} for m in _metrics(part / "metrics.jsonl")] == \
            [{k: m[k] for k in keys} for m in _metrics(full / "metrics.jsonl")]
@@ -55,9 +56,10 @@ def test_digits_mlp_accuracy_and_resume_bit_for_bit(tmp_path):
 
 @pytest.mark.mpi
 def test_digits_cnn_on_two_ranks(tmp_path):
+    """Under mpiexec, with DDP, the sampler and DataLoader worker threads on every rank."""
     pytest.importorskip("sklearn")
     res = run_mpi(2, str(EXAMPLES / "digits.py"), "--model", "cnn", "--out", str(tmp_path),
-                  timeout=300, env={"PYTHONPATH": f"{ROOT}:{EXAMPLES}"})
+                  "--workers", "2", timeout=300, env={"PYTHONPATH": f"{ROOT}:{EXAMPLES}"})
     assert res.returncode == 0, res.output
     final = [line for line in res.stdout.splitlines() if "final validation accuracy" in line]
     assert len(final) == 1  # printed by rank 0 only
