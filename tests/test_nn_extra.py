@@ -1,6 +1,7 @@
 """``interpolate``/``Upsample``, ``scaled_dot_product_attention`` and ``MultiheadAttention``:
 finite-difference checks in float64, and PyTorch on the same inputs and weights (outputs, input
 and parameter gradients to 1e-10)."""
+import re
 import warnings
 
 import numpy as np
@@ -141,6 +142,54 @@ def test_interpolate_double_backward_and_node_names():
              "UpsampleNearestExact1DBackward0", "linear": "UpsampleLinear1DBackward0"}
     for mode, name in names.items():
         assert F.interpolate(x[0], size=5, mode=mode).grad_fn.name() == name
+
+
+AA_CASES = [  # (input shape, keyword arguments): shrinking (the filter stretched), growing, same
+    ((2, 2, 17, 13), dict(size=(5, 4))),
+    ((1, 2, 8, 9), dict(size=(19, 4))),
+    ((1, 1, 30, 31), dict(scale_factor=(0.3, 0.55))),
+    ((1, 1, 30, 31), dict(scale_factor=(0.3, 0.55), recompute_scale_factor=True)),
+    ((1, 1, 10, 12), dict(size=(3, 12))),
+]
+
+
+@pytest.mark.parametrize("mode,align_corners", [("bilinear", False), ("bilinear", True),
+                                                ("bicubic", False), ("bicubic", True),
+                                                ("lanczos", False)])
+def test_interpolate_antialias_matches_torch(torch, mode, align_corners):
+    for shape, kw in AA_CASES:
+        kw = dict(kw, mode=mode, align_corners=align_corners, antialias=True)
+        run_both(torch, lambda x: F.interpolate(x, **kw),
+                 lambda x: torch.nn.functional.interpolate(x, **kw), [randn(*shape)])
+    x = randn(2, 3, 20, 15).astype(np.float32)
+    kw = dict(size=(6, 7), mode=mode, align_corners=align_corners, antialias=True)
+    out = F.interpolate(dg.tensor(x), **kw)
+    assert out.dtype == dg.float32
+    np.testing.assert_allclose(arr(out), torch.nn.functional.interpolate(torch.tensor(x), **kw),
+                               rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic", "lanczos"])
+def test_interpolate_antialias_gradcheck_double_backward_and_name(mode):
+    x = dg.tensor(randn(1, 2, 9, 7), requires_grad=True)
+    assert gradcheck(lambda t: F.interpolate(t, size=(4, 3), mode=mode, antialias=True), (x,))
+    assert gradgradcheck(lambda t: F.interpolate(t, size=(3, 5), mode=mode,
+                                                 antialias=True).pow(2), (x,))
+    name = F.interpolate(x, size=(4, 3), mode=mode, antialias=True).grad_fn.name()
+    assert name == f"Upsample{mode.capitalize()}2DAaBackward0"
+
+
+def test_interpolate_antialias_errors(torch):
+    x = randn(1, 1, 9, 7)
+    for kw in (dict(mode="lanczos"), dict(mode="lanczos", antialias=True, align_corners=True),
+               dict(mode="nearest", antialias=True)):
+        with pytest.raises(ValueError) as theirs:
+            torch.nn.functional.interpolate(torch.tensor(x), size=(4, 3), **kw)
+        with pytest.raises(ValueError, match=re.escape(str(theirs.value))):
+            F.interpolate(dg.tensor(x), size=(4, 3), **kw)
+    with pytest.raises(NotImplementedError, match="resample a float copy"):
+        F.interpolate(dg.tensor(np.zeros((1, 1, 9, 7), np.uint8)), size=(4, 3), mode="bilinear",
+                      antialias=True)
 
 
 def test_interpolate_torch_nearest_special_cases(torch):

@@ -1,9 +1,11 @@
 """``interpolate``: resampling of 3-D, 4-D and 5-D input (``'nearest'``, ``'nearest-exact'``,
-``'linear'``, ``'bilinear'``, ``'trilinear'``, ``'bicubic'``; ``'area'`` is adaptive average
-pooling), and the deprecated ``upsample``, ``upsample_nearest``, ``upsample_bilinear``.
+``'linear'``, ``'bilinear'``, ``'trilinear'``, ``'bicubic'``; antialiased ``'bilinear'``,
+``'bicubic'`` and ``'lanczos'``; ``'area'`` is adaptive average pooling), and the deprecated
+``upsample``, ``upsample_nearest``, ``upsample_bilinear``.
 
 Every mode is separable: along each spatial axis an output position reads one, two or four input
-positions ("taps") with weights. The taps are computed once per call on the host with PyTorch's
+positions ("taps") with weights (antialiased modes: every input position under the filter, which
+is stretched by the scale when shrinking). The taps are computed once per call on the host with PyTorch's
 coordinate rules, in its arithmetic (float64 for double input, float32 otherwise; indices are
 floored after rounding to float32, as ``floorf`` does). The forward gathers and weights along the
 last axis first, then the others (the order of PyTorch's kernels). The backward is the adjoint,
@@ -12,6 +14,7 @@ forward again, so double backward works.
 """
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -28,7 +31,8 @@ _wrap = Tensor._wrap
 _MODES = {"nearest": ("Nearest", None, "nearest"),
           "nearest-exact": ("NearestExact", None, "nearest"),
           "linear": ("Linear", 3, "linear"), "bilinear": ("Bilinear", 4, "linear"),
-          "trilinear": ("Trilinear", 5, "linear"), "bicubic": ("Bicubic", 4, "cubic")}
+          "trilinear": ("Trilinear", 5, "linear"), "bicubic": ("Bicubic", 4, "cubic"),
+          "lanczos": ("Lanczos", 4, "lanczos")}
 _ALL_MODES = "nearest | linear | bilinear | bicubic | trilinear | lanczos | area | nearest-exact"
 
 
@@ -103,6 +107,47 @@ def _cubic_taps(n_in, n_out, scale, opmath, align_corners):
     return [(np.clip(i0 - 1 + j, 0, n_in - 1), w) for j, w in enumerate(weights)]
 
 
+def _triangle(x):
+    return np.maximum(1 - np.abs(x), 0)
+
+
+def _keys_cubic(x):  # a = -0.5, as in PIL (the non-antialiased bicubic uses -0.75)
+    x = np.abs(x)
+    near = ((-0.5 + 2) * x - (-0.5 + 3)) * x * x + 1
+    far = (((x - 5) * x + 8) * x - 4) * -0.5
+    return np.where(x < 1, near, np.where(x < 2, far, 0))
+
+
+def _lanczos3(x):  # sinc(x) sinc(x / 3) on [-3, 3)
+    return np.where((x >= -3) & (x < 3), np.sinc(x) * np.sinc(x / 3), 0).astype(x.dtype)
+
+
+# mode -> (filter, its support: the filter is 0 beyond)
+_AA_FILTERS = {"bilinear": (_triangle, 1), "bicubic": (_keys_cubic, 2), "lanczos": (_lanczos3, 3)}
+
+
+def _aa_taps(n_in, n_out, scale, opmath, align_corners, mode):
+    """PyTorch's antialiased taps (``_compute_weights_aa``, after PIL's resampling): output ``i``
+    reads the window of input positions around ``center = s (i + 0.5)`` under the filter, whose
+    support is stretched by ``s`` when shrinking (``s > 1``); the weights of a window are
+    normalised to sum to 1. Windows are padded with zero weights to the widest one."""
+    filter_fn, half = _AA_FILTERS[mode]
+    s = _scale(n_in, n_out, align_corners, scale, opmath)
+    support = opmath(half * s) if s >= 1 else opmath(half)
+    invscale = opmath(1) / s if s >= 1 else opmath(1)
+    width = int(math.ceil(support)) * 2 + 1
+    center = s * (np.arange(n_out, dtype=opmath) + opmath(0.5))
+    start = np.maximum((center - support + opmath(0.5)).astype(np.int64), 0)
+    size = np.clip(np.minimum((center + support + opmath(0.5)).astype(np.int64), n_in) - start,
+                   0, width)
+    offsets = np.arange(width)
+    w = filter_fn((offsets + start[:, None] - center[:, None] + opmath(0.5)) * invscale)
+    w = np.where(offsets < size[:, None], w, 0).astype(opmath)
+    total = w.sum(axis=1, keepdims=True)
+    w = np.divide(w, total, out=w, where=total != 0)
+    return [(np.minimum(start + k, n_in - 1), w[:, k]) for k in range(width)]
+
+
 # --------------------------------------------------------------------------------------------
 # the plan: taps for every resampled axis, on the input's device
 # --------------------------------------------------------------------------------------------
@@ -148,7 +193,7 @@ def _adjoint_steps(idx, xp):
     return steps
 
 
-def _plan(x, output_size, scales, mode, align_corners):
+def _plan(x, output_size, scales, mode, align_corners, antialias=False):
     """The ``_Plan`` of resampling array ``x`` to ``output_size`` (one size per spatial dim)."""
     xp = xp_of(x)
     opmath = np.float64 if x.dtype == np.float64 else np.float32
@@ -157,7 +202,9 @@ def _plan(x, output_size, scales, mode, align_corners):
     for i in reversed(range(dim)):
         n_in, n_out = x.shape[2 + i], int(output_size[i])
         scale = None if scales is None else scales[i]
-        if mode in ("nearest", "nearest-exact"):
+        if antialias:
+            taps = _aa_taps(n_in, n_out, scale, opmath, align_corners, mode)
+        elif mode in ("nearest", "nearest-exact"):
             taps = _nearest_taps(n_in, n_out, scale, opmath, mode == "nearest-exact",
                                  shortcuts=mode == "nearest" and dim == 2)
         elif mode == "bicubic":
@@ -170,7 +217,7 @@ def _plan(x, output_size, scales, mode, align_corners):
         axes.append((i - dim, n_in, [(xp.asarray(idx),
                                       None if w is None else xp.asarray(w.astype(x.dtype)),
                                       _adjoint_steps(idx, xp)) for idx, w in taps]))
-    return _Plan(f"Upsample{_MODES[mode][0]}{dim}D", axes)
+    return _Plan(f"Upsample{_MODES[mode][0]}{dim}D{'Aa' if antialias else ''}", axes)
 
 
 def _along(w, ndim, axis):
@@ -295,7 +342,7 @@ def _size_and_scales(input, size, scale_factor, dim):
     return None, list(scale_factor)
 
 
-def _check_sizes(input, output_size, mode):
+def _check_sizes(input, output_size, mode, antialias=False):
     in_sizes = input.shape[2:]
     out_sizes = [int(s) for s in output_size]
     if min(in_sizes) <= 0 or min(out_sizes) <= 0:
@@ -306,6 +353,9 @@ def _check_sizes(input, output_size, mode):
         raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
                            f"({got_in}{joint}{got_out})")
     dtype, kernel = input.dtype, _MODES[mode][2]
+    if antialias and dtype.kind != "f":  # PyTorch also takes uint8 images here (PIL's rounding)
+        raise NotImplementedError(f'"compute_index_ranges_weights" not implemented for '
+                                  f"'{dtype_kind_name(dtype)}' in distgrad: resample a float copy")
     if dtype.kind != "f" and not (dtype == np.uint8 and kernel == "nearest"):
         raise NotImplementedError(f'"compute_indices_weights_{kernel}" not implemented for '
                                   f"'{dtype_kind_name(dtype)}'")
@@ -317,7 +367,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     ``scale_factor``, with PyTorch's coordinate rules: a given ``scale_factor`` (not the rounded
     size ratio) places the samples unless ``recompute_scale_factor=True``. Modes ``'nearest'``,
     ``'nearest-exact'`` (3-5-D), ``'linear'`` (3-D), ``'bilinear'``/``'bicubic'`` (4-D),
-    ``'trilinear'`` (5-D) and ``'area'`` (3-5-D)."""
+    ``'trilinear'`` (5-D) and ``'area'`` (3-5-D); with ``antialias=True`` (4-D) ``'bilinear'``,
+    ``'bicubic'`` and ``'lanczos'`` (Lanczos-3, antialiased only) filter like PIL when
+    shrinking."""
     check_tensor(input, "input", "interpolate")
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
@@ -337,12 +389,21 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if antialias and not (mode in ("bilinear", "bicubic", "lanczos") and ndim == 4):
         raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos modes "
                          "and requires a 4-D tensor as input")
+    if mode == "lanczos" and ndim == 4:
+        if align_corners:
+            raise ValueError("Lanczos mode does not support align_corners=True")
+        if not antialias:
+            raise ValueError("Lanczos mode requires antialias=True")
     if antialias:
-        raise NotImplementedError("interpolate(antialias=True) is not implemented in distgrad")
+        if output_size is None:
+            output_size = [int(input.shape[i + 2] * s) for i, s in enumerate(scales)]
+        _check_sizes(input, output_size, mode, antialias=True)
+        return _resample(input, _plan(input._data, output_size, scales, mode, align_corners,
+                                      antialias=True))
     if mode == "area" and 3 <= ndim <= 5:
         pool = (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[ndim - 3]
         return pool(input, output_size)
-    if mode in _MODES and 3 <= ndim <= 5:
+    if mode in _MODES and mode != "lanczos" and 3 <= ndim <= 5:
         needed = _MODES[mode][1]
         if needed in (None, ndim):
             if output_size is None:
@@ -351,10 +412,6 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             return _resample(input, _plan(input._data, output_size, scales, mode, align_corners))
         if mode != "bicubic":
             raise NotImplementedError(f"Got {ndim}D input, but {mode} mode needs {needed}D input")
-    if mode == "lanczos" and ndim == 4:
-        if align_corners:
-            raise ValueError("Lanczos mode does not support align_corners=True")
-        raise ValueError("Lanczos mode requires antialias=True")
     raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got "
                               f"{ndim}D) for the modes: {_ALL_MODES} (got {mode})")
 
