@@ -129,12 +129,13 @@ def _script_path(script, workdir) -> str:
     return str(path)
 
 
-def _run(cmd, timeout, env, cwd):
+def _run(cmd, timeout, env, cwd, input=None):
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, cwd=cwd, start_new_session=True)
+                            env=env, cwd=cwd, start_new_session=True,
+                            stdin=None if input is None else subprocess.PIPE)
     try:
-        out, err = proc.communicate(timeout=timeout)
+        out, err = proc.communicate(input, timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_session(proc)
         out, err = proc.communicate()
@@ -199,8 +200,9 @@ def _kill_session(proc):
 
 
 def run_mpi(n, script, *args, timeout=60, env=None, mpi4py_runner=True, mpiexec_args=(),
-            cwd=None) -> subprocess.CompletedProcess:
-    """Run ``script`` on ``n`` ranks; see the module docstring."""
+            cwd=None, input=None) -> subprocess.CompletedProcess:
+    """Run ``script`` on ``n`` ranks; see the module docstring. ``input`` (text) is written to
+    the job's standard input, which ``mpiexec`` forwards to rank 0."""
     mpiexec = require_mpi()
     with tempfile.TemporaryDirectory(prefix="distgrad-mpi-") as tmp:
         path = _script_path(script, tmp)
@@ -208,14 +210,16 @@ def run_mpi(n, script, *args, timeout=60, env=None, mpi4py_runner=True, mpiexec_
         if mpi4py_runner:
             cmd += ["-m", "mpi4py"]
         cmd += [path, *map(str, args)]
-        return _run(cmd, timeout, clean_env(env), cwd or tmp)
+        return _run(cmd, timeout, clean_env(env), cwd or tmp, input)
 
 
-def run_python(script, *args, timeout=60, env=None, cwd=None) -> subprocess.CompletedProcess:
+def run_python(script, *args, timeout=60, env=None, cwd=None,
+               input=None) -> subprocess.CompletedProcess:
     """Run ``script`` in one plain ``python`` process (no launcher)."""
     with tempfile.TemporaryDirectory(prefix="distgrad-py-") as tmp:
         path = _script_path(script, tmp)
-        return _run([sys.executable, path, *map(str, args)], timeout, clean_env(env), cwd or tmp)
+        return _run([sys.executable, path, *map(str, args)], timeout, clean_env(env), cwd or tmp,
+                    input)
 
 
 def assert_ok_lines(res, n, marker="OK rank"):

@@ -37,6 +37,7 @@ from .collectives import (
     scatter_object_list,
 )
 from .checkpoint import save_checkpoint
+from .debugging import breakpoint
 from .evaluation import DistributedEvalSampler, all_reduce_metrics, evaluate
 from .faults import CollectiveMismatchError
 from .logging import get_logger, print0
@@ -72,7 +73,7 @@ from .process_group import (
 )
 
 __all__ = [
-    "init_process_group", "destroy_process_group", "is_initialized", "is_available",
+    "breakpoint", "init_process_group", "destroy_process_group", "is_initialized", "is_available",
     "is_mpi_available", "get_rank", "get_world_size", "get_local_rank", "get_local_world_size",
     "get_backend", "new_group", "get_process_group_ranks", "get_global_rank", "get_group_rank",
     "group", "ProcessGroup", "DEFAULT_TIMEOUT",

@@ -259,18 +259,19 @@ def _run(pg, name, start, finish, async_op, arr=None, op=None, root=None):
     return None
 
 
-def _guarded(wd, pg, seq, name, fn):
+def _guarded(wd, pg, seq, name, fn, timeout=None):
     if wd is None:
         return fn()
-    tid = wd.enter(pg, seq, name)
+    tid = wd.enter(pg, seq, name, timeout=timeout)
     try:
         return fn()
     finally:
         wd.exit(tid)
 
 
-def _run_blocking(pg, name, fn, extra=None):
-    """A blocking composite operation (object collectives, new_group) under the same guards."""
+def _run_blocking(pg, name, fn, extra=None, timeout=None):
+    """A blocking composite operation (object collectives, new_group, the breakpoint's wait)
+    under the same guards; ``timeout`` (seconds) overrides the watchdog's."""
     pg._seq += 1
     seq = pg._seq
     state = _pgm._state
@@ -280,7 +281,7 @@ def _run_blocking(pg, name, fn, extra=None):
             _faults.debug_check(pg, name, extra=extra)
         return fn()
 
-    return _guarded(state.watchdog, pg, seq, name, body)
+    return _guarded(state.watchdog, pg, seq, name, body, timeout)
 
 
 def _no(buf) -> bool:

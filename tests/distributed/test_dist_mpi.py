@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mpi_helpers import assert_ok_lines, require_mpi, run_mpi
+from mpi_helpers import assert_ok_lines, require_mpi, run_mpi, run_python
 
 pytestmark = pytest.mark.mpi
 
@@ -180,3 +180,34 @@ def test_run_mpi_timeout_kills_the_whole_job():
         except OSError:
             pass
     assert not left, f"processes left running: {left}"
+
+
+BREAKPOINT_JOB = r'''
+import distgrad
+import distgrad.distributed as dist
+dist.init_process_group()
+r = dist.get_rank()
+secret = 40 + r
+for i in range(2):
+    dist.breakpoint(rank=0, skip=1)
+dist.all_reduce(distgrad.ones(1))
+print(f"OK rank {r}", flush=True)
+'''
+
+
+def test_breakpoint_stops_one_rank_while_the_others_wait():
+    """Rank 0 gets pdb (commands from mpiexec's standard input) at the second call (skip=1);
+    rank 1 waits 3 s at the barrier without the 1 s stall watchdog firing, then both go on."""
+    commands = "up\np secret + 2 + i\n!import time; time.sleep(3)\nc\n"
+    res = run_mpi(2, BREAKPOINT_JOB, input=commands, timeout=60,
+                  env={"DISTGRAD_TIMEOUT": "1"})
+    assert_ok_lines(res, 2)
+    assert res.stdout.count("distgrad.distributed.breakpoint: the other ranks wait") == 1
+    assert "(Pdb) 43" in res.stdout, res.output  # rank 0's locals, at its second call
+    assert "watchdog" not in res.stderr, res.stderr
+
+
+def test_breakpoint_in_a_world_of_one():
+    res = run_python(BREAKPOINT_JOB, input="up\np secret\nc\n", timeout=60)
+    assert res.returncode == 0 and "OK rank 0" in res.stdout, res.output
+    assert "(Pdb) 40" in res.stdout and "other ranks" not in res.stdout, res.output
