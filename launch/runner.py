@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -24,6 +25,18 @@ def _die_with_parent():  # pragma: no cover - runs in the child before exec
         pass
 
 
+def _job_stdin():
+    """The job's standard input: the terminal when distgrad-run runs in its foreground, so that
+    ``mpiexec`` forwards it to rank 0 (commands for ``distributed.breakpoint``); else nothing
+    (a launcher reading the terminal from the background would be stopped)."""
+    try:
+        if sys.stdin.isatty() and os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp():
+            return None
+    except (AttributeError, OSError, ValueError):  # no stdin, or it is closed
+        pass
+    return subprocess.DEVNULL
+
+
 def run_relayed(argv: list, env: dict, tag_format: str, rank0_only: bool = False,
                 stdout=None, stderr=None) -> int:
     """Start ``argv`` with ``env``, relay its stdout/stderr through :class:`Relay` (rank tags),
@@ -32,7 +45,7 @@ def run_relayed(argv: list, env: dict, tag_format: str, rank0_only: bool = False
     out = stdout if stdout is not None else sys.stdout.buffer
     err = stderr if stderr is not None else sys.stderr.buffer
     try:
-        proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        proc = subprocess.Popen(argv, env=env, stdin=_job_stdin(), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE,
                                 preexec_fn=_die_with_parent if sys.platform == "linux" else None)
     except OSError as e:

@@ -5,12 +5,15 @@ The job scripts live in ``jobs/``; each asserts inside the ranks. Run one by han
 """
 
 import re
+import shlex
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from mpi_helpers import assert_ok_lines, require_mpi, run_mpi, run_python
+from mpi_helpers import assert_ok_lines, clean_env, require_mpi, run_mpi, run_python
 
 pytestmark = pytest.mark.mpi
 
@@ -195,16 +198,51 @@ print(f"OK rank {r}", flush=True)
 '''
 
 
-def test_breakpoint_stops_one_rank_while_the_others_wait():
-    """Rank 0 gets pdb (commands from mpiexec's standard input) at the second call (skip=1);
-    rank 1 waits 3 s at the barrier without the 1 s stall watchdog firing, then both go on."""
+@pytest.mark.parametrize("rank", [0, 1])
+def test_breakpoint_stops_one_rank_while_the_others_wait(rank):
+    """The stopped rank gets pdb at the second call (skip=1), with the commands given to
+    mpiexec's standard input (relayed by rank 0 to rank 1); the other rank waits 3 s at the
+    barrier without the 1 s stall watchdog firing, then both go on."""
     commands = "up\np secret + 2 + i\n!import time; time.sleep(3)\nc\n"
-    res = run_mpi(2, BREAKPOINT_JOB, input=commands, timeout=60,
-                  env={"DISTGRAD_TIMEOUT": "1"})
+    res = run_mpi(2, BREAKPOINT_JOB.replace("rank=0", f"rank={rank}"), input=commands,
+                  timeout=60, env={"DISTGRAD_TIMEOUT": "1"})
     assert_ok_lines(res, 2)
-    assert res.stdout.count("distgrad.distributed.breakpoint: the other ranks wait") == 1
-    assert "(Pdb) 43" in res.stdout, res.output  # rank 0's locals, at its second call
-    assert "watchdog" not in res.stderr, res.stderr
+    assert res.stdout.count(f"breakpoint on rank {rank}: the other ranks wait") == 1, res.output
+    assert f"(Pdb) {43 + rank}" in res.stdout, res.output  # the stopped rank's locals
+    assert "watchdog" not in res.stderr and "closed" not in res.stderr, res.stderr
+
+
+def test_breakpoint_with_closed_input_ends_the_job():
+    res = run_mpi(2, BREAKPOINT_JOB.replace("rank=0", "rank=1"), input="", timeout=60)
+    assert res.returncode != 0
+    assert "standard input is closed, so no commands reach rank 1's debugger" in res.stderr
+    assert "BdbQuit" in res.stderr, res.output
+
+
+def test_breakpoint_through_distgrad_run_in_a_terminal(tmp_path):
+    """distgrad-run in the foreground of a terminal (a pseudo-terminal made by ``script``)
+    passes it to mpiexec, whose rank 0 relays the commands to rank 1."""
+    require_mpi()
+    script_cmd = shutil.which("script")
+    if script_cmd is None:
+        pytest.skip("no 'script' (util-linux) to make a pseudo-terminal")
+    job = tmp_path / "job.py"
+    job.write_text(BREAKPOINT_JOB.replace("rank=0", "rank=1"))
+    cmd = f"{shlex.quote(sys.executable)} -m launch -n 2 {shlex.quote(str(job))}"
+    proc = subprocess.Popen([script_cmd, "-qfec", cmd, "/dev/null"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=clean_env(), start_new_session=True)
+    proc.stdin.write("up\np secret + 2 + i\nc\n")
+    proc.stdin.flush()
+    try:
+        out = proc.stdout.read()
+        proc.wait(timeout=60)
+    finally:
+        proc.stdin.close()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert "[rank 1] (Pdb) 44" in out and "[rank 0] OK rank 0" in out, out
 
 
 def test_breakpoint_in_a_world_of_one():
