@@ -30,4 +30,4 @@ from . import data  # noqa: E402,F401
 from . import linalg  # noqa: E402,F401
 from . import cuda  # noqa: E402,F401
 from .checkpoint import load, save  # noqa: E402,F401
-from . import distributed, nn, optim  # noqa: E402,F401
+from . import distributed, futures, nn, optim  # noqa: E402,F401

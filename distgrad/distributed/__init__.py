@@ -36,6 +36,7 @@ from .collectives import (
     scatter,
     scatter_object_list,
 )
+from . import algorithms  # noqa: F401  (ddp_comm_hooks)
 from .checkpoint import save_checkpoint
 from .debugging import breakpoint
 from .evaluation import DistributedEvalSampler, all_reduce_metrics, evaluate
@@ -84,14 +85,15 @@ __all__ = [
     "send", "recv", "isend", "irecv", "P2POp", "batch_isend_irecv", "send_object_list",
     "recv_object_list",
     "CollectiveMismatchError", "print0", "get_logger", "save_checkpoint",
-    "DistributedDataParallel", "DistributedOptimizer", "broadcast_parameters",
+    "DistributedDataParallel", "GradBucket", "DistributedOptimizer", "broadcast_parameters",
     "broadcast_optimizer_state", "DistributedEvalSampler", "all_reduce_metrics", "evaluate",
 ]
 
 
 def __getattr__(name):
-    """``DistributedDataParallel`` is imported on first use (it imports ``distgrad.nn``)."""
-    if name == "DistributedDataParallel":
-        from .ddp import DistributedDataParallel
-        return DistributedDataParallel
+    """``DistributedDataParallel`` and ``GradBucket`` are imported on first use (they import
+    ``distgrad.nn``)."""
+    if name in ("DistributedDataParallel", "GradBucket"):
+        from . import ddp
+        return getattr(ddp, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -176,12 +176,13 @@ def _divide(buf, n):
 class Work:
     """The handle of an asynchronous collective (``async_op=True``)."""
 
-    __slots__ = ("_pg", "_seq", "_name", "_req", "_finish", "_done")
+    __slots__ = ("_pg", "_seq", "_name", "_req", "_finish", "_done", "_result")
 
     def __init__(self, pg, seq, name, req, finish):
         self._pg, self._seq, self._name = pg, seq, name
         self._req, self._finish = req, finish
         self._done = False
+        self._result = []  # the tensors the collective writes (the future's value)
         if req is None:  # completed at launch (a world of one)
             self._complete()
 
@@ -218,6 +219,12 @@ class Work:
                 wd.exit(tid)
         self._complete()
         return True
+
+    def get_future(self):
+        """A ``distgrad.futures.Future`` completed by ``wait()``; its value is the list of the
+        tensors the collective wrote (``[tensor]`` for ``all_reduce``)."""
+        from ..futures import Future
+        return Future._of(lambda: (self.wait(), self._result)[1], self.is_completed)
 
     def __repr__(self):
         return (f"<distgrad Work {self._name} #{self._seq} "
@@ -355,8 +362,11 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
             if avg:
                 _divide(buf, backend.size)
             _from_host(arr, buf)
-    return _run(pg, "all_reduce", lambda a: backend.allreduce(buf, opname, a), finish, async_op,
+    work = _run(pg, "all_reduce", lambda a: backend.allreduce(buf, opname, a), finish, async_op,
                 arr, op)
+    if work is not None:
+        work._result = [tensor]
+    return work
 
 
 def broadcast(tensor, src=0, group=None, async_op=False):

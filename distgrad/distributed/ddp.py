@@ -103,6 +103,7 @@ from .. import _backend
 from ..autograd.engine import queue_callback
 from ..autograd.graph import release_grad_storage
 from ..autograd.grad_mode import is_grad_enabled
+from ..futures import Future
 from ..nn.modules.module import Module
 from ..tensor import Tensor
 from . import collectives as _coll
@@ -185,6 +186,7 @@ class _Reducer:
         self.next_test = 0
         self.sync = True  # does the next backward synchronize (set by each forward)
         self.num_syncs = 0
+        self.comm_hook = None  # (state, hook) of register_comm_hook
         self.handles = []
         if self.world > 1:
             ref = weakref.ref(self)
@@ -257,6 +259,17 @@ class _Reducer:
                 p._grad_dest = self.views[i]  # backward writes a new gradient straight here
             elif g is not None:
                 slot[...] = g._data
+
+    def set_comm_hook(self, state, hook):
+        """Reduce the buckets with ``hook(state, GradBucket) -> Future[Tensor]`` from now on."""
+        if self.comm_hook is not None:
+            raise RuntimeError("register_comm_hook can only be called once.")
+        if self.active:
+            raise RuntimeError("register_comm_hook cannot be called during a backward pass")
+        self.comm_hook = (state, hook)
+        # the hook averages (PyTorch's allreduce_hook divides, then sums) and is called once
+        # per bucket at the end of backward, in bucket order on every rank
+        self.overlap = self.publish = self.divide_early = False
 
     # -- backward --------------------------------------------------------------------------------
     def _start_round(self):
@@ -377,7 +390,9 @@ class _Reducer:
                     params[i]._grad = self.views[i]
             if self.divide_early:
                 divide(slot, self.world, slot, self.flat_xp[i])
-        if self.overlap:
+        if self.comm_hook is not None:
+            self._run_comm_hook()
+        elif self.overlap:
             for i in missing:
                 self.bucket_of[i].pending -= 1
             self._launch_ready()
@@ -418,6 +433,28 @@ class _Reducer:
                 f"on parameters you never train (before wrapping). (The gradients of this pass "
                 f"were still all-reduced, so other ranks do not hang.)")
 
+    def _run_comm_hook(self):
+        """Hand every bucket to the communication hook, then put each result in its bucket."""
+        state, hook = self.comm_hook
+        futures = []
+        for b in self.buckets:
+            fut = hook(state, GradBucket(b, self))
+            if not isinstance(fut, Future):
+                raise TypeError(f"the communication hook must return a distgrad.futures.Future, "
+                                f"got {type(fut).__name__}")
+            futures.append(fut)
+        for b, fut in zip(self.buckets, futures):
+            result = fut.wait()
+            if not isinstance(result, Tensor):
+                raise TypeError(f"the communication hook's future must hold the reduced bucket "
+                                f"as a Tensor, got {type(result).__name__}")
+            if result._data is not b.data:
+                if tuple(result.shape) != b.data.shape:
+                    raise RuntimeError(f"the communication hook returned a tensor of shape "
+                                       f"{tuple(result.shape)} for bucket {b.index} of "
+                                       f"{b.data.size} elements")
+                b.data[...] = result._data
+
     def abandon_round(self):
         """A backward pass stopped midway (an exception): finish what was launched, reset."""
         if self.overlap:
@@ -425,7 +462,7 @@ class _Reducer:
                 if b.work is not None:
                     b.work.wait()
         for f in self.flats:
-            if f.shared:  # what this pass published is void (every rank abandons alike)
+            if self.publish and f.shared:  # what this pass published is void (on every rank)
                 _coll.reduction_progress(self.pg, f.data, None)
         self.active = False
         warnings.warn("DistributedDataParallel: the previous backward pass did not finish (an "
@@ -463,6 +500,38 @@ class _Reducer:
             f"Every rank must apply the same update: same optimizer and hyper-parameters, no "
             f"rank-dependent changes to parameters or gradients outside DDP, no_sync() used on "
             f"every rank alike.")
+
+
+class GradBucket:
+    """One bucket of gradients, as a communication hook sees it (PyTorch's
+    ``dist.GradBucket``): ``buffer()`` is the bucket's slice of the flat gradient buffer."""
+
+    def __init__(self, bucket, reducer):
+        self._bucket, self._reducer = bucket, reducer
+
+    def index(self) -> int:
+        """The bucket's position (bucket 0 holds the last registered parameters)."""
+        return self._bucket.index
+
+    def is_last(self) -> bool:
+        """Whether this is the last bucket handed to the hook in this backward pass."""
+        return self._bucket.index == len(self._reducer.buckets) - 1
+
+    def buffer(self) -> Tensor:
+        """The bucket's gradients, flat, as a tensor sharing their memory."""
+        return Tensor._wrap(self._bucket.data)
+
+    def set_buffer(self, tensor) -> None:
+        """Overwrite the bucket's gradients with the flat ``tensor``."""
+        self._bucket.data[...] = tensor._data if isinstance(tensor, Tensor) else tensor
+
+    def gradients(self) -> list:
+        """The gradient of each parameter of the bucket (views into ``buffer()``)."""
+        return [self._reducer.views[i] for i in self._bucket.members]
+
+    def parameters(self) -> list:
+        """The parameters of the bucket, in the order of ``gradients()``."""
+        return [self._reducer.params[i] for i in self._bucket.members]
 
 
 def _make_hook(ref, i):
@@ -592,6 +661,18 @@ class DistributedDataParallel(Module):
             bufs[i]._version_counter[0] += 1
         _broadcast_arrays([b._data for b in bufs], self.process_group.world_ranks[0],
                           self.process_group, on_change=bump)
+
+    def register_comm_hook(self, state, hook) -> None:
+        """Reduce the gradient buckets with ``hook(state, bucket) -> Future`` instead of the
+        built-in averaging all-reduce (PyTorch's ``register_comm_hook``). The hook gets a
+        ``GradBucket`` and returns a ``distgrad.futures.Future`` of the reduced bucket (a Tensor),
+        for instance ``dist.all_reduce(t, async_op=True).get_future().then(...)``; it must
+        average, as ``distributed.algorithms.ddp_comm_hooks.default_hooks.allreduce_hook``
+        does. Hooks run at the end of backward, bucket by bucket in the same order on every
+        rank; not in a world of one, where DDP does not communicate. Call it once."""
+        if not callable(hook):
+            raise TypeError(f"hook must be callable, got {type(hook).__name__}")
+        self._reducer.set_comm_hook(state, hook)
 
     @contextlib.contextmanager
     def no_sync(self):

@@ -43,6 +43,17 @@ def test_ddp_on_device_arrays_with_host_staging():
     assert_ok_lines(res, 2)
 
 
+@pytest.mark.mpi
+@pytest.mark.parametrize("n, shm", [(2, "1"), (3, "1"), (3, "0")])
+def test_ddp_communication_hooks(n, shm):
+    """register_comm_hook: allreduce_hook == no hook == one process; fp16_compress_hook rounds
+    through float16; a custom hook sees every bucket once, in order, and its result becomes the
+    gradient (bucket views on and off); no_sync skips it; registration and result errors."""
+    res = run_mpi(n, SCRIPTS / "ddp_comm_hooks.py", timeout=120,
+                  env={"DISTGRAD_SHM_ALLREDUCE": shm})
+    assert_ok_lines(res, n)
+
+
 def test_ddp_world_of_one_needs_no_mpi():
     res = run_python(SCRIPTS / "ddp_single.py", timeout=60)
     assert_ok_lines(res, 1)

@@ -77,5 +77,11 @@ else:  # SyncBatchNorm in a world of one is BatchNorm
     sbn = SyncBatchNorm(6, dtype=dg.float64)
     assert np.array_equal(bn(x).detach().numpy(), sbn(x).detach().numpy())
     assert np.array_equal(bn.running_var.numpy(), sbn.running_var.numpy())
+# a communication hook in a world of one: accepted, never called (DDP does not communicate)
+hooked = DDP(MLP([4, 3]))
+calls = []
+hooked.register_comm_hook(calls, lambda state, bucket: state.append(1))
+mse(hooked(dg.ones(2, 4, dtype=dg.float64)), dg.zeros(2, 3, dtype=dg.float64)).backward()
+assert calls == [] and all(p.grad is not None for p in hooked.parameters())
 assert "mpi4py" not in sys.modules, "mpi4py was imported in a world of one"
 print("OK rank 0", flush=True)
