@@ -67,7 +67,7 @@ if enabled:
         assert (buf[2:9] == n - 1).all() and buf[0] == rank
     # buffers nobody uses any more are freed at the next allocation; used ones are kept
     import gc
-    del buf
+    del buf, work  # a Work keeps the tensors it wrote (its future's value), as in PyTorch
     kept = backend.shared_zeros(100, "float32")
     for _ in range(5):
         backend.shared_zeros(1000, "float64")
