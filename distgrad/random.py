@@ -2,9 +2,10 @@
 
 One NumPy ``PCG64`` generator drives every random function (``rand``, ``randn``, ``randint``,
 ``randperm``, ``uniform_``, ``normal_``, dropout, data shuffling), so ``manual_seed`` makes all
-of them reproducible. Its state is plain data (JSON-able), which checkpoints store. A ``DataLoader`` worker thread
-has a default generator of its own (seeded per worker, like PyTorch's worker processes), so the
-random functions its dataset calls do not depend on how the threads interleave.
+of them reproducible. Its state is plain data (JSON-able), which checkpoints store. A
+``DataLoader`` worker thread has a default generator of its own (seeded per worker, like
+PyTorch's worker processes), so the random functions its dataset calls do not depend on how the
+threads interleave.
 """
 from __future__ import annotations
 
@@ -106,4 +107,4 @@ def set_rng_state(state: dict) -> None:
 
 def rng(generator=None) -> np.random.Generator:
     """The NumPy generator behind ``generator`` (or the default one)."""
-    return (generator or _thread.generator or default_generator)._rng
+    return (generator or _current())._rng

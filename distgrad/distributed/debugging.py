@@ -53,7 +53,8 @@ def breakpoint(rank: int = 0, skip: int = 0, timeout_s: float = 3600) -> None:
             _session_ended(stdin)
         elif relay is not None and me == 0:
             _relay_input(relay, rank)
-        _wait_for_every_rank(pg, timeout_s)
+        if size > 1:
+            _wait_for_every_rank(backend, pg, timeout_s)
     finally:
         if relay is not None:
             relay.free()
@@ -119,12 +120,8 @@ def _recv_chunk(relay):
     return data.tobytes()
 
 
-def _wait_for_every_rank(pg, timeout_s):
+def _wait_for_every_rank(backend, pg, timeout_s):
     """A barrier that sleeps between tests instead of spinning (the wait may be long)."""
-    backend = pg._backend
-    if backend is None or backend.size == 1:
-        return
-
     def wait():
         request = backend.barrier(True)
         while not request.Test():

@@ -5,9 +5,9 @@
 
 Every mode is separable: along each spatial axis an output position reads one, two or four input
 positions ("taps") with weights (antialiased modes: every input position under the filter, which
-is stretched by the scale when shrinking). The taps are computed once per call on the host with PyTorch's
-coordinate rules, in its arithmetic (float64 for double input, float32 otherwise; indices are
-floored after rounding to float32, as ``floorf`` does). The forward gathers and weights along the
+is stretched by the scale when shrinking). The taps are computed once per call on the host with
+PyTorch's coordinate rules, in its arithmetic (float64 for double input, float32 otherwise;
+indices are floored after rounding to float32, as ``floorf`` does). The forward gathers and weights along the
 last axis first, then the others (the order of PyTorch's kernels). The backward is the adjoint,
 the gradient summed into the taps axis by axis in the reverse order; its node's backward is the
 forward again, so double backward works.
@@ -383,9 +383,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
     if mode == "area" and output_size is None:
         recompute_scale_factor = True
-    if recompute_scale_factor:
+    if output_size is None or recompute_scale_factor:  # the size that the scale factors give
         output_size = [int(input.shape[i + 2] * s) for i, s in enumerate(scales)]
-        scales = None
+        if recompute_scale_factor:
+            scales = None
     if antialias and not (mode in ("bilinear", "bicubic", "lanczos") and ndim == 4):
         raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos modes "
                          "and requires a 4-D tensor as input")
@@ -395,8 +396,6 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         if not antialias:
             raise ValueError("Lanczos mode requires antialias=True")
     if antialias:
-        if output_size is None:
-            output_size = [int(input.shape[i + 2] * s) for i, s in enumerate(scales)]
         _check_sizes(input, output_size, mode, antialias=True)
         return _resample(input, _plan(input._data, output_size, scales, mode, align_corners,
                                       antialias=True))
@@ -406,8 +405,6 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if mode in _MODES and mode != "lanczos" and 3 <= ndim <= 5:
         needed = _MODES[mode][1]
         if needed in (None, ndim):
-            if output_size is None:
-                output_size = [int(input.shape[i + 2] * s) for i, s in enumerate(scales)]
             _check_sizes(input, output_size, mode)
             return _resample(input, _plan(input._data, output_size, scales, mode, align_corners))
         if mode != "bicubic":
