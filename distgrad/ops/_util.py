@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -18,11 +19,70 @@ def unbroadcast(g, shape):
         return g
     ndiff = g.ndim - len(shape)
     if ndiff:
-        g = g.sum(axis=tuple(range(ndiff)))
+        g = sum_leading(g, ndiff)
     axes = tuple(i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1)
     if axes:
         g = g.sum(axis=axes, keepdims=True)
     return g
+
+
+# Sums over the first or last dimension as a matrix-vector product with ones: BLAS does it several
+# times faster than NumPy's reduction when the rows are short (a bias gradient over a batch, a
+# softmax over ten classes), and at least as accurately. Float32 and float64 NumPy arrays only;
+# NumPy's pairwise summation stays for full sums and long last-dimension rows, where it is the
+# more accurate (and rounds as PyTorch's does).
+_LONGEST_GEMV_ROW = 4096
+_ones_vectors = {}
+
+
+def _ones(n, dtype_char):
+    """Read-only ones of length ``n``: a vector and a column (cached: sums reuse a few sizes)."""
+    ones = _ones_vectors.get((n, dtype_char))
+    if ones is None:
+        if len(_ones_vectors) >= 64:
+            _ones_vectors.clear()
+        vector = np.ones(n, dtype_char)
+        vector.flags.writeable = False
+        ones = _ones_vectors[(n, dtype_char)] = (vector, vector.reshape(n, 1))
+    return ones
+
+
+def sum_leading(a, n=1, out=None):
+    """``a`` summed over its first ``n`` dimensions (into ``out`` when given: an array of the
+    result's shape and dtype)."""
+    if (a.ndim > n and type(a) is np.ndarray and a.dtype.char in "fd"
+            and (out is None or out.flags.c_contiguous)):
+        rows = a if a.ndim == 2 else a.reshape(-1, math.prod(a.shape[n:]))
+        vector = _ones(rows.shape[0], a.dtype.char)[0]
+        if out is None:
+            total = vector.dot(rows)
+            return total if a.ndim == 2 else total.reshape(a.shape[n:])
+        vector.dot(rows, out=out.reshape(-1))
+        return out
+    return a.sum(axis=tuple(range(n)), out=out)
+
+
+def sum_last(a, keepdims=False):
+    """``a`` (at least 1-D) summed over its last dimension."""
+    c = a.shape[-1]
+    if a.ndim > 1 and c <= _LONGEST_GEMV_ROW and type(a) is np.ndarray and a.dtype.char in "fd":
+        vector, column = _ones(c, a.dtype.char)
+        if a.ndim == 2:
+            return a.dot(column if keepdims else vector)
+        total = a.reshape(-1, c).dot(vector)
+        return total.reshape(a.shape[:-1] + (1,) if keepdims else a.shape[:-1])
+    return a.sum(axis=-1, keepdims=keepdims)
+
+
+def sum_axis(a, axis, keepdims=False):
+    """``a.sum(axis=axis, keepdims=keepdims)`` for one non-negative ``axis``, through
+    ``sum_leading`` or ``sum_last`` where they apply."""
+    if axis == a.ndim - 1:
+        return sum_last(a, keepdims)
+    if axis == 0:
+        total = sum_leading(a)
+        return total.reshape((1,) + total.shape) if keepdims else total
+    return a.sum(axis=axis, keepdims=keepdims)
 
 
 def promote_types(a, b):

@@ -11,7 +11,7 @@ from ... import random as _random
 from ...autograd.graph import Node
 from ...dtypes import as_dtype
 from ...tensor import Tensor, _from_node
-from .._util import _state, normalize_dims
+from .._util import _state, normalize_dims, sum_axis
 from ._util import xp_of
 
 _wrap = Tensor._wrap
@@ -46,7 +46,7 @@ def softmax_array(x, axis):
         return xp.ones_like(x)
     out = x - x.max(axis=axis, keepdims=True)
     xp.exp(out, out=out)
-    out /= out.sum(axis=axis, keepdims=True)
+    out /= sum_axis(out, axis, keepdims=True)
     return out
 
 
@@ -56,7 +56,7 @@ def log_softmax_array(x, axis):
     if axis is None:
         return xp.zeros_like(x)
     out = x - x.max(axis=axis, keepdims=True)
-    lse = xp.log(xp.exp(out).sum(axis=axis, keepdims=True))
+    lse = xp.log(sum_axis(xp.exp(out), axis, keepdims=True))
     out -= lse
     return out
 
@@ -68,7 +68,7 @@ class SoftmaxBackward0(Node):
         y = self.saved_output
         if self.dim is None:
             return (g * 0,)
-        s = (g * y).sum(axis=self.dim, keepdims=True)
+        s = sum_axis(g * y, self.dim, keepdims=True)
         gx = g - s
         gx *= y
         return (gx,)
@@ -89,7 +89,7 @@ class LogSoftmaxBackward0(Node):
             return (g * 0,)
         xp = xp_of(y)
         gx = xp.exp(y)
-        gx *= g.sum(axis=self.dim, keepdims=True)
+        gx *= sum_axis(g, self.dim, keepdims=True)
         return (g - gx,)
 
     def graph_backward(self, g):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ... import _backend
 from ...autograd.graph import Node, grad_destination
 from ...tensor import Tensor, _from_node
-from .._util import _state, c_type_name, check_same_device, unbroadcast
+from .._util import _state, c_type_name, check_same_device, sum_leading, unbroadcast
 from ._util import check_tensor, dtype_kind_name
 
 _wrap = Tensor._wrap
@@ -33,10 +33,9 @@ class LinearBackward0(Node):
                 gw = _backend.get_array_module(g2).matmul(g2.T, x2, out=out)
         if len(nexts) == 3 and nexts[2] is not None:
             out = grad_destination(nexts[2], (g2.shape[1],), g2.dtype)
+            gb = sum_leading(g2, out=out)
             if out is None:
-                gb = unbroadcast(g2.sum(axis=0), self.bias_shape)
-            else:
-                gb = g2.sum(axis=0, out=out)
+                gb = unbroadcast(gb, self.bias_shape)
         return (gx, gw, gb) if len(nexts) == 3 else (gx, gw)
 
 

@@ -1,0 +1,53 @@
+"""The BLAS-backed sums of ``distgrad.ops._util`` (a matrix-vector product with ones) agree with
+NumPy's reductions in shape, dtype and value, for every layout and dtype, into ``out`` too."""
+import numpy as np
+import pytest
+
+from distgrad.ops._util import sum_axis, sum_last, sum_leading, unbroadcast
+
+
+def _arrays(dtype):
+    rng = np.random.default_rng(0)
+    base = (rng.standard_normal((3, 4, 5)) * 10).astype(dtype)
+    return [base, base[:, ::2, 1:], base.transpose(2, 0, 1), np.ones((0, 3, 2), dtype),
+            np.ones((3, 0), dtype), base[0]]
+
+
+def _close(result, expected):
+    assert result.shape == expected.shape and result.dtype == expected.dtype
+    np.testing.assert_allclose(result, expected, rtol=1e-5 if expected.dtype.itemsize < 8 else 1e-12,
+                               atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, np.int64])
+def test_sums_match_numpy(dtype):
+    for a in _arrays(dtype):
+        for n in range(1, a.ndim + 1):
+            expected = a.sum(axis=tuple(range(n)))
+            _close(np.asarray(sum_leading(a, n)), expected)
+            out = np.empty_like(expected)
+            assert sum_leading(a, n, out=out) is out
+            _close(out, expected)
+        for keepdims in (False, True):
+            _close(sum_last(a, keepdims), a.sum(axis=-1, keepdims=keepdims))
+            for axis in range(a.ndim):
+                _close(sum_axis(a, axis, keepdims), a.sum(axis=axis, keepdims=keepdims))
+
+
+def test_full_sums_keep_numpys_rounding():
+    """A full sum stays NumPy's pairwise one (the thermometer gradient of the book depends on it)."""
+    a = np.random.default_rng(1).standard_normal(1001).astype(np.float32)
+    assert sum_leading(a) == a.sum()
+    assert unbroadcast(a, ()) == a.sum()
+
+
+def test_long_rows_keep_numpys_pairwise_sum():
+    a = np.random.default_rng(2).standard_normal((2, 100_000)).astype(np.float32)
+    np.testing.assert_array_equal(sum_last(a), a.sum(axis=-1))
+
+
+def test_non_contiguous_out_is_filled():
+    a = np.random.default_rng(3).standard_normal((6, 4))
+    out = np.zeros((4, 2))[:, 0]
+    assert sum_leading(a, out=out) is out
+    np.testing.assert_allclose(out, a.sum(axis=0))
