@@ -1,9 +1,9 @@
-"""The BLAS-backed sums of ``distgrad.ops._util`` (a matrix-vector product with ones) agree with
+"""The fast reductions of ``distgrad.ops._util`` (BLAS sums, column-wise maxima) agree with
 NumPy's reductions in shape, dtype and value, for every layout and dtype, into ``out`` too."""
 import numpy as np
 import pytest
 
-from distgrad.ops._util import sum_axis, sum_last, sum_leading, unbroadcast
+from distgrad.ops._util import max_axis, sum_axis, sum_last, sum_leading, unbroadcast
 
 
 def _arrays(dtype):
@@ -51,3 +51,27 @@ def test_non_contiguous_out_is_filled():
     out = np.zeros((4, 2))[:, 0]
     assert sum_leading(a, out=out) is out
     np.testing.assert_allclose(out, a.sum(axis=0))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int64])
+def test_max_axis_matches_numpy(dtype):
+    rng = np.random.default_rng(4)
+    for shape in [(64, 10), (4, 50, 3), (40, 32), (40, 33), (3, 10), (2, 3)]:
+        a = (rng.standard_normal(shape) * 10).astype(dtype)
+        for axis in range(a.ndim):
+            for keepdims in (False, True):
+                result = max_axis(a, axis, keepdims)
+                expected = a.max(axis=axis, keepdims=keepdims)
+                assert result.shape == expected.shape and result.dtype == expected.dtype
+                np.testing.assert_array_equal(result, expected)
+    nan = np.zeros((64, 10), np.float32)
+    nan[5, 3] = np.nan
+    assert np.isnan(max_axis(nan, 1)[5]) and not np.isnan(max_axis(nan, 1)[4])
+
+
+def test_results_own_their_memory():
+    """A sum is a fresh array (not a view), so backward can keep it as ``.grad`` without a copy."""
+    a = np.ones((2, 3, 4, 5), np.float32)
+    for result in (sum_leading(a), sum_leading(a, 2), sum_last(a), sum_last(a, True),
+                   sum_last(a[0, 0]), sum_last(a[0, 0], True)):
+        assert result.base is None and result.flags.c_contiguous

@@ -158,7 +158,7 @@ def execute(root_edges, root_grads, *, retain_graph, create_graph, accumulate=Tr
                         leaves.append(nxt)
                     else:
                         heappush(ready, (-nxt._seq, nxt))
-            grads = grad_inputs = g = None  # drop references: see _owned()
+            grads = grad_inputs = g = None  # drop references: see _run_accumulate
     finally:
         mode.enabled, mode.inference = previous_mode
         callbacks_stack.pop()
@@ -281,7 +281,16 @@ def _run_accumulate(node, grad, create_graph, accumulate, capture, captured, acc
                 dest._version_counter[0] += 1
                 t._grad = dest
             else:
-                t._grad = Tensor._wrap(grad if _owned(grad) else grad.copy())
+                # keep the array as .grad without a copy when nothing but this call holds it
+                # (a fresh, contiguous, writable array): two references, the parameter and
+                # getrefcount's own argument
+                if sys.getrefcount(grad) > 2 or grad.base is not None:
+                    grad = grad.copy()
+                else:
+                    flags = grad.flags  # a new object on every access
+                    if not (flags.c_contiguous and getattr(flags, "writeable", True)):  # CuPy: no flag
+                        grad = grad.copy()
+                t._grad = Tensor._wrap(grad)
         elif current._requires_grad:
             t._grad = Tensor._wrap(current._data + grad)
         else:
@@ -290,19 +299,6 @@ def _run_accumulate(node, grad, create_graph, accumulate, capture, captured, acc
         with grad_mode.set_grad_enabled(create_graph):
             for hook in list(t._post_acc_hooks.values()):
                 hook(t)
-
-
-def _owned(grad) -> bool:
-    """True when nothing but the caller holds ``grad`` (a fresh, contiguous, writable array), so
-    it can become ``.grad`` without a copy. Two references: the caller's argument and
-    getrefcount's own."""
-    if sys.getrefcount(grad) > _CALLER_REFS + 1 or grad.base is not None:
-        return False
-    flags = grad.flags  # a new object on every access
-    return flags.c_contiguous and getattr(flags, "writeable", True)  # CuPy: no flag
-
-
-_CALLER_REFS = 2  # _run_accumulate's parameter and this function's parameter
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):

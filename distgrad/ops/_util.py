@@ -52,11 +52,13 @@ def sum_leading(a, n=1, out=None):
     result's shape and dtype)."""
     if (a.ndim > n and type(a) is np.ndarray and a.dtype.char in "fd"
             and (out is None or out.flags.c_contiguous)):
-        rows = a if a.ndim == 2 else a.reshape(-1, math.prod(a.shape[n:]))
+        rest = a.shape[n:]
+        rows = a if a.ndim == 2 else a.reshape(-1, math.prod(rest))
         vector = _ones(rows.shape[0], a.dtype.char)[0]
         if out is None:
-            total = vector.dot(rows)
-            return total if a.ndim == 2 else total.reshape(a.shape[n:])
+            if len(rest) == 1:
+                return vector.dot(rows)
+            out = np.empty(rest, a.dtype)  # not a reshaped view: the result owns its memory
         vector.dot(rows, out=out.reshape(-1))
         return out
     return a.sum(axis=tuple(range(n)), out=out)
@@ -69,8 +71,9 @@ def sum_last(a, keepdims=False):
         vector, column = _ones(c, a.dtype.char)
         if a.ndim == 2:
             return a.dot(column if keepdims else vector)
-        total = a.reshape(-1, c).dot(vector)
-        return total.reshape(a.shape[:-1] + (1,) if keepdims else a.shape[:-1])
+        total = np.empty(a.shape[:-1] + (1,) if keepdims else a.shape[:-1], a.dtype)
+        a.reshape(-1, c).dot(vector, out=total.reshape(-1))
+        return total
     return a.sum(axis=-1, keepdims=keepdims)
 
 
@@ -83,6 +86,21 @@ def sum_axis(a, axis, keepdims=False):
         total = sum_leading(a)
         return total.reshape((1,) + total.shape) if keepdims else total
     return a.sum(axis=axis, keepdims=keepdims)
+
+
+# A maximum over many short last-dimension rows (logits over ten classes) runs column by column
+# on a transposed copy: NumPy's reduction loops row by row, several times slower there.
+_LONGEST_SHORT_ROW = 32
+
+
+def max_axis(a, axis, keepdims=False):
+    """``a.max(axis=axis, keepdims=keepdims)`` for one non-negative ``axis``."""
+    c = a.shape[axis] if a.ndim else 0
+    if (axis == a.ndim - 1 and 0 < c <= _LONGEST_SHORT_ROW and a.size >= _LONGEST_SHORT_ROW * c
+            and type(a) is np.ndarray):
+        top = np.maximum.reduce(a.reshape(-1, c).T.copy(), axis=0)
+        return top.reshape(a.shape[:-1] + (1,) if keepdims else a.shape[:-1])
+    return a.max(axis=axis, keepdims=keepdims)
 
 
 def promote_types(a, b):

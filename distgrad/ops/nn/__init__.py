@@ -32,8 +32,9 @@ def _guard_devices():
     from .._util import device_guard
     g = globals()
     # (not the losses: they warn with fixed stacklevels, which a wrapper frame would shift;
-    # they check devices themselves or fail in a tensor op that does)
-    for name in ("bilinear", "linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+    # they check devices themselves or fail in a tensor op that does; nor linear, which checks
+    # its own devices without the wrapper's frame)
+    for name in ("bilinear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
                  "conv_transpose2d", "conv_transpose3d", "batch_norm", "group_norm",
                  "instance_norm", "layer_norm", "rms_norm", "embedding", "prelu",
                  "cosine_similarity", "pairwise_distance", "max_unpool1d", "max_unpool2d",

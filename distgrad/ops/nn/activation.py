@@ -11,7 +11,7 @@ from ... import random as _random
 from ...autograd.graph import Node
 from ...dtypes import as_dtype
 from ...tensor import Tensor, _from_node
-from .._util import _state, normalize_dims, sum_axis
+from .._util import _state, max_axis, normalize_dims, sum_axis
 from ._util import xp_of
 
 _wrap = Tensor._wrap
@@ -44,7 +44,7 @@ def softmax_array(x, axis):
     xp = xp_of(x)
     if axis is None:  # 0-d
         return xp.ones_like(x)
-    out = x - x.max(axis=axis, keepdims=True)
+    out = x - max_axis(x, axis, keepdims=True)
     xp.exp(out, out=out)
     out /= sum_axis(out, axis, keepdims=True)
     return out
@@ -55,7 +55,7 @@ def log_softmax_array(x, axis):
     xp = xp_of(x)
     if axis is None:
         return xp.zeros_like(x)
-    out = x - x.max(axis=axis, keepdims=True)
+    out = x - max_axis(x, axis, keepdims=True)
     lse = xp.log(sum_axis(xp.exp(out), axis, keepdims=True))
     out -= lse
     return out

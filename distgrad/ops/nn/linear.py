@@ -4,7 +4,7 @@ from __future__ import annotations
 from ... import _backend
 from ...autograd.graph import Node, grad_destination
 from ...tensor import Tensor, _from_node
-from .._util import _state, c_type_name, check_same_device, sum_leading, unbroadcast
+from .._util import _state, c_type_name, check_devices, sum_leading, unbroadcast
 from ._util import check_tensor, dtype_kind_name
 
 _wrap = Tensor._wrap
@@ -63,10 +63,12 @@ def linear(input, weight, bias=None) -> Tensor:
                                f"{dtype_kind_name(xd.dtype)} and {dtype_kind_name(wd.dtype)}")
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
                            f"{c_type_name(xd.dtype)} != {c_type_name(wd.dtype)}")
-    if type(xd) is not type(wd):
-        check_same_device(input, weight)
     x2 = xd if xd.ndim == 2 else xd.reshape(-1, in_f)
-    out = x2 @ wd.T
+    try:
+        out = x2 @ wd.T
+    except (TypeError, ValueError):  # CuPy's errors for arrays on different devices
+        check_devices(input, weight)
+        raise
     if bias is not None:
         bd = bias._data
         if bd.dtype != xd.dtype:
@@ -74,7 +76,8 @@ def linear(input, weight, bias=None) -> Tensor:
                                f"{dtype_kind_name(bd.dtype)} and {dtype_kind_name(wd.dtype)}")
         try:
             out += bd
-        except ValueError:
+        except (TypeError, ValueError):
+            check_devices(input, bias)
             raise RuntimeError(f"The size of tensor a ({out.shape[-1]}) must match the size of "
                                f"tensor b ({bd.shape[-1] if bd.ndim else 1}) at non-singleton "
                                f"dimension 1") from None
