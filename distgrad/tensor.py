@@ -60,7 +60,7 @@ class Tensor:
             data = np.asarray(data)
         t._data = data
         t._version_counter = [0]
-        if _grad_mode._state.inference:
+        if _grad_mode.inference_threads and _grad_mode._state.inference:
             t._is_inference = True
         return t
 
@@ -255,7 +255,7 @@ class Tensor:
         new._version_counter = [0]
         if self._requires_grad:
             new._requires_grad = True
-        if _grad_mode._state.inference:
+        if _grad_mode.inference_threads and _grad_mode._state.inference:
             new._is_inference = True
         return new
 

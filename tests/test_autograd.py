@@ -349,6 +349,32 @@ def test_inference_mode():
     assert (k * x).requires_grad
 
 
+def test_inference_mode_is_per_thread_and_counted():
+    """Tensors are inference tensors exactly in threads in inference mode (the global count of
+    such threads, which lets tensor creation skip the thread-local read, stays exact)."""
+    from distgrad.autograd import grad_mode
+    entered, release, seen = threading.Event(), threading.Event(), []
+
+    def worker():
+        with dg.inference_mode():
+            seen.append(dg.ones(1).is_inference())
+            entered.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert entered.wait(10)
+    assert grad_mode.inference_threads == 1
+    assert not dg.ones(1).is_inference() and not (dg.ones(1) * 2).is_inference()
+    with dg.inference_mode():
+        assert grad_mode.inference_threads == 2 and dg.ones(1).is_inference()
+        with dg.inference_mode(False):
+            assert grad_mode.inference_threads == 1 and not dg.ones(1).is_inference()
+    release.set()
+    thread.join()
+    assert seen == [True] and grad_mode.inference_threads == 0
+
+
 def test_autograd_grad_and_higher_order():
     x = dg.tensor(2.0, requires_grad=True)
     y = x ** 3

@@ -111,7 +111,7 @@ def execute(root_edges, root_grads, *, retain_graph, create_graph, accumulate=Tr
     # grad_mode._set_mode, inlined (thread-local reads and writes are slow): record the graph
     # of the backward formulas only with create_graph
     mode = grad_mode._state
-    previous_mode = (mode.enabled, mode.inference)
+    previous_enabled = mode.enabled
     mode.enabled = create_graph
     check_nan = _anomaly._enabled and _anomaly._check_nan
     try:
@@ -160,7 +160,7 @@ def execute(root_edges, root_grads, *, retain_graph, create_graph, accumulate=Tr
                         heappush(ready, (-nxt._seq, nxt))
             grads = grad_inputs = g = None  # drop references: see _run_accumulate
     finally:
-        mode.enabled, mode.inference = previous_mode
+        mode.enabled = previous_enabled
         callbacks_stack.pop()
         for t in claimed or ():
             t._grad_claimed = False
