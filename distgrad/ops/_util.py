@@ -95,10 +95,9 @@ _LONGEST_SHORT_ROW = 32
 
 def max_axis(a, axis, keepdims=False):
     """``a.max(axis=axis, keepdims=keepdims)`` for one non-negative ``axis``."""
-    c = a.shape[axis] if a.ndim else 0
-    if (axis == a.ndim - 1 and 0 < c <= _LONGEST_SHORT_ROW and a.size >= _LONGEST_SHORT_ROW * c
-            and type(a) is np.ndarray):
-        top = np.maximum.reduce(a.reshape(-1, c).T.copy(), axis=0)
+    if (axis == a.ndim - 1 and 0 < a.shape[-1] <= _LONGEST_SHORT_ROW
+            and a.size >= _LONGEST_SHORT_ROW * a.shape[-1] and type(a) is np.ndarray):
+        top = np.maximum.reduce(a.reshape(-1, a.shape[-1]).T.copy(), axis=0)
         return top.reshape(a.shape[:-1] + (1,) if keepdims else a.shape[:-1])
     return a.max(axis=axis, keepdims=keepdims)
 
