@@ -1,9 +1,12 @@
-"""The fast reductions of ``distgrad.ops._util`` (BLAS sums, column-wise maxima) agree with
-NumPy's reductions in shape, dtype and value, for every layout and dtype, into ``out`` too."""
+"""The fast array helpers of ``distgrad.ops._util`` (BLAS sums, column-wise maxima, the maximum
+with zero) agree with NumPy in shape, dtype and value, for every layout and dtype, into ``out``
+too."""
 import numpy as np
 import pytest
 
-from distgrad.ops._util import max_axis, sum_axis, sum_last, sum_leading, unbroadcast
+from distgrad.ops import _util
+from distgrad.ops._util import (max_axis, maximum_zero, sum_axis, sum_last, sum_leading,
+                                unbroadcast)
 
 
 def _arrays(dtype):
@@ -75,3 +78,31 @@ def test_results_own_their_memory():
     for result in (sum_leading(a), sum_leading(a, 2), sum_last(a), sum_last(a, True),
                    sum_last(a[0, 0]), sum_last(a[0, 0], True)):
         assert result.base is None and result.flags.c_contiguous
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, np.int32])
+def test_maximum_zero_matches_numpy(dtype):
+    rng = np.random.default_rng(5)
+    base = (rng.standard_normal((64, 40)) * 10).astype(dtype)
+    for a in (base, base[:, ::2], base.T, base[:3], base.reshape(4, 16, 40)):
+        result = maximum_zero(a)
+        expected = np.maximum(a, 0)
+        assert result.shape == expected.shape and result.dtype == expected.dtype
+        np.testing.assert_array_equal(result, expected)
+        assert result.flags.writeable and result.base is None
+
+
+def test_maximum_zero_keeps_nan_and_takes_no_writable_zeros():
+    a = np.full((32, 64), -1.0, np.float32)
+    a[3, 5] = np.nan
+    result = maximum_zero(a)
+    assert np.isnan(result[3, 5]) and np.count_nonzero(result) == 1
+    result[...] = 7  # the result is the caller's; the shared zeros stay zeros and read-only
+    zeros = _util._zeros_view(a)
+    assert not zeros.flags.writeable and not zeros.any()
+
+
+def test_maximum_zero_beyond_the_mapping_falls_back(monkeypatch):
+    monkeypatch.setattr(_util, "_ZERO_MAPPING_BYTES", 1024)
+    a = np.linspace(-1, 1, 4096, dtype=np.float32).reshape(64, 64)
+    np.testing.assert_array_equal(maximum_zero(a), np.maximum(a, 0))

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from .. import _backend
 from ..autograd import grad_mode as _grad_mode
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
@@ -100,6 +101,35 @@ def max_axis(a, axis, keepdims=False):
         top = np.maximum.reduce(a.reshape(-1, a.shape[-1]).T.copy(), axis=0)
         return top.reshape(a.shape[:-1] + (1,) if keepdims else a.shape[:-1])
     return a.max(axis=axis, keepdims=keepdims)
+
+
+# NumPy's maximum of an array and a scalar has no vectorised loop; against an array of zeros it
+# is two to three times faster (64x256 float32: 7 -> 3 us). The zeros are views of one read-only
+# anonymous mapping, whose pages all read as the kernel's zero page: they take no memory.
+_ZERO_MAPPING_BYTES = 1 << 28
+_SHORTEST_ZEROS_MAXIMUM = 1024
+_zero_mapping = None
+_zero_flats = {}
+
+
+def _zeros_view(a):
+    """Read-only zeros of ``a``'s shape and dtype (at most ``_ZERO_MAPPING_BYTES``)."""
+    global _zero_mapping
+    flat = _zero_flats.get(a.dtype)
+    if flat is None:
+        if _zero_mapping is None:
+            import mmap
+            _zero_mapping = mmap.mmap(-1, _ZERO_MAPPING_BYTES, prot=mmap.PROT_READ)
+        flat = _zero_flats[a.dtype] = np.frombuffer(_zero_mapping, a.dtype)
+    return flat[:a.size].reshape(a.shape)
+
+
+def maximum_zero(a):
+    """``maximum(a, 0)`` (NaN stays NaN), through the zero mapping for NumPy float arrays."""
+    if (type(a) is np.ndarray and a.dtype.char in "fd"
+            and _SHORTEST_ZEROS_MAXIMUM <= a.size and a.nbytes <= _ZERO_MAPPING_BYTES):
+        return np.maximum(a, _zeros_view(a))
+    return _backend.get_array_module(a).maximum(a, 0)
 
 
 def promote_types(a, b):

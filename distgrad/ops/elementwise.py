@@ -17,8 +17,8 @@ from ..autograd.graph import NO_INPUT, Node
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor, _from_node
 from ._util import (_state, broadcast_error, cast_grads_to_inputs, check_devices,
-                    check_same_device, fix_dtype, result_type, scalar_value, torch_type_name,
-                    unbroadcast)
+                    check_same_device, fix_dtype, maximum_zero, result_type, scalar_value,
+                    torch_type_name, unbroadcast)
 
 _wrap = Tensor._wrap
 
@@ -856,13 +856,9 @@ def sigmoid(input) -> Tensor:
     return _unary(input, _sigmoid_array, SigmoidBackward0)
 
 
-def _relu_array(x):
-    return _backend.get_array_module(x).maximum(x, 0)
-
-
 def relu(input) -> Tensor:
     """max(x, 0)."""
-    return _unary(input, _relu_array, ReluBackward0, float_only=False)
+    return _unary(input, maximum_zero, ReluBackward0, float_only=False)
 
 
 # --------------------------------------------------------------------------------------------
