@@ -16,8 +16,8 @@ from .. import _backend
 from ..autograd.graph import FREED_MESSAGE, Node
 from ..dtypes import as_dtype, int64
 from ..tensor import Tensor, _from_node
-from ._util import (_state, broadcast_error, check_devices, check_same_device, normalize_dims,
-                    torch_type_name, unbroadcast)
+from ._util import (_state, broadcast_error, check_devices, check_same_device, maximum_zero,
+                    normalize_dims, torch_type_name, unbroadcast)
 
 _wrap = Tensor._wrap
 
@@ -617,7 +617,7 @@ def _euclidean_by_products(a, b, xp):
     nb = (b * b).sum(-1, keepdims=True)
     left = xp.concatenate([-2 * a, na, xp.ones_like(na)], -1)
     right = xp.concatenate([b, xp.ones_like(nb), nb], -1)
-    return xp.sqrt(xp.maximum(left @ _mT(right), 0))
+    return xp.sqrt(maximum_zero(left @ _mT(right)))
 
 
 def _distances(a, b, p, xp):

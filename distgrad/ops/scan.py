@@ -8,7 +8,7 @@ from .. import _backend
 from ..autograd.graph import Node
 from ..dtypes import int64
 from ..tensor import Tensor, _from_node
-from ._util import _state, normalize_dims, torch_type_name
+from ._util import _state, maximum_zero, normalize_dims, torch_type_name
 from .elementwise import where
 from .shape import reshape, to
 
@@ -156,7 +156,7 @@ class LogcumsumexpBackward0(Node):
         rev = (slice(None),) * axis + (slice(None, None, -1),)
         with np.errstate(divide="ignore"):
             parts = [xp.logaddexp.accumulate((xp.log(p) - out)[rev], axis=axis)[rev]
-                     for p in (xp.maximum(g, 0), xp.maximum(-g, 0))]
+                     for p in (maximum_zero(g), maximum_zero(-g))]
         return (xp.exp(xd + parts[0]) - xp.exp(xd + parts[1]),)
 
     def graph_backward(self, g):

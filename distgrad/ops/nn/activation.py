@@ -11,7 +11,7 @@ from ... import random as _random
 from ...autograd.graph import Node
 from ...dtypes import as_dtype
 from ...tensor import Tensor, _from_node
-from .._util import _state, max_axis, normalize_dims, sum_axis
+from .._util import _state, max_axis, maximum_zero, normalize_dims, sum_axis
 from ._util import xp_of
 
 _wrap = Tensor._wrap
@@ -329,7 +329,7 @@ def silu(input, inplace=False) -> Tensor:
 def _softplus_array(x, beta=1.0, threshold=20.0):
     xp = xp_of(x)
     bx = x * beta
-    soft = (xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx)))) / beta
+    soft = (maximum_zero(bx) + xp.log1p(xp.exp(-xp.abs(bx)))) / beta
     return xp.where(bx > threshold, x, soft)
 
 
