@@ -1,6 +1,6 @@
 """Engine overhead: distgrad against hand-written NumPy and PyTorch, side by side in one run.
 
-Workloads (float32, softmax cross-entropy, plain SGD lr 0.01; see docs/benchmarks.md):
+Workloads (float32, softmax cross-entropy, plain SGD lr 0.01; figures in the README, "Benchmarks"):
   mlp-digits  MLP 64-256-256-10, batch 64
   mlp-wide    MLP 784-1024-1024-10, batch 128
   cnn-digits  1x8x8 -> Conv(1,16,3,p1)-ReLU-Conv(16,32,3,p1)-ReLU-MaxPool(2)-Linear(512,10), batch 64
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import platform
 import statistics
 import sys
 import time
@@ -349,8 +350,9 @@ def main(argv=None):
                 results.setdefault(name, {}).setdefault(sys_name, []).append(t * scale)
 
     summary = {w: {s: statistics.median(v) for s, v in d.items()} for w, d in results.items()}
-    print(f"distgrad engine benchmark, {args.rounds} rounds of interleaved blocks (median); numpy "
-          f"{np.__version__} (BLAS threads as configured)"
+    print(f"distgrad engine benchmark, {args.rounds} rounds of interleaved blocks (median); python "
+          f"{platform.python_version()} ({sys.executable}), numpy {np.__version__} (BLAS threads as "
+          f"configured)"
           + (f", torch {torch.__version__}" if torch else ""))
     for w, d in summary.items():
         unit = "us/op (fwd+bwd)" if w == "chain" else "ms/step"
