@@ -54,6 +54,17 @@ def test_ddp_communication_hooks(n, shm):
     assert_ok_lines(res, n)
 
 
+@pytest.mark.mpi
+@pytest.mark.parametrize("n, shm", [(2, "1"), (3, "0")])
+def test_ddp_powersgd_hook(n, shm):
+    """powerSGD_hook: exact at full rank (training equals DDP without a hook); at rank 1 the
+    gradients are rank-1 projections of the average, vectors exact, the error feedback holds
+    each rank's residual and feeds it back; rank-1 training converges with identical replicas."""
+    res = run_mpi(n, SCRIPTS / "ddp_powersgd.py", timeout=120,
+                  env={"DISTGRAD_SHM_ALLREDUCE": shm})
+    assert_ok_lines(res, n)
+
+
 def test_ddp_world_of_one_needs_no_mpi():
     res = run_python(SCRIPTS / "ddp_single.py", timeout=60)
     assert_ok_lines(res, 1)

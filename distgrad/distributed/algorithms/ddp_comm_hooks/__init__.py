@@ -1,2 +1,3 @@
-"""Communication hooks for ``DistributedDataParallel.register_comm_hook``."""
-from . import default_hooks  # noqa: F401
+"""Communication hooks for ``DistributedDataParallel.register_comm_hook``: ``default_hooks``
+(plain and float16 averaging) and ``powerSGD_hook`` (low-rank compression)."""
+from . import default_hooks, powerSGD_hook  # noqa: F401
