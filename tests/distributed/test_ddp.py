@@ -59,7 +59,8 @@ def test_ddp_communication_hooks(n, shm):
 def test_ddp_powersgd_hook(n, shm):
     """powerSGD_hook: exact at full rank (training equals DDP without a hook); at rank 1 the
     gradients are rank-1 projections of the average, vectors exact, the error feedback holds
-    each rank's residual and feeds it back; rank-1 training converges with identical replicas."""
+    each rank's residual and feeds it back; rank-1 training (also batched_powerSGD_hook)
+    converges with identical replicas."""
     res = run_mpi(n, SCRIPTS / "ddp_powersgd.py", timeout=120,
                   env={"DISTGRAD_SHM_ALLREDUCE": shm})
     assert_ok_lines(res, n)

@@ -7,8 +7,8 @@ every rank.
 2. at rank 1: each compressed gradient has rank 1 and is the projection P P^T G of the average G
    (P orthonormal); vectors are averaged exactly; the error feedback holds what this rank's
    input lost, and is added to the next step's input; compression_stats counts the savings
-3. rank 1 training, with and without error feedback and warm start: replicas stay identical,
-   the loss goes down
+3. rank 1 training (powerSGD_hook and batched_powerSGD_hook), with and without error feedback
+   and warm start: replicas stay identical, the loss goes down
 4. PyTorch's argument check
 """
 import os
@@ -117,13 +117,18 @@ for index, given in inputs.items():  # step 2's input was its gradient plus step
                                given + errors[index] - buckets[index].data, atol=1e-12)
 
 # -- 3. training at rank 1 ------------------------------------------------------------------------
-for feedback, warm in ((True, True), (False, False), (True, False)):
+for hook, feedback, warm in ((powerSGD.powerSGD_hook, True, True),
+                              (powerSGD.powerSGD_hook, False, False),
+                              (powerSGD.powerSGD_hook, True, False),
+                              (powerSGD.batched_powerSGD_hook, True, True),
+                              (powerSGD.batched_powerSGD_hook, False, False)):
     state = powerSGD.PowerSGDState(None, matrix_approximation_rank=1, use_error_feedback=feedback,
                                    warm_start=warm, start_powerSGD_iter=2 if feedback or warm else 1)
-    net = make(sizes, state)
+    net = make(sizes)
+    net.register_comm_hook(state, hook)
     losses = train(net, xs, ys, 12)
-    assert losses[-1] < 0.7 * losses[0], (feedback, warm, losses)
-    assert_identical_replicas(net.module, f"with rank-1 PowerSGD {feedback, warm}")
+    assert losses[-1] < 0.7 * losses[0], (hook.__name__, feedback, warm, losses)
+    assert_identical_replicas(net.module, f"with rank-1 {hook.__name__} {feedback, warm}")
     assert bool(state.q_memory_dict) == warm, (warm, list(state.q_memory_dict))
 
 # -- 4. arguments ---------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """PowerSGD gradient compression (Vogels et al., NeurIPS 2019) as a DDP communication hook,
-PyTorch's ``ddp_comm_hooks.powerSGD_hook``: ``PowerSGDState`` and ``powerSGD_hook``.
+PyTorch's ``ddp_comm_hooks.powerSGD_hook``: ``PowerSGDState``, ``powerSGD_hook`` and
+``batched_powerSGD_hook``.
 
 Each gradient of two or more dimensions, seen as an ``n x m`` matrix ``M``, is averaged as a
 rank-``r`` approximation: ``P = M Q`` is all-reduced and orthogonalised, ``Q = M^T P`` is
@@ -11,6 +12,7 @@ to its next gradient; with warm start, each step's ``Q`` starts from the previou
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 
@@ -21,7 +23,7 @@ from ... import collectives as _coll
 from ... import process_group as _pgm
 from .default_hooks import allreduce_hook
 
-__all__ = ["PowerSGDState", "powerSGD_hook"]
+__all__ = ["PowerSGDState", "powerSGD_hook", "batched_powerSGD_hook"]
 
 _log = logging.getLogger(__name__)
 
@@ -130,23 +132,72 @@ def _memory(memory, index, size, like):
     return flat, False
 
 
+def _low_rank_average(state, index, matrices, group, like) -> None:
+    """Replace each ``(matrix, rank)`` of bucket ``index`` by its rank-``rank`` approximation of
+    the average over ``group``: ``P = M Q`` summed and orthonormalised, ``Q = M^T P`` averaged,
+    ``M = P Q^T``."""
+    xp = _backend.get_array_module(like)
+    p_shapes = [(m.shape[0], r) for m, r in matrices]
+    q_shapes = [(m.shape[1], r) for m, r in matrices]
+    p_flat, _ = _memory(state.p_memory_dict, index, sum(a * b for a, b in p_shapes), like)
+    q_flat, new_q = _memory(state.q_memory_dict, index, sum(a * b for a, b in q_shapes), like)
+    ps, qs = _views(p_flat, p_shapes), _views(q_flat, q_shapes)
+    if new_q or not state.warm_start:  # the same random Q on every rank
+        seed = state.rng.randint(1_000_000_000)
+        q_flat[...] = xp.asarray(np.random.default_rng(seed).standard_normal(q_flat.size))
+        for q in qs:
+            _orthogonalize(q, state.orthogonalization_epsilon)
+    for (m, _), p, q in zip(matrices, ps, qs):
+        xp.matmul(m, q, out=p)
+    _coll.all_reduce(Tensor._wrap(p_flat), group=group)
+    for p in ps:
+        _orthogonalize(p, state.orthogonalization_epsilon)
+    for (m, _), p, q in zip(matrices, ps, qs):
+        xp.matmul(m.T, p, out=q)
+    _coll.all_reduce(Tensor._wrap(q_flat), group=group)
+    q_flat /= group.size()
+    for (m, _), p, q in zip(matrices, ps, qs):
+        xp.matmul(p, q.T, out=m)  # the approximation of the average replaces the gradient
+    if not state.warm_start:
+        state.p_memory_dict.pop(index, None)
+        state.q_memory_dict.pop(index, None)
+
+
+def _add_error(state, index, data):
+    """With error feedback, add the bucket's residual to ``data``; returns a copy of the sum
+    (None without error feedback)."""
+    if not state.use_error_feedback:
+        return None
+    error = state.error_dict.get(index)
+    if error is not None and error.shape == data.shape:
+        data += error
+    return data.copy()
+
+
+def _finish(state, bucket, index, before, buffer):
+    """Keep the residual ``before - result``, count the step, and return the future."""
+    if before is not None:
+        before -= buffer._data  # what this rank's input lost to the approximation
+        state.error_dict[index] = before
+    state.maybe_increase_iter(bucket)
+    state._maybe_log_stats()
+    fut = Future()
+    fut.set_result(buffer)
+    return fut
+
+
 def powerSGD_hook(state: PowerSGDState, bucket):
     """Average the bucket's gradients with PowerSGD (after ``state.start_powerSGD_iter`` steps
-    of plain averaging); returns a completed future of the bucket."""
+    of plain averaging), matrix by matrix; returns a completed future of the bucket."""
     group = _pgm._resolve(state.process_group)
     if state.iter < state.start_powerSGD_iter:
         state.maybe_increase_iter(bucket)
         return allreduce_hook(state.process_group, bucket)
-    world = group.size()
     buffer = bucket.buffer()
     data = buffer._data
     xp = _backend.get_array_module(data)
     index = bucket.index()
-    if state.use_error_feedback:
-        error = state.error_dict.get(index)
-        if error is not None and error.shape == data.shape:
-            data += error
-        before = data.copy()
+    before = _add_error(state, index, data)
 
     rank = state.matrix_approximation_rank
     matrices, plain = [], []
@@ -171,47 +222,40 @@ def powerSGD_hook(state: PowerSGDState, bucket):
     if plain:  # vectors and small matrices: one plain all-reduce, in flight meanwhile
         rest = Tensor._wrap(xp.concatenate([g.reshape(-1) for g in plain]))
         rest_work = _coll.all_reduce(rest, group=group, async_op=True)
-
     if matrices:
-        p_shapes = [(m.shape[0], r) for m, r in matrices]
-        q_shapes = [(m.shape[1], r) for m, r in matrices]
-        p_flat, _ = _memory(state.p_memory_dict, index, sum(a * b for a, b in p_shapes), data)
-        q_flat, new_q = _memory(state.q_memory_dict, index, sum(a * b for a, b in q_shapes), data)
-        ps, qs = _views(p_flat, p_shapes), _views(q_flat, q_shapes)
-        if new_q or not state.warm_start:  # the same random Q on every rank
-            seed = state.rng.randint(1_000_000_000)
-            q_flat[...] = xp.asarray(np.random.default_rng(seed).standard_normal(q_flat.size))
-            for q in qs:
-                _orthogonalize(q, state.orthogonalization_epsilon)
-        for (m, _), p, q in zip(matrices, ps, qs):
-            xp.matmul(m, q, out=p)
-        _coll.all_reduce(Tensor._wrap(p_flat), group=group)
-        for p in ps:
-            _orthogonalize(p, state.orthogonalization_epsilon)
-        for (m, _), p, q in zip(matrices, ps, qs):
-            xp.matmul(m.T, p, out=q)
-        _coll.all_reduce(Tensor._wrap(q_flat), group=group)
-        q_flat /= world
-        for (m, _), p, q in zip(matrices, ps, qs):
-            xp.matmul(p, q.T, out=m)  # the approximation of the average replaces the gradient
-        if not state.warm_start:
-            state.p_memory_dict.pop(index, None)
-            state.q_memory_dict.pop(index, None)
-
+        _low_rank_average(state, index, matrices, group, data)
     if rest_work is not None:
         rest_work.wait()
         averaged = rest._data
-        averaged /= world
+        averaged /= group.size()
         start = 0
         for g in plain:
             g.reshape(-1)[...] = averaged[start:start + g.size]
             start += g.size
+    return _finish(state, bucket, index, before, buffer)
 
-    if state.use_error_feedback:
-        before -= data  # what this rank's gradient lost to the approximation
-        state.error_dict[index] = before
-    state.maybe_increase_iter(bucket)
-    state._maybe_log_stats()
-    fut = Future()
-    fut.set_result(buffer)
-    return fut
+
+def batched_powerSGD_hook(state: PowerSGDState, bucket):
+    """Average the whole bucket with PowerSGD as one square matrix (the flat bucket, padded with
+    zeros to ``side x side``): fewer, larger products than ``powerSGD_hook``, and a coarser
+    approximation; returns a completed future of the bucket."""
+    group = _pgm._resolve(state.process_group)
+    if state.iter < state.start_powerSGD_iter:
+        state.maybe_increase_iter(bucket)
+        return allreduce_hook(state.process_group, bucket)
+    buffer = bucket.buffer()
+    data = buffer._data
+    xp = _backend.get_array_module(data)
+    index = bucket.index()
+    before = _add_error(state, index, data)
+    side = math.isqrt(data.size - 1) + 1 if data.size else 0
+    rank = min(side, state.matrix_approximation_rank)
+    state.total_numel_before_compression += data.size
+    state.total_numel_after_compression += 2 * side * rank
+    square = xp.zeros(side * side, dtype=data.dtype)
+    square[:data.size] = data
+    matrix = square.reshape(side, side)
+    if side:
+        _low_rank_average(state, index, [(matrix, rank)], group, data)
+    data[...] = square[:data.size]
+    return _finish(state, bucket, index, before, buffer)
