@@ -2,7 +2,10 @@
 
 mpiexec/srun tag every rank's output in their own way (see ``launch.mpi.TAG_*``). A *demuxer*
 turns raw bytes from one stream into ``(rank, line)`` pairs; :class:`Relay` writes them as
-``[rank r] line`` (or only rank 0's lines, untagged, with ``rank0_only``).
+``[rank r] line`` (or only rank 0's lines, untagged, with ``rank0_only``). In an interactive
+job (``show_prompts``), an unfinished line that stays unfinished while the stream is idle is
+shown as it is: it is a prompt (pdb's ``(Pdb) ``, ``input()``'s), and what the rank prints after
+the answer starts a line of its own, with its prefix.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import collections
 import os
 import re
+import select
 import threading
 
 from .mpi import TAG_HYDRA, TAG_NONE, TAG_OPENMPI, TAG_SRUN
@@ -18,6 +22,7 @@ RS, US = b"\x1e", b"\x1f"  # the hydra marker: RS rank US chunk
 MAX_LINE = 1 << 16  # a longer unfinished line is passed on in pieces
 _MARK = re.compile(rb"\x1e(\d{1,15})\x1f")
 _MARK_MAX = 18  # the longest marker
+IDLE_S = 0.1  # an unfinished line is shown after the stream has been idle this long
 
 
 def split_segments(buf: bytes) -> tuple[list, bytes]:
@@ -73,6 +78,16 @@ class HydraDemux:
                 self._take(self._rank, parts[k + 1], out)
         return out
 
+    def unfinished(self) -> bool:
+        """Whether some rank's line is unfinished."""
+        return any(self._buf.values())
+
+    def partial(self) -> list:
+        """The unfinished lines as they are, ``(rank, text)``, taken out of the buffers."""
+        out = [(rank, rest) for rank, rest in self._buf.items() if rest]
+        self._buf.clear()
+        return out
+
     def flush(self) -> list:
         """At end of stream: the unfinished lines of every rank, each given a newline."""
         out = []
@@ -99,22 +114,40 @@ class LineDemux:
     def __init__(self, tag_format: str):
         self._re = self.PATTERNS[tag_format]
         self._buf = b""
+        self._continues = False  # the buffer continues a line passed on unfinished
+        self._continued_rank = None  # the rank of that line
 
     def _parse(self, line: bytes):
+        if self._continues:  # the rest of a line passed on in pieces: no tag of its own
+            self._continues = False
+            return self._continued_rank, line
         if self._re is not None:
             m = self._re.match(line)
             if m:
                 return int(m.group(1)), m.group(2)
         return None, line
 
+    def _piece(self):
+        """Pass the unfinished buffer on; what follows continues its line."""
+        rank, text = self._parse(self._buf)
+        self._buf, self._continues, self._continued_rank = b"", True, rank
+        return rank, text
+
     def feed(self, data: bytes) -> list:
         """Consume bytes; return the complete ``(rank, line)`` pairs (rank None: untagged)."""
         *lines, self._buf = (self._buf + data).split(b"\n")
         out = [self._parse(ln + b"\n") for ln in lines]
         if len(self._buf) > MAX_LINE:
-            out.append(self._parse(self._buf))
-            self._buf = b""
+            out.append(self._piece())
         return out
+
+    def unfinished(self) -> bool:
+        """Whether the last line is unfinished."""
+        return bool(self._buf)
+
+    def partial(self) -> list:
+        """The unfinished line as it is, taken out of the buffer."""
+        return [self._piece()] if self._buf else []
 
     def flush(self) -> list:
         """At end of stream: the unfinished last line, if any."""
@@ -144,15 +177,18 @@ class Relay:
 
     With ``rank0_only`` only rank 0's lines (untagged) and the launcher's own untagged lines
     are shown; the last ``keep`` lines of every other rank are kept for :meth:`hidden_tail`.
+    With ``show_prompts`` (an interactive job), :meth:`pump` shows unfinished lines when the
+    stream idles.
     """
 
     def __init__(self, tag_format: str, dest, rank0_only: bool = False, keep: int = 20,
-                 lock: threading.Lock | None = None):
+                 lock: threading.Lock | None = None, show_prompts: bool = False):
         self.demux = make_demux(tag_format)
         self.dest = dest
         self.rank0_only = rank0_only
         self.lock = lock or threading.Lock()
         self.hidden: dict = collections.defaultdict(lambda: collections.deque(maxlen=keep))
+        self.show_prompts = show_prompts
 
     def _emit(self, pairs: list):
         chunks = []
@@ -177,12 +213,20 @@ class Relay:
         """Relay what is left at end of stream."""
         self._emit(self.demux.flush())
 
+    def show_unfinished(self):
+        """Relay the unfinished lines as they are (the stream is idle: they may be prompts)."""
+        self._emit(self.demux.partial())
+
     def pump(self, fd: int):
         """Read ``fd`` until end of file, relaying everything (run it in a thread). The pipe is
         drained even when the destination is gone, so the launcher never blocks on it."""
         try:
             while True:
                 try:
+                    if (self.show_prompts and self.demux.unfinished()
+                            and not select.select([fd], [], [], IDLE_S)[0]):
+                        self.show_unfinished()
+                        continue
                     data = os.read(fd, 65536)
                 except InterruptedError:
                     continue

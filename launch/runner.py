@@ -45,14 +45,16 @@ def run_relayed(argv: list, env: dict, tag_format: str, rank0_only: bool = False
     out = stdout if stdout is not None else sys.stdout.buffer
     err = stderr if stderr is not None else sys.stderr.buffer
     try:
-        proc = subprocess.Popen(argv, env=env, stdin=_job_stdin(), stdout=subprocess.PIPE,
+        stdin = _job_stdin()
+        proc = subprocess.Popen(argv, env=env, stdin=stdin, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE,
                                 preexec_fn=_die_with_parent if sys.platform == "linux" else None)
     except OSError as e:
         err.write(f"distgrad-run: error: cannot start {argv[0]}: {e}\n".encode())
         err.flush()
         return 2
-    relays = [Relay(tag_format, out, rank0_only), Relay(tag_format, err, rank0_only)]
+    interactive = stdin is None  # the terminal's input reaches the job: show its prompts
+    relays = [Relay(tag_format, dest, rank0_only, show_prompts=interactive) for dest in (out, err)]
     threads = [threading.Thread(target=r.pump, args=(p.fileno(),), daemon=True)
                for r, p in zip(relays, (proc.stdout, proc.stderr))]
     for t in threads:

@@ -6,6 +6,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -382,6 +384,53 @@ def test_relay_rank0_only_keeps_tail_of_hidden_ranks():
     r.close()
     assert dest.getvalue() == b"zero\nsrun: note\n"
     assert r.hidden_tail() == b"[rank 1] two\n[rank 1] three\n"
+
+
+def test_relay_shows_a_prompt_then_the_rank_s_next_lines():
+    """An unfinished line (pdb's prompt) is shown on request (when the stream idles); what the
+    rank prints after the answer gets its prefix, for every demuxer; a long line passed on in
+    pieces keeps its rank."""
+    cases = {mpi.TAG_HYDRA: (b"\x1e1\x1f(Pdb) ", b"\x1e1\x1f1\n\x1e0\x1fok\n\x1e1\x1f2\n"),
+             mpi.TAG_SRUN: (b"1: (Pdb) ", b"1\n0: ok\n1: 2\n"),
+             mpi.TAG_OPENMPI: (b"[1,1]<stdout>: (Pdb) ", b"1\n[1,0]<stdout>: ok\n[1,1]<stdout>: 2\n")}
+    for tag, (prompt, rest) in cases.items():
+        dest = io.BytesIO()
+        r = output.Relay(tag, dest, show_prompts=True)
+        r.feed(prompt)
+        assert dest.getvalue() == b"" and r.demux.unfinished()
+        r.show_unfinished()
+        assert dest.getvalue() == b"[rank 1] (Pdb) " and not r.demux.unfinished(), tag
+        r.feed(rest)
+        r.close()
+        assert dest.getvalue() == b"[rank 1] (Pdb) [rank 1] 1\n[rank 0] ok\n[rank 1] 2\n", tag
+    d = output.LineDemux(mpi.TAG_SRUN)
+    long = b"x" * (output.MAX_LINE + 5)
+    assert d.feed(b"2: " + long) == [(2, long)]
+    assert d.feed(b"yz\n3: w\n") == [(2, b"yz\n"), (3, b"w\n")]
+
+
+@pytest.mark.parametrize("interactive", [True, False])
+def test_relay_pump_shows_a_prompt_only_in_an_interactive_job(interactive):
+    read_fd, write_fd = os.pipe()
+    dest = io.BytesIO()
+    r = output.Relay(mpi.TAG_SRUN, dest, show_prompts=interactive)
+    pump = threading.Thread(target=r.pump, args=(read_fd,))
+    pump.start()
+    try:
+        os.write(write_fd, b"0: before\n0: (Pdb) ")
+        deadline = time.monotonic() + (30 if interactive else 1)
+        while b"(Pdb)" not in dest.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        shown = b"[rank 0] before\n" + (b"[rank 0] (Pdb) " if interactive else b"")
+        assert dest.getvalue() == shown
+        os.write(write_fd, b"c\n0: done\n")
+    finally:
+        os.close(write_fd)
+        pump.join(30)
+        os.close(read_fd)
+    tail = b"[rank 0] c\n" if interactive else b"[rank 0] (Pdb) c\n"
+    assert dest.getvalue() == b"[rank 0] before\n" + (b"[rank 0] (Pdb) " if interactive else b"") \
+        + tail + b"[rank 0] done\n"
 
 
 # ----------------------------------------------------------------------------- real runs

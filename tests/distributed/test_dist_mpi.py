@@ -242,7 +242,9 @@ def test_breakpoint_through_distgrad_run_in_a_terminal(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, out
-    assert "[rank 1] (Pdb) 44" in out and "[rank 0] OK rank 0" in out, out
+    # the prompt is shown as soon as the stream idles: then the answer starts a line of its own
+    assert re.search(r"\[rank 1\] \(Pdb\) (\[rank 1\] )?44", out), out
+    assert "[rank 0] OK rank 0" in out, out
 
 
 def test_breakpoint_in_a_world_of_one():
