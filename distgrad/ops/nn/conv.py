@@ -26,7 +26,7 @@ from operator import mul
 
 from ...autograd.graph import Node
 from ...tensor import Tensor, _from_node
-from .._util import _state, check_same_device
+from .._util import _state, check_same_device, sum_last
 from ._util import check_tensor, dtype_kind_name, pair, requires_grad, xp_of
 
 _wrap = Tensor._wrap
@@ -251,7 +251,7 @@ class ConvolutionBackward0(Node):
         else:
             g2 = _grad_rows(g, geo)
             if need_b:
-                gb = g2.sum(axis=1)
+                gb = sum_last(g2)
             if need_w:
                 cols = self.cols if self.cols is not None else _im2col(xd, geo)
                 gw = _weight_grad(cols, g2, geo, wd.shape)
