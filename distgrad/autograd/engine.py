@@ -78,15 +78,17 @@ def _unwrap_all(grads, create_graph):
 
 
 def execute(root_edges, root_grads, *, retain_graph, create_graph, accumulate=True,
-            capture=None, accumulate_only=None):
+            capture=None, accumulate_only=None, sinks=None):
     """Run backward from ``root_edges`` seeded with ``root_grads``.
 
     ``capture`` maps edges ``(node, output_nr)`` to slots: the gradient arriving there is
     recorded (for ``autograd.grad``) instead of being accumulated. ``accumulate_only`` limits
-    accumulation to the given leaf tensors (``backward(inputs=...)``).
+    accumulation to the given leaf tensors (``backward(inputs=...)``). ``sinks`` is a set of
+    nodes where the walk stops: the gradients reaching them are captured as they are (no
+    hooks run, nothing is accumulated) and they do not run (a checkpointed region's boundary).
     """
     Tensor = _tensor_class()
-    deps = _dependencies(root_edges)
+    deps = _dependencies(root_edges, sinks)
     buffers = {}
     for edge, grad in zip(root_edges, root_grads):
         _accumulate_into(buffers, edge[0], edge[1], grad)
@@ -120,6 +122,9 @@ def execute(root_edges, root_grads, *, retain_graph, create_graph, accumulate=Tr
                 if len(leaves) > 1:
                     leaves.sort(key=_creation_order)
                 for leaf in leaves:
+                    if sinks is not None and leaf in sinks:
+                        _capture_sink(leaf, buffers.pop(leaf, None), capture, captured)
+                        continue
                     # The buffer is passed without a local reference (and without *args, whose
                     # tuple would hold one), so _run_accumulate can tell from the reference
                     # count whether it may keep the array as .grad.
@@ -130,6 +135,9 @@ def execute(root_edges, root_grads, *, retain_graph, create_graph, accumulate=Tr
                 break
             node = heappop(ready)[1]
             grads = buffers.pop(node, None)
+            if sinks is not None and node in sinks:
+                _capture_sink(node, grads, capture, captured)
+                continue
             if grads is None:
                 grad_inputs = (None,) * len(node.next_functions)
             else:
@@ -170,8 +178,9 @@ def execute(root_edges, root_grads, *, retain_graph, create_graph, accumulate=Tr
     return captured
 
 
-def _dependencies(root_edges):
-    """For every node reachable from the roots, the number of edges that feed it a gradient."""
+def _dependencies(root_edges, sinks=None):
+    """For every node reachable from the roots (not beyond ``sinks``), the number of edges that
+    feed it a gradient."""
     deps = {}
     stack = []
     for edge in root_edges:
@@ -186,12 +195,23 @@ def _dependencies(root_edges):
                     deps[nxt] += 1
                 else:
                     deps[nxt] = 1
-                    if nxt.next_functions:  # leaf accumulators have nothing to visit
+                    # leaf accumulators have nothing to visit
+                    if nxt.next_functions and (sinks is None or nxt not in sinks):
                         stack.append(nxt)
     return deps
 
 
 _creation_order = attrgetter("_seq")
+
+
+def _capture_sink(node, grads, capture, captured):
+    """Record the gradients that reached sink ``node``, by the slots ``capture`` gives its edges."""
+    if grads is None:
+        return
+    for nr, g in enumerate([grads] if node.num_outputs == 1 else grads):
+        slot = capture.get((node, nr))
+        if slot is not None and g is not None:
+            captured[slot] = g
 
 
 def _run_node(node, grads, create_graph, capture, captured, Tensor):
