@@ -12,7 +12,7 @@ from .module import Module
 __all__ = ["ReLU", "Tanh", "Sigmoid", "GELU", "Softmax", "LogSoftmax", "LeakyReLU", "SiLU", "ELU",
            "Softplus", "Hardtanh", "ReLU6", "Mish", "MultiheadAttention", "PReLU", "Hardswish",
            "Hardsigmoid", "Softsign", "Tanhshrink", "Softmin", "LogSigmoid", "CELU", "SELU", "GLU",
-           "Hardshrink", "Softshrink", "Threshold", "RReLU"]
+           "Hardshrink", "Softshrink", "Threshold", "RReLU", "Softmax2d"]
 
 
 class _InplaceActivation(Module):
@@ -100,6 +100,16 @@ class LogSoftmax(_SoftmaxBase):
 
     def forward(self, input):
         return F.log_softmax(input, self.dim)
+
+
+class Softmax2d(Module):
+    """Softmax over the channels at every location of ``(N, C, H, W)`` or ``(C, H, W)``."""
+
+    def forward(self, input):
+        if input.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.ndim}D "
+                             f"instead")
+        return F.softmax(input, -3)
 
 
 class Softmin(_SoftmaxBase):

@@ -1,11 +1,13 @@
-"""``Dropout``, ``Dropout1d``, ``Dropout2d``: zero elements (or whole channels) with probability
-``p`` in training mode, scaling the rest by 1/(1-p)."""
+"""``Dropout``, ``Dropout1d``, ``Dropout2d``, ``Dropout3d``: zero elements (or whole channels)
+with probability ``p`` in training mode, scaling the rest by 1/(1-p); ``AlphaDropout`` and
+``FeatureAlphaDropout`` keep SELU's self-normalisation."""
 from __future__ import annotations
 
 from .. import functional as F
 from .module import Module
 
-__all__ = ["Dropout", "Dropout1d", "Dropout2d"]
+__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
+           "FeatureAlphaDropout"]
 
 
 class Dropout(Module):
@@ -39,3 +41,26 @@ class Dropout2d(Dropout):
 
     def forward(self, input):
         return F.dropout2d(input, self.p, self.training, self.inplace)
+
+
+class Dropout3d(Dropout):
+    """Zero whole channels of ``(N, C, D, H, W)`` inputs with probability ``p`` in training
+    mode."""
+
+    def forward(self, input):
+        return F.dropout3d(input, self.p, self.training, self.inplace)
+
+
+class AlphaDropout(Dropout):
+    """Dropout for SELU networks: dropped elements take SELU's negative saturation value and
+    an affine map keeps the mean and variance."""
+
+    def forward(self, input):
+        return F.alpha_dropout(input, self.p, self.training)
+
+
+class FeatureAlphaDropout(Dropout):
+    """``AlphaDropout`` of whole channels."""
+
+    def forward(self, input):
+        return F.feature_alpha_dropout(input, self.p, self.training)

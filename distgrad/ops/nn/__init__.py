@@ -1,6 +1,7 @@
 """Neural-network operations (the implementation of ``distgrad.nn.functional``): each is a
 forward on raw arrays plus one fused backward node (attention is composed of them)."""
-from .activation import (celu, dropout, dropout1d, dropout2d, dropout3d, elu, glu, hardshrink,
+from .activation import (alpha_dropout, celu, dropout, dropout1d, dropout2d, dropout3d, elu,
+                         feature_alpha_dropout, glu, hardshrink,
                          hardsigmoid, hardswish, hardtanh, leaky_relu, log_softmax, logsigmoid,
                          mish, prelu, relu6, rrelu, selu, silu, softmax, softmin, softplus,
                          softshrink, softsign, tanhshrink, threshold)
@@ -13,11 +14,13 @@ from .linear import bilinear, linear
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits,
                    cosine_embedding_loss, cross_entropy, gaussian_nll_loss,
                    hinge_embedding_loss, huber_loss, kl_div, l1_loss, margin_ranking_loss,
-                   mse_loss, multilabel_soft_margin_loss, nll_loss, poisson_nll_loss,
-                   smooth_l1_loss, soft_margin_loss, triplet_margin_loss)
+                   mse_loss, multi_margin_loss, multilabel_margin_loss,
+                   multilabel_soft_margin_loss, nll_loss, poisson_nll_loss, smooth_l1_loss,
+                   soft_margin_loss, triplet_margin_loss, triplet_margin_with_distance_loss)
 from .normalization import (batch_norm, group_norm, instance_norm, layer_norm,
                             local_response_norm, rms_norm)
 from .padding import pad
+from .shuffle import channel_shuffle, pixel_shuffle, pixel_unshuffle
 from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d,
                       adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_pool3d, avg_pool1d,
                       avg_pool2d, avg_pool3d, lp_pool1d, lp_pool2d, lp_pool3d, max_pool1d,

@@ -149,15 +149,20 @@ def _check_p(p):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
-def _keep_mask(shape, p, like):
-    """A mask of ``1/(1-p)`` (kept) and ``0`` (dropped), drawn from distgrad's generator."""
+def _kept(shape, p, like):
+    """``1`` (kept, probability ``1-p``) or ``0`` (dropped), drawn from distgrad's generator."""
     xp = xp_of(like)
     dtype = like.dtype
     if xp is np:
         r = _random.rng().random(shape, dtype=np.float32 if dtype != np.float64 else np.float64)
     else:  # CuPy: its generator is seeded by distgrad.manual_seed
         r = xp.random.random(shape, dtype=np.float32 if dtype != np.float64 else np.float64)
-    mask = (r >= p).astype(dtype)
+    return (r >= p).astype(dtype)
+
+
+def _keep_mask(shape, p, like):
+    """A mask of ``1/(1-p)`` (kept) and ``0`` (dropped), drawn from distgrad's generator."""
+    mask = _kept(shape, p, like)
     mask *= 1.0 / (1.0 - p)
     return mask
 
@@ -184,6 +189,43 @@ def _dropout_impl(input, p, training, inplace, mask_shape_fn):
     else:
         mask = _keep_mask(mask_shape_fn(xd.shape), p, xd)
     return _apply_mask(input, mask)
+
+
+def _alpha_dropout_impl(input, p, training, inplace, mask_shape_fn):
+    _check_p(p)
+    if not training or p == 0.0:
+        return input
+    if inplace:
+        from ..inplace import apply_inplace
+        return apply_inplace(input, lambda s: _alpha_dropout_impl(s, p, training, False,
+                                                                  mask_shape_fn))
+    xd = input._data
+    if p == 1.0:
+        return _apply_mask(input, xp_of(xd).zeros(mask_shape_fn(xd.shape), dtype=xd.dtype))
+    keep = _kept(mask_shape_fn(xd.shape), p, xd)
+    # dropped values become SELU's saturation value, then a * x + b restores mean and variance
+    saturation = _SELU_SCALE * _SELU_ALPHA  # minus SELU's value at minus infinity
+    a = 1.0 / np.sqrt((saturation ** 2 * p + 1) * (1 - p))
+    shift = (keep - 1) * (saturation * a) + saturation * a * p
+    keep *= a
+    return _apply_mask(input, keep) + _wrap(shift)
+
+
+def _feature_shape(shape):
+    if len(shape) < 2:
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+    return shape[:2] + (1,) * (len(shape) - 2)
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False) -> Tensor:
+    """Dropout for SELU networks (training only): dropped elements take SELU's negative
+    saturation value, and an affine map keeps zero mean and unit variance."""
+    return _alpha_dropout_impl(input, p, training, inplace, lambda s: s)
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False) -> Tensor:
+    """``alpha_dropout`` of whole channels of ``(N, C, *)`` input."""
+    return _alpha_dropout_impl(input, p, training, inplace, _feature_shape)
 
 
 def dropout(input, p=0.5, training=True, inplace=False) -> Tensor:

@@ -759,6 +759,80 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     return _finish((d_pos - d_neg + margin).clamp(min=0), reduction)
 
 
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
+                                      margin=1.0, swap=False, reduction="mean") -> Tensor:
+    """``max(d(anchor, positive) - d(anchor, negative) + margin, 0)`` with any distance
+    ``distance_function(x, y)`` (default: the Euclidean ``pairwise_distance``)."""
+    reduction = check_reduction(reduction)
+    if margin <= 0:
+        raise ValueError(f"triplet_margin_with_distance_loss: expected margin to be greater "
+                         f"than 0, got {margin} instead")
+    if distance_function is None:
+        from .distance import pairwise_distance as distance_function
+    d_pos = distance_function(anchor, positive)
+    d_neg = distance_function(anchor, negative)
+    if swap:
+        from ..elementwise import minimum
+        d_neg = minimum(d_neg, distance_function(positive, negative))
+    return _finish((d_pos - d_neg + margin).clamp(min=0), reduction)
+
+
+def _class_rows(input, fn):
+    """``input`` as ``(N, C)`` rows, after PyTorch's shape check of the margin losses over
+    classes."""
+    if input.ndim == 0 or input.ndim > 2:
+        raise RuntimeError(f"{fn}: Expected non-empty vector or matrix with optional 0-dim batch "
+                           f"size, but got: {list(input.shape)}")
+    return input if input.ndim == 2 else input.unsqueeze(0)
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None,
+                      reduce=None, reduction="mean") -> Tensor:
+    """Multi-class hinge loss: ``sum_{i != y} max(0, margin - x[y] + x[i])^p / C`` per sample
+    (times ``weight[y]``)."""
+    reduction = check_reduction(reduction, size_average, reduce)
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    rows = _class_rows(input, "multi_margin_loss")
+    n, c = rows.shape
+    td = target._data
+    if td.size != n or td.ndim > 1:
+        raise RuntimeError(f"multi_margin_loss: target tensor should be 1-D with size equal to "
+                           f"the number of input samples (batch size). Expected target size "
+                           f"[{n}], but got {list(target.shape)}. Input has shape "
+                           f"{list(input.shape)}.")
+    y = td.reshape(n, 1)
+    other = _wrap((xp_of(td).arange(c) != y).astype(rows.dtype))  # 0 at the target class
+    z = (margin - rows.gather(1, _wrap(y)) + rows).clamp(min=0)
+    if p == 2:
+        z = z * z
+    if weight is not None:
+        z = z * weight[_wrap(y)]
+    loss = (z * other).sum(1) / c
+    return _finish(loss if input.ndim == 2 else loss.squeeze(0), reduction)
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None,
+                           reduction="mean") -> Tensor:
+    """Multi-label hinge loss: ``sum_{j in y, i not in y} max(0, 1 - (x[j] - x[i])) / C`` per
+    sample, where ``y`` is the row of ``target`` up to its first -1."""
+    reduction = check_reduction(reduction, size_average, reduce)
+    rows = _class_rows(input, "multilabel_margin_loss")
+    n, c = rows.shape
+    if target.shape != input.shape:
+        raise RuntimeError(f"multilabel_margin_loss: inconsistent target size: "
+                           f"{list(target.shape)} for input of size: {list(input.shape)}")
+    td = target._data.reshape(n, c)
+    xp = xp_of(td)
+    listed = xp.cumprod(td >= 0, axis=1).astype(bool)  # the entries before the first -1
+    # how often each class is listed: (n, listed entry, class) matches, summed over the entries
+    counts = ((td[:, :, None] == xp.arange(c)) & listed[:, :, None]).sum(1).astype(rows.dtype)
+    pairs = _wrap(counts[:, :, None] * (counts == 0)[:, None, :])  # (j listed, i not listed)
+    margins = (1 - rows.unsqueeze(2) + rows.unsqueeze(1)).clamp(min=0)
+    loss = (margins * pairs).sum((1, 2)) / c
+    return _finish(loss if input.ndim == 2 else loss.squeeze(0), reduction)
+
+
 def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
                                 reduction="mean") -> Tensor:
     """Multi-label one-versus-all loss: the mean binary cross-entropy over the classes."""
