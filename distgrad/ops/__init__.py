@@ -2,35 +2,44 @@
 methods and operators."""
 from __future__ import annotations
 
+from types import ModuleType as _ModuleType
+
 from ..tensor import Tensor
 from . import creation, elementwise, index, inplace, linalg, reduce, scan, shape, sorting
 from .binning import bincount, bucketize, histc, searchsorted
 from .creation import (arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full,
                        full_like, linspace, logspace, ones, ones_like, rand, rand_like, randint,
                        randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like)
-from .elementwise import (abs, acos, acosh, add, allclose, asin, asinh, atan, atan2, atanh,
-                          bitwise_not, ceil, clamp, copysign, cos, cosh, div, eq, equal, erf, erfc,
-                          erfinv, exp, exp2, expm1, floor, floor_divide, fmax, fmin, fmod, frac,
-                          ge, gelu, gt, hypot,
-                          isclose, isfinite, isinf, isnan, le, lerp, log, log1p, log2, log10,
-                          log_softmax, logical_and, logical_not, logical_or, logical_xor, logit,
-                          lt, maximum, minimum, mul, ne, neg, pow, reciprocal, relu, remainder,
-                          round, rsqrt, rsub, sgn, sigmoid, sign, sin, sinh, softmax, sqrt,
-                          square, sub, tan, tanh, trunc, where, xlogy)
-from .index import (gather, index_select, masked_fill, masked_select, scatter, scatter_add,
-                    take_along_dim)
-from .linalg import (bmm, cdist, det, dot, einsum, inverse, kron, matmul, mm, mv, outer, slogdet,
-                     tensordot)
-from .reduce import (all, amax, amin, any, argmax, argmin, count_nonzero, logsumexp, max, mean,
-                     min, nanmean, nansum, norm, prod, std, sum, var)
+from .elementwise import (abs, acos, acosh, add, addcdiv, addcmul, allclose, asin, asinh, atan,
+                          atan2, atanh, bitwise_not, ceil, clamp, clamp_max, clamp_min, copysign,
+                          cos, cosh, digamma, div, eq, equal, erf, erfc, erfinv, exp, exp2,
+                          expm1, float_power, floor, floor_divide, fmax, fmin, fmod, frac, ge,
+                          gelu, gt, hypot, isclose, isfinite, isinf, isnan, le, lerp, lgamma, log,
+                          log1p, log2, log10, log_softmax, logaddexp, logaddexp2, logical_and,
+                          logical_not, logical_or, logical_xor, logit, lt, maximum, minimum, mul,
+                          nan_to_num, ne, neg, pow, reciprocal, relu, remainder, round, rsqrt,
+                          rsub, sgn, sigmoid, sign, signbit, sin, sinh, softmax, sqrt, square,
+                          sub, tan, tanh, trunc, where, xlogy)
+from .index import (gather, index_add, index_copy, index_fill, index_put, index_select,
+                    masked_fill, masked_scatter, masked_select, scatter, scatter_add,
+                    scatter_reduce, take, take_along_dim)
+from .linalg import (addbmm, addmm, addmv, baddbmm, bmm, cdist, det, dot, einsum, inverse, kron,
+                     matmul, mm, mv, outer, slogdet, tensordot)
+from .linalg import legacy_cross as cross  # distgrad.linalg.cross is the torch.linalg one
+from .reduce import (all, amax, amin, aminmax, any, argmax, argmin, corrcoef, count_nonzero, cov,
+                     logsumexp, max, mean, min, nanmean, nansum, norm, prod, std, std_mean, sum,
+                     var, var_mean)
 from .scan import cummax, cummin, cumprod, cumsum, logcumsumexp
-from .shape import (atleast_1d, atleast_2d, atleast_3d, broadcast_to, cat, chunk, clone,
-                    column_stack, concat, concatenate, diag, diag_embed, diagonal, diff, dstack,
-                    flatten, flip, hstack, meshgrid, moveaxis, movedim, narrow, permute, reshape,
-                    roll, row_stack, split, squeeze, stack, swapaxes, swapdims, t, tile, trace,
-                    transpose, tril, triu, unbind, unflatten, unsqueeze, vstack)
-from .sorting import (argsort, kthvalue, median, multinomial, nonzero, sort, topk, unique,
-                      unique_consecutive)
+from .shape import (atleast_1d, atleast_2d, atleast_3d, block_diag, broadcast_shapes,
+                    broadcast_tensors, broadcast_to, cartesian_prod, cat, chunk, clone,
+                    column_stack, combinations, concat, concatenate, diag, diag_embed, diagonal,
+                    diff, dsplit, dstack, flatten, flip, fliplr, flipud, hsplit, hstack, meshgrid,
+                    moveaxis, movedim, narrow, permute, repeat_interleave, reshape, roll, rot90,
+                    row_stack, select, split, squeeze, stack, swapaxes, swapdims, t,
+                    tensor_split, tile, trace, transpose, tril, triu, unbind, unflatten,
+                    unsqueeze, vander, vsplit, vstack)
+from .sorting import (argsort, kthvalue, median, mode, multinomial, nanmedian, nanquantile,
+                      nonzero, quantile, sort, topk, unique, unique_consecutive)
 
 clip = clamp
 multiply = mul
@@ -111,6 +120,10 @@ def _install_methods():
         "logit": logit, "frac": frac, "sgn": sgn, "softmax": softmax,
         "log_softmax": log_softmax, "bernoulli": bernoulli, "bernoulli_": _bernoulli_,
         "fmod": fmod, "copysign": copysign, "fmax": fmax, "fmin": fmin, "xlogy": xlogy,
+        "addcmul": addcmul, "addcdiv": addcdiv, "clamp_min": clamp_min, "clamp_max": clamp_max,
+        "logaddexp": logaddexp, "logaddexp2": logaddexp2, "nan_to_num": nan_to_num,
+        "lgamma": lgamma, "digamma": digamma, "float_power": float_power,
+        "float_power_": elementwise.float_power_, "signbit": signbit,
         # reductions
         "sum": sum, "mean": mean, "var": var, "std": std, "max": max, "min": min, "amax": amax,
         "amin": amin, "argmax": argmax, "argmin": argmin, "logsumexp": logsumexp, "prod": prod,
@@ -118,6 +131,8 @@ def _install_methods():
         "count_nonzero": count_nonzero, "nansum": nansum, "nanmean": nanmean, "median": median,
         "kthvalue": kthvalue, "cummax": cummax, "cummin": cummin, "logcumsumexp": logcumsumexp,
         "argwhere": argwhere,
+        "aminmax": aminmax, "quantile": quantile, "nanquantile": nanquantile,
+        "nanmedian": nanmedian, "mode": mode, "cov": cov, "corrcoef": corrcoef,
         # shape
         "reshape": reshape, "view": shape.view, "flatten": flatten, "unflatten": unflatten,
         "permute": permute, "transpose": transpose, "t": t, "expand": shape.expand,
@@ -130,6 +145,9 @@ def _install_methods():
         "tril": tril, "triu": triu, "diag": diag, "diagonal": diagonal, "diag_embed": diag_embed,
         "trace": trace, "fill_diagonal_": shape.fill_diagonal_, "roll": roll, "diff": diff,
         "movedim": movedim, "moveaxis": movedim, "swapaxes": swapaxes, "swapdims": swapaxes,
+        "select": select, "unfold": shape.unfold, "repeat_interleave": repeat_interleave,
+        "tensor_split": tensor_split, "hsplit": hsplit, "vsplit": vsplit, "dsplit": dsplit,
+        "rot90": rot90, "fliplr": fliplr, "flipud": flipud, "cross": cross,
         # sorting and sampling
         "sort": sort, "argsort": argsort, "topk": topk, "unique": unique,
         "unique_consecutive": unique_consecutive, "nonzero": nonzero,
@@ -138,8 +156,16 @@ def _install_methods():
         "gather": gather, "index_select": index_select, "masked_fill": masked_fill,
         "scatter": scatter, "scatter_add": scatter_add, "masked_select": masked_select,
         "take_along_dim": take_along_dim, "bincount": bincount, "histc": histc,
+        "index_add": index_add, "index_copy": index_copy, "index_fill": index_fill,
+        "index_put": index_put, "take": take, "masked_scatter": masked_scatter,
+        "masked_scatter_": index.masked_scatter_, "scatter_reduce": scatter_reduce,
         "matmul": matmul, "mm": mm, "bmm": bmm, "mv": mv, "dot": dot, "outer": outer,
         "det": det, "inverse": inverse, "slogdet": slogdet, "kron": kron,
+        "addmm": addmm, "addmv": addmv, "baddbmm": baddbmm, "addbmm": addbmm,
+        "addmm_": _inplace_of(linalg.keeping_shape(addmm)),
+        "addmv_": _inplace_of(linalg.keeping_shape(addmv)),
+        "baddbmm_": _inplace_of(linalg.keeping_shape(baddbmm)),
+        "addbmm_": _inplace_of(linalg.keeping_shape(addbmm)),
         # in place
         "fill_": inplace.fill_, "zero_": inplace.zero_, "uniform_": inplace.uniform_,
         "normal_": inplace.normal_, "copy_": inplace.copy_,
@@ -182,11 +208,14 @@ def _install_methods():
                  "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "floor", "ceil", "round",
                  "trunc", "remainder", "masked_fill", "maximum", "minimum", "floor_divide",
                  "tril", "triu", "cumsum", "cumprod", "scatter", "scatter_add",
+                 "index_add", "index_copy", "index_fill", "index_put", "scatter_reduce",
                  "sign", "sgn", "log1p", "expm1", "erf", "erfc", "erfinv", "rsqrt", "square",
                  "reciprocal", "log2", "log10", "exp2", "tan", "asin", "acos", "atan", "sinh",
                  "cosh", "asinh", "acosh", "atanh", "arcsin", "arccos", "arctan", "arcsinh",
                  "arccosh", "arctanh", "atan2", "arctan2", "hypot", "lerp", "logit", "frac",
-                 "fmod", "copysign", "xlogy"):
+                 "fmod", "copysign", "xlogy",
+                 "addcmul", "addcdiv", "clamp_min", "clamp_max", "nan_to_num", "lgamma",
+                 "digamma"):
         methods[name + "_"] = _inplace_of(methods[name])
     for name, fn in methods.items():
         setattr(T, name, fn)
@@ -207,3 +236,8 @@ def _cuda_device(device):
 
 
 _install_methods()
+
+# ``from distgrad.ops import *`` exports the operations, not the submodules: their names (such
+# as ``linalg``) belong to distgrad's own modules
+__all__ = [_name for _name, _value in globals().items()
+           if not _name.startswith("_") and not isinstance(_value, _ModuleType)]

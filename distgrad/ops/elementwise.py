@@ -619,6 +619,33 @@ def rpow(input, other) -> Tensor:
                            RPowScalarBackward)
 
 
+def float_power(input, exponent) -> Tensor:
+    """``input ** exponent`` computed in float64 (a number may stand for either operand); the
+    gradients come back in each input's dtype."""
+    if not isinstance(input, Tensor) and not isinstance(exponent, Tensor):
+        raise TypeError(
+            f"float_power() received an invalid combination of arguments - got "
+            f"({type(input).__name__}, {type(exponent).__name__}), but expected one of:\n"
+            " * (Tensor input, Tensor exponent, *, Tensor out = None)\n"
+            " * (Number self, Tensor exponent, *, Tensor out = None)\n"
+            " * (Tensor input, Number exponent, *, Tensor out = None)\n")
+
+    def as_float64(x):
+        return x.to(np.float64) if isinstance(x, Tensor) else float(scalar_value(x))
+
+    return pow(as_float64(input), as_float64(exponent))
+
+
+def float_power_(input, exponent) -> Tensor:
+    """In-place ``float_power``: ``input`` must be float64, the dtype of the result."""
+    if input._data.dtype != np.float64:
+        raise RuntimeError(f"the base given to float_power_ has dtype "
+                           f"{torch_type_name(input._data.dtype)} but the operation's result "
+                           "requires dtype Double")
+    from .inplace import apply_inplace  # (inplace imports modules that import this one)
+    return apply_inplace(input, float_power, exponent)
+
+
 def neg(input) -> Tensor:
     """``-input``."""
     if input._data.dtype.kind == "b":
@@ -686,6 +713,68 @@ def _modulo(input, other, array_fn, node_cls) -> Tensor:
 def rremainder(input, other) -> Tensor:
     """``other % input`` for a number ``other``."""
     return remainder(other, input)
+
+
+# --------------------------------------------------------------------------------------------
+# Scaled updates: addcmul, addcdiv (and the scalars of the matrix-product updates)
+# --------------------------------------------------------------------------------------------
+def check_tensor_args(name, *named):
+    """PyTorch's TypeError when one of the ``(argument name, value)`` pairs (in positional
+    order) of op ``name`` is not a tensor."""
+    for position, (arg, value) in enumerate(named, 1):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, "
+                            f"not {type(value).__name__}")
+
+
+def scale_for(value, dtype, kernel):
+    """A ``value``/``alpha``/``beta`` number (or 0-d tensor) as PyTorch casts it for a result of
+    ``dtype``: truncated for integer results; bool results raise (``kernel`` has no bool
+    implementation)."""
+    if isinstance(value, Tensor):
+        value = value.item()
+    value = scalar_value(value)
+    if dtype.kind == "b":
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+    return int(value) if dtype.kind in "iu" else value
+
+
+_ADDCDIV_INTEGER = (
+    "Integer division with addcdiv is no longer supported, and in a future  release addcdiv will "
+    "perform a true division of tensor1 and tensor2. The historic addcdiv behavior can be "
+    "implemented as (input + value * torch.trunc(tensor1 / tensor2)).to(input.dtype) for integer "
+    "inputs and as (input + value * tensor1 / tensor2) for float inputs. The future addcdiv "
+    "behavior is just the latter implementation: (input + value * tensor1 / tensor2), for all "
+    "dtypes.")
+
+
+def _addc(name, input, tensor1, tensor2, value, combine) -> Tensor:
+    """``input + value * combine(tensor1, tensor2)`` (the three broadcast; ``value`` cast to
+    the result dtype), composed of differentiable ops."""
+    check_tensor_args(name, ("input", input), ("tensor1", tensor1), ("tensor2", tensor2))
+    shapes = (input.shape, tensor1.shape, tensor2.shape)
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise _broadcast_error3(*shapes) from None
+    dt = result_type(input._data, tensor1._data, tensor2._data)
+    value = scale_for(value, dt, f"{name}_cpu_out")
+    term = combine(tensor1, tensor2)
+    return add(input, term if value == 1 else term * value)
+
+
+def addcmul(input, tensor1, tensor2, *, value=1) -> Tensor:
+    """``input + value * tensor1 * tensor2`` (broadcast)."""
+    return _addc("addcmul", input, tensor1, tensor2, value, mul)
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1) -> Tensor:
+    """``input + value * tensor1 / tensor2`` (broadcast; true division: the tensors may not both
+    be integers)."""
+    if (isinstance(tensor1, Tensor) and isinstance(tensor2, Tensor)
+            and tensor1._data.dtype.kind in "biu" and tensor2._data.dtype.kind in "biu"):
+        raise RuntimeError(_ADDCDIV_INTEGER)
+    return _addc("addcdiv", input, tensor1, tensor2, value, div)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1196,6 +1285,204 @@ _erfc = _special("erfc")
 _erfinv = _special("erfinv")
 
 
+# --------------------------------------------------------------------------------------------
+# The gamma family: lgamma, digamma and polygamma(n) (private: the derivatives), vectorised in
+# float64 on NumPy or CuPy arrays. digamma and polygamma follow PyTorch's algorithms step by
+# step (Cephes' psi and zeta; a short asymptotic series for trigamma), so that gradients agree
+# with PyTorch's to rounding, including its truncation errors.
+# --------------------------------------------------------------------------------------------
+def _polevl(z, coefficients):
+    """The polynomial with ``coefficients`` (highest power first) at ``z`` (Cephes' polevl)."""
+    result = 0.0
+    for c in coefficients:
+        result = result * z + c
+    return result
+
+
+# B_2k / (2k (2k - 1)), k = 9 .. 1: Stirling's series for lgamma in powers of 1 / x**2; from
+# x = 8 on, the first term left out is below 1e-16
+_STIRLING = (43867 / 244188, -3617 / 122400, 1 / 156, -691 / 360360, 1 / 1188, -1 / 1680,
+             1 / 1260, -1 / 360, 1 / 12)
+_STIRLING_FROM = 8
+
+
+def _lgamma_nonnegative(x):
+    """log Gamma(x) for finite x >= 0 (inf at 0): below ``_STIRLING_FROM``, shifted up by as
+    much with Gamma(x + n) = x (x + 1) ... (x + n - 1) Gamma(x); then Stirling's series."""
+    xp = _backend.get_array_module(x)
+    small = x < _STIRLING_FROM
+    product = x.copy()  # (overflows where x is large: not used there)
+    for j in range(1, _STIRLING_FROM):
+        product *= x + j
+    z = xp.where(small, x + _STIRLING_FROM, x)
+    series = _polevl(1 / (z * z), _STIRLING) / z
+    out = (z - 0.5) * xp.log(z) - z + 0.5 * math.log(2 * math.pi) + series
+    return out - xp.where(small, xp.log(product), 0.0)
+
+
+def _lgamma(x):
+    """log |Gamma(x)| (float64): +inf at the poles and at +-inf, exactly 0 at 1 and 2; by the
+    reflection formula below 0."""
+    xp = _backend.get_array_module(x)
+    negative = x < 0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        y = xp.where(negative, 1 - x, x)
+        out = _lgamma_nonnegative(xp.where(xp.isinf(y), 1.0, y))  # (+-inf: set below)
+        # Gamma(x) Gamma(1 - x) = pi / sin(pi x); x - round(x) keeps sin's argument exact
+        sine = xp.abs(xp.sin(math.pi * (x - xp.round(x))))
+        out = xp.where(negative, math.log(math.pi) - xp.log(sine) - out, out)
+    out = xp.where(xp.isinf(x), math.inf, out)
+    return xp.where((x == 1) | (x == 2), 0.0, out)
+
+
+_PSI_10 = 2.25175258906672110764  # digamma(10)
+_PSI_SERIES = (8.33333333333333333333E-2, -2.10927960927960927961E-2, 7.57575757575757575758E-3,
+               -4.16666666666666666667E-3, 3.96825396825396825397E-3, -8.33333333333333333333E-3,
+               8.33333333333333333333E-2)
+
+
+def _digamma(x):
+    """PyTorch's ``calc_digamma`` (float64): -+inf at +-0, NaN at the negative integers,
+    reflection below 0, the recurrence up to 10, then an asymptotic series."""
+    xp = _backend.get_array_module(x)
+    negative = x < 0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        y = xp.where(negative, 1 - x, x)
+        result = xp.zeros_like(y)
+        low = y < 10
+        while low.any():
+            result -= xp.where(low, 1 / y, 0.0)
+            y += low
+            low = y < 10
+        z = 1 / (y * y)
+        tail = xp.where(y < 1e17, z * _polevl(z, _PSI_SERIES), 0.0)
+        out = xp.where(y == 10, result + _PSI_10, result + xp.log(y) - 0.5 / y - tail)
+        reflected = out - math.pi / xp.tan(math.pi * xp.modf(x)[0])
+    out = xp.where(negative, xp.where(x == xp.trunc(x), math.nan, reflected), out)
+    return xp.where(x == 0, xp.copysign(math.inf, -x), out)
+
+
+def _trigamma(x):
+    """PyTorch's ``trigamma`` (float64): reflection below 1/2, six recurrence steps, then a
+    short asymptotic series (accurate to about 1e-8)."""
+    xp = _backend.get_array_module(x)
+    reflect = x < 0.5
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        sine = xp.sin(math.pi * x)
+        result = xp.where(reflect, -(math.pi * math.pi) / (sine * sine), 0.0)
+        y = xp.where(reflect, 1 - x, x)
+        for _ in range(6):
+            result += 1 / (y * y)
+            y += 1
+        ixx = 1 / (y * y)
+        result += (1 + 1 / (2 * y) + ixx * (1 / 6 - ixx * (1 / 30 - ixx * (1 / 42)))) / y
+    return xp.where(reflect, -result, result)
+
+
+_MACHEP = 1.11022302462515654042E-16
+_ZETA_A = (12.0, -720.0, 30240.0, -1209600.0, 47900160.0, -1.8924375803183791606e9, 7.47242496e10,
+           -2.950130727918164224e12, 1.1646782814350067249e14, -4.5979787224074726105e15,
+           1.8152105401943546773e17, -7.1661652561756670113e18)
+
+
+def _hurwitz_zeta(s, q):
+    """Hurwitz's zeta(s, q) = sum over k >= 0 of (q + k)**-s for an integer ``s`` >= 2 (float64),
+    as PyTorch's ``zeta`` (Cephes): terms summed until negligible or q + k > 9, then the
+    Euler-Maclaurin tail; +inf at the poles q = 0, -1, -2 ..."""
+    xp = _backend.get_array_module(q)
+    poles = (q <= 0) & (q == xp.floor(q))
+    done = poles.copy()
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        total = q ** -s
+        a, b = q, xp.zeros_like(q)
+        steps = 0
+        going = ~done & ((steps < 9) | (a <= 9))
+        while going.any():
+            steps += 1
+            a = xp.where(going, a + 1, a)
+            b = xp.where(going, a ** -s, b)
+            total = xp.where(going, total + b, total)
+            done |= going & (-_MACHEP * total < b) & (b < _MACHEP * total)
+            going = ~done & ((steps < 9) | (a <= 9))
+        w = a
+        total = xp.where(done, total, total + b * w / (s - 1) - 0.5 * b)
+        factor, k = 1.0, 0.0
+        for c in _ZETA_A:
+            factor *= s + k
+            b = b / w
+            t = factor * b / c
+            total = xp.where(done, total, total + t)
+            done |= xp.abs(t / total) < _MACHEP
+            k += 1
+            factor *= s + k
+            b = b / w
+            k += 1
+    return xp.where(poles, math.inf, total)
+
+
+def _polygamma(n, x):
+    """The ``n``-th derivative of digamma at the float array ``x``, in its dtype (computed in
+    float64); ``n = -1`` is lgamma."""
+    x64 = x.astype(np.float64)
+    if n == -1:
+        out = _lgamma(x64)
+    elif n == 0:
+        out = _digamma(x64)
+    elif n == 1:
+        out = _trigamma(x64)
+    else:  # (-1)**(n + 1) n! zeta(n + 1, x)
+        out = (1.0 if n % 2 else -1.0) * math.exp(math.lgamma(n + 1.0)) * _hurwitz_zeta(n + 1, x64)
+    return out.astype(x.dtype, copy=False)
+
+
+class LgammaBackward0(Node):
+    """Backward of ``lgamma``: digamma(x). The nodes of the family differ by ``order``, the
+    polygamma order of the function they differentiate (lgamma's is -1)."""
+
+    of_output = False
+    order = -1
+
+    def backward(self, g):
+        (x,) = self.saved_tensors
+        return (g * _polygamma(self.order + 1, x._data),)
+
+    def graph_backward(self, g):
+        (x,) = self.saved_tensors
+        return (g * _polygamma_op(self.order + 1, x),)
+
+
+class DigammaBackward0(LgammaBackward0):
+    """Backward of ``digamma``: polygamma(1, x)."""
+
+    order = 0
+
+
+class PolygammaBackward0(LgammaBackward0):
+    """Backward of polygamma(n, x): polygamma(n + 1, x) (``order`` set per node)."""
+
+
+_GAMMA_NODES = {-1: LgammaBackward0, 0: DigammaBackward0}
+
+
+def _polygamma_op(n, input) -> Tensor:
+    """polygamma(``n``, input) as a tensor op differentiable to any order (n = -1: lgamma)."""
+    out = _unary(input, lambda x: _polygamma(n, x), _GAMMA_NODES.get(n, PolygammaBackward0))
+    if out.grad_fn is not None:
+        out.grad_fn.order = n
+    return out
+
+
+def lgamma(input) -> Tensor:
+    """log |Gamma(x)| (+inf at 0, the negative integers and +-inf)."""
+    return _polygamma_op(-1, input)
+
+
+def digamma(input) -> Tensor:
+    """The logarithmic derivative of Gamma (-inf at +0, +inf at -0, NaN at negative integers);
+    its gradient is polygamma(1, x)."""
+    return _polygamma_op(0, input)
+
+
 class GeluBackward0(Node):
     """Backward of ``gelu``."""
 
@@ -1300,10 +1587,55 @@ class ClampBackward0(Node):
                       for e, m, s in zip(self.next_functions, self.masks, self.shapes)])
 
 
+class ClampMinBackward0(ClampBackward1):
+    """Backward of ``clamp_min`` with a number bound."""
+
+
+class ClampMinBackward1(ClampBackward0):
+    """Backward of ``clamp_min`` with a tensor bound."""
+
+
+class ClampMaxBackward0(ClampBackward1):
+    """Backward of ``clamp_max`` with a number bound."""
+
+
+class ClampMaxBackward1(ClampBackward0):
+    """Backward of ``clamp_max`` with a tensor bound."""
+
+
 def clamp(input, min=None, max=None) -> Tensor:
     """Limit values to [min, max] (numbers or tensors); gradient 1 inside, 0 outside."""
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    return _clamp(input, min, max, ClampBackward1, ClampBackward0)
+
+
+def _one_bound(name, input, bound, lower):
+    """``clamp_min`` (``lower``) or ``clamp_max``: ``clamp`` with one bound, a number or a
+    tensor, recorded with that op's nodes."""
+    if bound is None:
+        arg = name[-3:]
+        raise TypeError(f"{name}() received an invalid combination of arguments - got (Tensor, "
+                        f"NoneType), but expected one of:\n * (Tensor input, Tensor {arg}, *, "
+                        f"Tensor out = None)\n * (Tensor input, Number {arg}, *, Tensor out = "
+                        "None)\n")
+    if lower:
+        return _clamp(input, bound, None, ClampMinBackward0, ClampMinBackward1)
+    return _clamp(input, None, bound, ClampMaxBackward0, ClampMaxBackward1)
+
+
+def clamp_min(input, min) -> Tensor:
+    """``max(input, min)`` for a number or tensor ``min`` (``clamp(input, min=min)``)."""
+    return _one_bound("clamp_min", input, min, True)
+
+
+def clamp_max(input, max) -> Tensor:
+    """``min(input, max)`` for a number or tensor ``max`` (``clamp(input, max=max)``)."""
+    return _one_bound("clamp_max", input, max, False)
+
+
+def _clamp(input, min, max, scalar_node, tensor_node) -> Tensor:
+    """``clamp`` recording ``scalar_node`` for number bounds, ``tensor_node`` for tensor ones."""
     xd = input._data
     if type(min) in _BOUNDS and type(max) in _BOUNDS and xd.dtype.kind == "f":
         # the common case: number bounds on a float tensor
@@ -1317,7 +1649,7 @@ def clamp(input, min=None, max=None) -> Tensor:
                 mask = xd >= min
                 if max is not None:
                     mask &= xd <= max
-            node = ClampBackward1((input,))
+            node = scalar_node((input,))
             node.mask = mask
             return _from_node(out, node)
         return _wrap(out)
@@ -1357,11 +1689,11 @@ def clamp(input, min=None, max=None) -> Tensor:
             mask = xd >= lo
         if hi is not None:
             mask = (xd <= hi) if mask is None else (mask & (xd <= hi))
-        node = ClampBackward1((input,))
+        node = scalar_node((input,))
         node.mask = mask
         return _from_node(out, node)
     inputs = (input, min if min_t else NO_INPUT, max if max_t else NO_INPUT)
-    node = ClampBackward0(inputs)
+    node = tensor_node(inputs)
     if lo is not None and hi is not None:
         m_x = (xd >= lo) & (xd <= hi)
         m_lo = (xd < lo) & (lo < hi) if min_t else None
@@ -1374,6 +1706,32 @@ def clamp(input, min=None, max=None) -> Tensor:
     cast_grads_to_inputs(node, inputs)
     node.shapes = (xd.shape, np.shape(lo) if min_t else (), np.shape(hi) if max_t else ())
     return _from_node(out, node)
+
+
+class NanToNumBackward0(ClampBackward1):
+    """Backward of ``nan_to_num``: the gradient passes where x is finite, zero elsewhere."""
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None) -> Tensor:
+    """``input`` with NaN replaced by ``nan``, +inf by ``posinf`` and -inf by ``neginf`` (by
+    default the dtype's largest and lowest finite values); other dtypes are copied."""
+    xd = input._data
+    if xd.dtype.kind != "f":
+        return _wrap(xd.copy())
+    xp = input._xp()
+    info = np.finfo(xd.dtype)
+    values = [scalar_value(v.item() if isinstance(v, Tensor) else v)
+              for v in (0.0 if nan is None else nan, info.max if posinf is None else posinf,
+                        info.min if neginf is None else neginf)]
+    with np.errstate(over="ignore"):  # a replacement beyond the dtype's range becomes inf
+        nan, posinf, neginf = [xd.dtype.type(v) for v in values]
+    out = xp.where(xp.isnan(xd), nan,
+                   xp.where(xd == math.inf, posinf, xp.where(xd == -math.inf, neginf, xd)))
+    if _state.enabled and input._requires_grad:
+        node = NanToNumBackward0((input,))
+        node.mask = xp.isfinite(xd)
+        return _from_node(out, node)
+    return _wrap(out)
 
 
 class MaximumBackward0(Node):
@@ -1620,6 +1978,47 @@ def hypot(input, other) -> Tensor:
     return _float_binary("hypot", input, other, input._xp().hypot, HypotBackward0, ints=False)
 
 
+class LogaddexpBackward0(_FloatBinaryBackward):
+    """Backward of ``logaddexp(a, b)``: 1 / (1 + exp(b - a)) and 1 / (1 + exp(a - b))."""
+
+    @staticmethod
+    def partials(m, a, b):
+        """The derivatives w.r.t. ``a`` and ``b`` (PyTorch's formulas: NaN where both are the
+        same infinity)."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            return 1 / (1 + m.exp(b - a)), 1 / (1 + m.exp(a - b))
+
+
+class Logaddexp2Backward0(_FloatBinaryBackward):
+    """Backward of ``logaddexp2(a, b)``: 1 / (1 + 2**(b - a)) and 1 / (1 + 2**(a - b))."""
+
+    @staticmethod
+    def partials(m, a, b):
+        """The derivatives w.r.t. ``a`` and ``b``."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            return 1 / (1 + m.exp2(b - a)), 1 / (1 + m.exp2(a - b))
+
+
+def _quiet(fn):
+    """``fn`` on arrays without NumPy's floating-point warnings (infinities give NaN quietly)."""
+    def quiet(a, b):
+        with np.errstate(invalid="ignore", over="ignore"):
+            return fn(a, b)
+    return quiet
+
+
+def logaddexp(input, other) -> Tensor:
+    """log(exp(input) + exp(other)), computed stably (float tensors only)."""
+    return _float_binary("logaddexp", input, other, _quiet(input._xp().logaddexp),
+                         LogaddexpBackward0, ints=False)
+
+
+def logaddexp2(input, other) -> Tensor:
+    """log2(2**input + 2**other), computed stably (float tensors only)."""
+    return _float_binary("logaddexp2", input, other, _quiet(input._xp().logaddexp2),
+                         Logaddexp2Backward0, ints=False)
+
+
 class CopysignBackward0(Node):
     """Backward of ``copysign(a, b)``: ``sign(a) * signbit-sign(b)`` for ``a`` (0 where ``a`` is
     0, as in PyTorch); zero for ``b``."""
@@ -1843,6 +2242,14 @@ def isinf(input) -> Tensor:
 def isfinite(input) -> Tensor:
     """Elementwise test for finite values, as a bool tensor."""
     return _wrap(input._xp().isfinite(input._data))
+
+
+def signbit(input) -> Tensor:
+    """Whether each element's sign bit is set (negative numbers, -0.0 and -NaN), as a bool
+    tensor."""
+    xd = input._data
+    xp = input._xp()
+    return _wrap(xp.signbit(xd) if xd.dtype.kind == "f" else xp.asarray(xd < 0))
 
 
 def equal(input, other) -> bool:

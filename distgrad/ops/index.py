@@ -1,6 +1,8 @@
 """Indexing: ``x[key]`` (basic slices, ints, integer tensors with repeats, bool masks), the
-out-of-place ``index_put`` behind ``x[key] = value``, ``gather``/``scatter``/``scatter_add``
-along a dim, ``take_along_dim`` and ``masked_select``."""
+out-of-place ``put_at_key`` behind ``x[key] = value``, ``gather``/``scatter``/``scatter_add``
+along a dim, ``take_along_dim`` and ``masked_select``; PyTorch's ``index_add``, ``index_copy``,
+``index_fill``, ``index_put``, ``take``, ``masked_scatter`` and
+``scatter_reduce``."""
 from __future__ import annotations
 
 import re
@@ -89,6 +91,13 @@ def _index_error(exc, key, shape) -> IndexError:
                                   f"{list(shape)} at index {axis}")
             if k is not None:
                 pos += 1
+    m = re.match(r"shape mismatch: indexing arrays could not be broadcast together with shapes "
+                 r"(.*)", msg)
+    if m:
+        shapes = ", ".join(str([int(n) for n in re.findall(r"\d+", part)])
+                           for part in re.findall(r"\([^)]*\)", m.group(1)))
+        return IndexError("shape mismatch: indexing tensors could not be broadcast together with "
+                          f"shapes {shapes}")
     return IndexError(msg.replace("axis", "dimension"))
 
 
@@ -107,7 +116,7 @@ class IndexBackward0(Node):
     def graph_backward(self, g):
         from .creation import zeros
         base = zeros(self.shape, dtype=g.dtype, device=g.device)
-        return (index_put(base, self.key, g, accumulate=not self.basic),)
+        return (put_at_key(base, self.key, g, accumulate=not self.basic),)
 
 
 def _index_device_error(input, key):
@@ -261,8 +270,9 @@ class IndexPutAccumulateBackward0(Node):
                 sum_to(getitem(g, self.key), self.value_shape) if nv else None)
 
 
-def index_put(input, key, value, accumulate=False) -> Tensor:
-    """Out-of-place ``input[key] = value`` (or ``+=`` for repeated indices with ``accumulate``)."""
+def put_at_key(input, key, value, accumulate=False) -> Tensor:
+    """Out-of-place ``input[key] = value`` (or ``+=`` for repeated indices with ``accumulate``),
+    for any indexing key and value; PyTorch's stricter ``index_put`` is below."""
     basic = False
     if not isinstance(key, tuple) or not all(isinstance(k, (np.ndarray, slice, int)) or k is None
                                             for k in key):
@@ -341,16 +351,23 @@ class GatherBackward0(Node):
         xp = _backend.get_array_module(g._data)
         grids = _open_grid(xp, self.index, self.dim)
         base = zeros(self.shape, dtype=g.dtype, device=g.device)
-        return (index_put(base, tuple(grids), g, accumulate=True),)
+        return (put_at_key(base, tuple(grids), g, accumulate=True),)
+
+
+def _first_outside(idx, low, high):
+    """The first entry (in order, as PyTorch reports it) of the integer array ``idx`` outside
+    ``[low, high)``, or None."""
+    if not idx.size:
+        return None
+    outside = ((idx < low) | (idx >= high)).ravel()
+    return int(idx.ravel()[outside.argmax()]) if outside.any() else None
 
 
 def _check_bounds(idx, axis, size):
     """PyTorch's error for indices outside ``[0, size)`` (negative ones are not wrapped)."""
-    if idx.size:
-        low, high = int(idx.min()), int(idx.max())
-        if low < 0 or high >= size:
-            raise RuntimeError(f"index {low if low < 0 else high} is out of bounds for dimension "
-                               f"{axis} with size {size}")
+    bad = _first_outside(idx, 0, size)
+    if bad is not None:
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {axis} with size {size}")
 
 
 def _check_gather(data, axis, idx):
@@ -391,19 +408,20 @@ def gather(input, dim, index) -> Tensor:
     return _wrap(out)
 
 
-def _add_at(out, key, values):
-    """``out[key] += values`` with repeated indices accumulating. CuPy's atomic add lacks some
-    dtypes (int64, int8, bool ...): those are added on the host."""
+def _ufunc_at(name, out, key, values):
+    """``out[key] = ufunc(out[key], values)`` for the ufunc ``name`` ("add", "maximum" ...), with
+    repeated indices combining in turn. CuPy's atomic ufuncs lack some dtypes (int64, int8,
+    bool ...) and some ufuncs: those run on the host."""
     xp = _backend.get_array_module(out)
     try:
-        xp.add.at(out, key, values)
-    except TypeError:
+        getattr(xp, name).at(out, key, values)
+    except (TypeError, AttributeError, NotImplementedError):
         if xp is np:
             raise
         cpu = _backend.CPU
         host = _backend.to_device(out, cpu)
-        np.add.at(host, tuple([_backend.to_device(k, cpu) for k in key]),
-                  _backend.to_device(values, cpu))
+        getattr(np, name).at(host, tuple([_backend.to_device(k, cpu) for k in key]),
+                             _backend.to_device(values, cpu))
         out[...] = _backend.to_device(host, _backend.device_of(out))
 
 
@@ -433,14 +451,19 @@ class _ScatterBackward(Node):
     def graph_backward(self, g):
         grads = [None] * len(self.next_functions)
         if self.next_functions[0] is not None:
-            grads[0] = index_put(g, self.key, 0) if self.overwrites else g
+            grads[0] = put_at_key(g, self.key, 0) if self.overwrites else g
         if len(grads) > 1 and self.next_functions[1] is not None:
-            grads[1] = getitem(g, self.key)
-            if grads[1].shape != self.src_shape:
-                from .creation import zeros
-                base = zeros(self.src_shape, dtype=g.dtype, device=g.device)
-                grads[1] = index_put(base, self.src_part, grads[1])
+            grads[1] = _grad_of_part(getitem(g, self.key), self.src_shape, self.src_part)
         return tuple(grads)
+
+
+def _grad_of_part(grad, shape, part):
+    """The gradient (a tensor) of a tensor of ``shape`` whose part ``part`` (a key of slices)
+    got ``grad`` and the rest none."""
+    if grad.shape == tuple(shape):
+        return grad
+    from .creation import zeros
+    return put_at_key(zeros(shape, dtype=grad.dtype, device=grad.device), part, grad)
 
 
 class ScatterBackward0(_ScatterBackward):
@@ -458,8 +481,8 @@ class ScatterAddBackward0(_ScatterBackward):
 
 
 def _check_scatter(data, axis, idx, src):
-    """PyTorch's checks of the arguments of ``scatter``/``scatter_add`` (arrays; ``src`` may be
-    None, for a value)."""
+    """PyTorch's checks of the arguments of ``scatter``/``scatter_add``/``scatter_reduce``
+    (arrays; ``src`` may be None, for a value) but the bounds of ``idx``."""
     if idx.dtype != np.int64 and idx.dtype != np.int32:
         raise RuntimeError("scatter(): Expected dtype int32/int64 for index")
     if src is not None and src.dtype != data.dtype:
@@ -473,7 +496,6 @@ def _check_scatter(data, axis, idx, src):
             extra = "" if src is None else f" and to be no larger size than src {list(src.shape)}"
             raise RuntimeError(f"Expected index {list(idx.shape)} to be no larger than self "
                                f"{list(data.shape)} apart from dimension {axis}{extra}")
-    _check_bounds(idx, axis, data.shape[axis])
 
 
 def _scatter(input, dim, index, src, node_cls) -> Tensor:
@@ -490,6 +512,7 @@ def _scatter(input, dim, index, src, node_cls) -> Tensor:
     src_t = src if isinstance(src, Tensor) else None
     try:
         _check_scatter(data, axis, idx, src_t._data if src_t is not None else None)
+        _check_bounds(idx, axis, data.shape[axis])
         key = _open_grid(input._xp(), idx, axis)
         out = data.copy()
         if src_t is None:
@@ -499,7 +522,7 @@ def _scatter(input, dim, index, src, node_cls) -> Tensor:
             if node_cls.overwrites:
                 out[key] = src_t._data[src_part]
             else:
-                _add_at(out, key, src_t._data[src_part])
+                _ufunc_at("add", out, key, src_t._data[src_part])
     except (TypeError, ValueError):
         check_devices(input, index, src_t)
         raise
@@ -543,7 +566,7 @@ class MaskedSelectBackward0(Node):
         from .creation import zeros
         from .elementwise import sum_to
         base = zeros(self.mask.shape, dtype=g.dtype, device=g.device)
-        return (sum_to(index_put(base, (self.mask,), g), self.shape),)
+        return (sum_to(put_at_key(base, (self.mask,), g), self.shape),)
 
 
 def masked_select(input, mask) -> Tensor:
@@ -595,3 +618,407 @@ def take_along_dim(input, indices, dim=None) -> Tensor:
         raise broadcast_error(a, b) from None
     grow = [batch[:d] + [t.shape[d]] + batch[d + 1:] for t in (input, indices)]
     return gather(expand(input, grow[0]), d, expand(indices, grow[1]))
+
+
+# -- index_add, index_copy, index_fill, index_put, take, masked_scatter, scatter_reduce --------
+# Most are compositions of the differentiable ops above (put_at_key, getitem, expand ...), so
+# they have PyTorch's gradients and double backward without nodes of their own.
+
+
+def _require_tensor(fn, name, position, value) -> Tensor:
+    """``value``, or PyTorch's TypeError for an argument of ``fn`` that must be a tensor."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{fn}(): argument '{name}' (position {position}) must be Tensor, not "
+                        f"{type(value).__name__}")
+    return value
+
+
+def _dim_size(shape, d) -> int:
+    """The size of dim ``d`` (1 for a 0-d tensor, which the index ops treat as a vector)."""
+    return shape[d] if shape else 1
+
+
+def _without_dim(shape, d) -> tuple:
+    """``shape`` without dim ``d`` (a 0-d shape stays empty)."""
+    return tuple(shape[:d]) + tuple(shape[d + 1:])
+
+
+def _put_along_dim(input, d, idx, values, accumulate=False) -> Tensor:
+    """``input`` with ``values`` (a tensor or a number) written at the integer vector ``idx`` (an
+    array) along dim ``d``, or added there with ``accumulate``; a 0-d ``input`` as a vector."""
+    if input.ndim == 0:
+        from .shape import reshape
+        if isinstance(values, Tensor):
+            values = reshape(values, (1,))
+        return reshape(put_at_key(reshape(input, (1,)), (idx,), values, accumulate), ())
+    return put_at_key(input, (slice(None),) * d + (idx,), values, accumulate)
+
+
+def _scaled(source, alpha) -> Tensor:
+    """``alpha * source`` for ``index_add``: an integer or bool ``source`` takes ``alpha`` cast
+    to an integer, as PyTorch casts it to the tensor's dtype."""
+    if alpha == 1:
+        return source
+    if source._data.dtype.kind == "f":
+        from .elementwise import mul
+        return mul(source, alpha)
+    return _wrap((source._data * int(alpha)).astype(source._data.dtype))
+
+
+def index_add(input, dim, index, source, *, alpha=1) -> Tensor:
+    """``input`` with ``alpha * source`` added at ``index`` (a vector) along ``dim``; repeated
+    indices add up."""
+    index = _require_tensor("index_add", "index", 3, index)
+    source = _require_tensor("index_add", "source", 4, source)
+    d = normalize_dims(dim, input.ndim)[0]
+    idx, src, dtype = index._data, source._data, input._data.dtype
+    if idx.ndim > 1:
+        raise IndexError(f"index_add_(): Index is supposed to be a vector, but got dim: {idx.ndim} "
+                         f"with type: {torch_type_name(idx.dtype)} and size: {list(idx.shape)}")
+    if idx.dtype != np.int64 and idx.dtype != np.int32:
+        raise RuntimeError("index_add_(): Expected dtype int32/int64 for index but got: "
+                           f"{torch_type_name(idx.dtype)}")
+    if src.dtype != dtype:
+        raise RuntimeError(f"index_add_(): self ({torch_type_name(dtype)}) and source "
+                           f"({torch_type_name(src.dtype)}) must have the same scalar type")
+    if d and d >= src.ndim:
+        raise RuntimeError(f"index_add_(): Indexing dim {d} is out of bounds of the source tensor "
+                           f"with dim {src.ndim}")
+    if src.ndim == 0 and idx.size != 1:  # PyTorch fails on source.size(0) writing its message
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+    if src.ndim and idx.size != src.shape[d]:
+        raise RuntimeError(f"index_add_(): Number of indices ({idx.size}) should be equal to "
+                           f"source.size(dim): ({src.shape[d]}), for dim: {d}")
+    if src.ndim != input.ndim or _without_dim(src.shape, d) != _without_dim(input.shape, d):
+        raise RuntimeError("source tensor shape must match self tensor shape, excluding the "
+                           f"specified dimension. Got self.shape = {list(input.shape)} "
+                           f"source.shape = {list(src.shape)}")
+    size = _dim_size(input.shape, d)
+    bad = _first_outside(idx, 0, size)
+    if bad is not None:
+        if input.ndim > 1:
+            raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size {size}")
+        raise IndexError("index out of range in self")
+    return _put_along_dim(input, d, idx.reshape(-1), _scaled(source, alpha), accumulate=True)
+
+
+def index_copy(input, dim, index, source) -> Tensor:
+    """``input`` with the slices of ``source`` copied to ``index`` (a vector of int64) along
+    ``dim`` (for a repeated index, the last slice)."""
+    index = _require_tensor("index_copy", "index", 3, index)
+    source = _require_tensor("index_copy", "source", 4, source)
+    d = normalize_dims(dim, input.ndim)[0]
+    idx, src, data = index._data, source._data, input._data
+    if idx.ndim > 1:
+        raise IndexError(f"index_copy_(): Index should have dimension 1 or 0 (got {idx.ndim})")
+    if src.ndim == 0 and idx.size != 1:
+        raise IndexError("index_copy_(): When source is scalar, index should have one element "
+                         f"(got {idx.size})")
+    if src.ndim != data.ndim and src.ndim and data.ndim:
+        raise IndexError("index_copy_(): When source and destination are not scalars, their "
+                         f"dimensionality must match. Source dimensionality ({src.ndim}), "
+                         f"destination dimensionality ({data.ndim})")
+    if idx.dtype != np.int64:
+        raise RuntimeError("index_copy_(): Expected a long tensor for index, but got "
+                           f"{torch_type_name(idx.dtype)}")
+    if src.dtype != data.dtype:
+        raise RuntimeError("index_copy_(): self and source expected to have the same dtype, but "
+                           f"got (self) {torch_type_name(data.dtype)} and (source) "
+                           f"{torch_type_name(src.dtype)}")
+    dest_slice, src_slice = _without_dim(data.shape, d), _without_dim(src.shape, d)
+    if dest_slice != src_slice:
+        raise RuntimeError("index_copy_(): Source/destination tensor must have same slice shapes. "
+                           f"Destination slice shape: {' '.join(map(str, dest_slice))} at "
+                           f"dimension {d} and source slice shape: "
+                           f"{' '.join(map(str, src_slice))} at dimension 0.")
+    if src.ndim and idx.size != src.shape[d]:
+        raise IndexError(f"index_copy_(): Number of indices ({idx.size}) should be equal to "
+                         f"source.size(dim) ({src.shape[d]})")
+    size = _dim_size(data.shape, d)
+    bad = _first_outside(idx, 0, size)
+    if bad is not None:
+        raise IndexError(f"index_copy_(): index {bad} is out of bounds for dimension {d} with "
+                         f"size {size}")
+    return _put_along_dim(input, d, idx.reshape(-1), source)
+
+
+def index_fill(input, dim, index, value) -> Tensor:
+    """``input`` with ``value`` (a number or a 0-d tensor) at ``index`` (a vector of int64;
+    negative entries count from the end) along ``dim``."""
+    index = _require_tensor("index_fill", "index", 3, index)
+    if isinstance(value, Tensor) and value._data.ndim:
+        raise RuntimeError("index_fill_ only supports a 0-dimensional value tensor, but got tensor "
+                           f"with {value._data.ndim} dimension(s).")
+    idx = index._data
+    if idx.dtype != np.int64:
+        raise IndexError("index_fill_(): Expected dtype int64 for index.")
+    d = normalize_dims(dim, input.ndim)[0]
+    if idx.ndim > 1:
+        raise RuntimeError("Index has to be a vector/scalar")
+    size = _dim_size(input.shape, d)
+    bad = _first_outside(idx, -size, size)
+    if bad is not None:
+        raise IndexError(f"index {bad} is out of bounds for dimension {d} with size {size}")
+    if isinstance(value, Tensor) and value._data.dtype != input._data.dtype:
+        value = value.to(input._data.dtype)
+    idx = idx.reshape(-1)
+    if idx.size:  # each place once: a value tensor's gradient sums the gradient there
+        idx = input._xp().unique(idx % size)
+    return _put_along_dim(input, d, idx, value)
+
+
+def _index_array(a):
+    """An index tensor's array as ``index_put`` uses it: uint8 masks (deprecated, as
+    PyTorch warns) as bool; PyTorch's error for dtypes other than int64, int32 and bool."""
+    if a.dtype == np.uint8:
+        warnings.warn("indexing with dtype torch.uint8 is now deprecated, please use a dtype "
+                      "torch.bool instead.", UserWarning, stacklevel=3)
+        return a.astype(bool)
+    if a.dtype != np.int64 and a.dtype != np.int32 and a.dtype != np.bool_:
+        raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+    return a
+
+
+def index_put(input, indices, values, accumulate=False) -> Tensor:
+    """PyTorch's ``index_put`` (``distgrad.index_put``): ``input`` with the tensor ``values``
+    written at ``input[indices]`` (a tuple of index tensors), or added there with
+    ``accumulate`` (repeated indices add up)."""
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError("index_put(): argument 'indices' (position 2) must be tuple of Tensors, "
+                        f"not {type(indices).__name__}")
+    for i, k in enumerate(indices):
+        if not isinstance(k, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 1, but got "
+                            f"{type(k).__name__}")
+    values = _require_tensor("index_put", "values", 3, values)
+    if len(indices) > input.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {input.ndim} "
+                         f"(got {len(indices)})")
+    key = tuple([_index_array(k._data) for k in indices])
+    dtype = input._data.dtype
+    if values._data.dtype != dtype:
+        # PyTorch puts one value by a single mask through masked_fill_, which casts it
+        if accumulate or values.numel() != 1 or len(key) != 1 or key[0].dtype != np.bool_:
+            raise RuntimeError("Index put requires the source and destination dtypes match, got "
+                               f"{torch_type_name(dtype)} for the destination and "
+                               f"{torch_type_name(values._data.dtype)} for the source.")
+        values = values.to(dtype)
+    try:
+        return put_at_key(input, key, values, accumulate)
+    except IndexError as exc:
+        raise _index_error(exc, key, input._data.shape) from None
+
+
+def take(input, index) -> Tensor:
+    """The elements of the flattened ``input`` at ``index`` (int64; negative entries count from
+    the end), in ``index``'s shape."""
+    from .shape import reshape
+    index = _require_tensor("take", "index", 2, index)
+    idx = index._data
+    if idx.dtype != np.int64:
+        raise RuntimeError("take(): Expected a long tensor for index, but got "
+                           f"{torch_type_name(idx.dtype)}")
+    n = input.numel()
+    if n == 0 and idx.size:
+        raise IndexError("take(): tried to take from an empty tensor")
+    bad = _first_outside(idx, -n, n)
+    if bad is not None:
+        raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} elements.")
+    return getitem(reshape(input, (-1,)), idx)
+
+
+def _check_masked_scatter_dtypes(input, source) -> None:
+    """PyTorch's error when ``masked_scatter``'s ``input`` and ``source`` differ in dtype."""
+    a, b = input._data.dtype, source._data.dtype
+    if a != b:
+        raise RuntimeError("masked_scatter: expected self and source to have same dtypes but got"
+                           f"{torch_type_name(a)} and {torch_type_name(b)}")
+
+
+def masked_scatter(input, mask, source) -> Tensor:
+    """``input`` (broadcast with the bool ``mask``) with the leading elements of ``source``, in
+    order, written where ``mask`` is True."""
+    from .shape import expand, reshape
+    mask = _require_tensor("masked_scatter", "mask", 2, mask)
+    source = _require_tensor("masked_scatter", "source", 3, source)
+    m = mask._data
+    try:
+        shape = np.broadcast_shapes(m.shape, input.shape)
+    except ValueError:
+        raise broadcast_error(m.shape, input.shape) from None
+    _check_masked_scatter_dtypes(input, source)
+    if m.dtype != np.bool_:
+        raise RuntimeError("masked_scatter_ only supports boolean masks, but got mask with dtype "
+                           f"{torch_type_name(m.dtype)}")
+    m = input._xp().broadcast_to(m, shape)
+    count = int(m.sum())
+    if source.numel() < count:
+        raise RuntimeError("Number of elements of source < number of ones in mask")
+    base = input if input.shape == shape else expand(input, shape)
+    return put_at_key(base, (m,), getitem(reshape(source, (-1,)), slice(0, count)))
+
+
+def masked_scatter_(input, mask, source) -> Tensor:
+    """In-place ``masked_scatter``: ``mask`` must broadcast to ``input``'s shape."""
+    from .inplace import apply_inplace
+    from .shape import expand
+    mask = _require_tensor("masked_scatter_", "mask", 1, mask)
+    source = _require_tensor("masked_scatter_", "source", 2, source)
+    _check_masked_scatter_dtypes(input, source)
+    expand(mask, input.shape)  # PyTorch's error for a mask that does not expand to input
+    return apply_inplace(input, masked_scatter, mask, source)
+
+
+_SCATTER_UFUNCS = {"sum": "add", "prod": "multiply", "mean": "add", "amax": "maximum",
+                   "amin": "minimum"}
+
+
+def _reduce_identity(reduce, dtype):
+    """The value ``scatter_reduce`` starts from at the places it writes without ``include_self``."""
+    if reduce in ("sum", "mean"):
+        return 0
+    if reduce == "prod":
+        return 1
+    low = reduce == "amax"
+    if dtype.kind == "f":
+        return -np.inf if low else np.inf
+    if dtype.kind == "b":
+        return not low
+    info = np.iinfo(dtype)
+    return info.min if low else info.max
+
+
+def _scatter_count(data, key, include_self):
+    """How many values ``scatter_reduce``'s mean averages at each place of ``data`` (an array;
+    the count in its dtype, as in PyTorch), at least 1."""
+    xp = _backend.get_array_module(data)
+    count = xp.full(data.shape, int(include_self), dtype=data.dtype)
+    ones = xp.ones(np.broadcast_shapes(*[k.shape for k in key]), dtype=data.dtype)
+    _ufunc_at("add", count, key, ones)  # (NumPy's fast path needs an array of values)
+    count[count == 0] = 1
+    return count
+
+
+class DelayedError(Node):
+    """Stands in the graph for a gradient that PyTorch cannot differentiate again: backward
+    through it raises ``message``."""
+
+    def backward(self, g):
+        raise RuntimeError(self.message)
+
+    graph_backward = backward
+
+
+def _delayed_error(t, message) -> Tensor:
+    """``t`` as the output of a ``DelayedError`` node raising ``message``."""
+    node = DelayedError((t,))
+    node.message = message
+    return _from_node(t._data, node)
+
+
+class ScatterReduceBackward0(Node):
+    """Backward of ``scatter_reduce``: PyTorch's formulas, written with differentiable ops (so
+    double backward works); a plain backward runs them without recording."""
+
+    def backward(self, g):
+        from ..autograd.grad_mode import no_grad
+        with no_grad():
+            grads = self.graph_backward(_wrap(g))
+        return tuple([None if t is None else t._data for t in grads])
+
+    def graph_backward(self, g):
+        x, src = self.saved_tensors
+        key, reduce = self.key, self.reduce
+        src_p = getitem(src, self.src_part) if src.shape != self.index_shape else src
+        if reduce == "sum":
+            g_self, g_src = g, getitem(g, key)
+        elif reduce == "mean":
+            count = _scatter_count(x._data, key, self.include_self)
+            g_self, g_src = g / _wrap(count), getitem(g, key) / _wrap(count[key])
+        elif reduce == "prod":
+            g_self, g_src = self._prod_grads(g, x, src_p)
+        else:  # amax, amin: the gradient shared evenly by the values equal to the result
+            result = self.saved_output_tensor()
+            x_is = (x == result).to(x.dtype)
+            src_is = (src_p == getitem(result, key)).to(x.dtype)
+            share = g / put_at_key(x_is, key, src_is, accumulate=True)
+            g_self, g_src = x_is * share, src_is * getitem(share, key)
+        if not self.include_self:
+            g_self = put_at_key(g_self, key, 0)
+        return g_self, _grad_of_part(g_src, src.shape, self.src_part)
+
+    def _prod_grads(self, g, x, src_p):
+        """The gradients of a product: from the products without the value itself where it is
+        the one zero at its place."""
+        from .elementwise import where
+        key, include_self = self.key, self.include_self
+        result = self.saved_output_tensor()
+        x_fill = masked_fill(x, x == 0, 1)
+        x_fill_result = _scatter_reduce(x_fill, src_p, key, self.src_part, "prod", include_self)
+        g_self = g * x_fill_result / x_fill
+        zero = (src_p == 0)._data
+        zeros_at = src_p._xp().zeros(x.shape, dtype=x._data.dtype)
+        _ufunc_at("add", zeros_at, key, zero.astype(zeros_at.dtype))
+        zeros_at = zeros_at[key]
+        single = _wrap(zero & (zeros_at == 1))
+        without = _scatter_reduce(x, masked_fill(src_p, single, 1), key, self.src_part, "prod",
+                                  include_self)
+        g_src = where(single, getitem(g * without, key),
+                      getitem(g * result, key) / masked_fill(src_p, _wrap(zero), 1))
+        if _state.enabled and g_src.requires_grad and (zeros_at > 1).any():
+            g_src = _delayed_error(g_src, "scatter_reduce(): Double backward is unsupported for "
+                                   "src when >1 zeros in src are scattered to the same position "
+                                   "in self")
+        return g_self, g_src
+
+
+def _scatter_reduce(input, src, key, src_part, reduce, include_self) -> Tensor:
+    """``scatter_reduce`` at the open-grid ``key`` of a checked index, ``src`` cut to ``src_part``
+    (the index's shape)."""
+    data = input._data
+    out = data.copy()
+    if not include_self:
+        out[key] = _reduce_identity(reduce, data.dtype)
+    _ufunc_at(_SCATTER_UFUNCS[reduce], out, key, src._data[src_part])
+    if reduce == "mean":
+        count = _scatter_count(data, key, include_self)
+        out = out / count if data.dtype.kind == "f" else out // count
+    if _state.enabled and (input._requires_grad or src._requires_grad):
+        node = ScatterReduceBackward0((input, src))
+        node.save(input, src)
+        node.key, node.src_part, node.reduce = key, src_part, reduce
+        node.include_self = include_self
+        node.index_shape = tuple([s.stop for s in src_part])
+        t = _from_node(out, node)
+        node.save_output(t)
+        return t
+    return _wrap(out)
+
+
+def scatter_reduce(input, dim, index, src, reduce, *, include_self=True) -> Tensor:
+    """``input`` with ``src[i][j]`` reduced into ``[index[i][j]][j]`` (for ``dim=0``; likewise
+    along any dim) by ``reduce`` ("sum", "prod", "mean", "amax" or "amin"), starting from
+    ``input``'s value there or, without ``include_self``, from the values alone."""
+    index = _require_tensor("scatter_reduce", "index", 3, index)
+    src = _require_tensor("scatter_reduce", "src", 4, src)
+    if not isinstance(include_self, bool):
+        raise TypeError("scatter_reduce(): argument 'include_self' must be bool, not "
+                        f"{type(include_self).__name__}")
+    if input._data.ndim == 0:  # as one-element vectors
+        from .shape import reshape
+        return reshape(scatter_reduce(reshape(input, (1,)), dim, reshape(index, (-1,)),
+                                      reshape(src, (-1,)), reduce, include_self=include_self), ())
+    data, idx = input._data, index._data
+    axis = normalize_dims(dim, data.ndim)[0]
+    _check_scatter(data, axis, idx, src._data)
+    if reduce not in _SCATTER_UFUNCS:
+        raise RuntimeError("reduce argument must be either sum, prod, mean, amax or amin, got "
+                           f"{reduce}")
+    _check_bounds(idx, axis, data.shape[axis])
+    try:
+        key = _open_grid(input._xp(), idx, axis)
+        return _scatter_reduce(input, src, key, tuple([slice(0, n) for n in idx.shape]), reduce,
+                               include_self)
+    except (TypeError, ValueError):
+        check_devices(input, index, src)
+        raise

@@ -19,7 +19,7 @@ import numpy as np
 from .. import random as _random
 from ..tensor import Tensor
 from ._util import _state
-from .index import (check_setitem_shapes, convert_key, getitem, index_put, indexing_view_name,
+from .index import (check_setitem_shapes, convert_key, getitem, put_at_key, indexing_view_name,
                     requires_grad_through_base)
 from .shape import WholeView
 
@@ -136,7 +136,7 @@ def apply_inplace(t: Tensor, fn, *args) -> Tensor:
             apply_inplace(parent, _replace, key.unmake(new_value))
             _rebase(t, key.make(parent))
         else:
-            apply_inplace(parent, index_put, key, new_value)
+            apply_inplace(parent, put_at_key, key, new_value)
             _rebase(t, getitem(parent, key))
         return t
     if parent is not None and parent._requires_grad:
@@ -179,7 +179,7 @@ def setitem(t: Tensor, key, value) -> None:
         return
     if _state.enabled and t._requires_grad and t.grad_fn is None:
         raise RuntimeError(VIEW_OF_LEAF_MESSAGE)  # PyTorch writes through a view of the leaf
-    apply_inplace(t, index_put, key, value)
+    apply_inplace(t, put_at_key, key, value)
 
 
 def _values(fn):

@@ -16,8 +16,8 @@ from .. import _backend
 from ..autograd.graph import FREED_MESSAGE, Node
 from ..dtypes import as_dtype, int64
 from ..tensor import Tensor, _from_node
-from ._util import (_state, broadcast_error, check_devices, check_same_device, maximum_zero,
-                    normalize_dims, torch_type_name, unbroadcast)
+from ._util import (_state, broadcast_error, c_type_name, check_devices, check_same_device,
+                    maximum_zero, normalize_dims, torch_type_name, unbroadcast)
 
 _wrap = Tensor._wrap
 
@@ -179,6 +179,144 @@ def dot(input, other) -> Tensor:
 def outer(input, vec2) -> Tensor:
     """Outer product of two vectors."""
     return input.unsqueeze(-1) * vec2.unsqueeze(0)
+
+
+# --------------------------------------------------------------------------------------------
+# Scaled updates by matrix products: addmm, addmv, baddbmm, addbmm (PyTorch's checks in its
+# order, then differentiable ops)
+# --------------------------------------------------------------------------------------------
+def _size(t, dim) -> int:
+    """``t.size(dim)``, with PyTorch's IndexError for a dim out of range."""
+    return t.shape[normalize_dims(dim, t.ndim)[0]]
+
+
+def _check_same_dtype(what, a, b):
+    """PyTorch's error for the two operands ``what`` of an addmm of different dtypes."""
+    if a._data.dtype != b._data.dtype:
+        raise RuntimeError(f"{what} must have the same dtype, but got "
+                           f"{torch_type_name(a._data.dtype)} and {torch_type_name(b._data.dtype)}")
+
+
+def _zeroed(t) -> Tensor:
+    """Zeros shaped like ``t``, through which ``t`` gets a zero gradient, whatever its values
+    (NaN and inf included): an operand scaled by 0 is dropped, as BLAS does."""
+    from .elementwise import where
+    zeros = t._xp().zeros(t.shape, dtype=t._data.dtype)
+    if not (_state.enabled and t._requires_grad):
+        return _wrap(zeros)
+    return where(_wrap(zeros.astype(bool)), t, _wrap(zeros))
+
+
+def _blas_update(input, product, beta, alpha, kernel) -> Tensor:
+    """``beta * input + alpha * product`` for ``input`` expanded to the product's shape, the
+    scales cast to its dtype (``kernel`` names the bool error); an operand scaled by 0 is
+    dropped."""
+    from .elementwise import scale_for
+    dtype = product._data.dtype
+    beta, alpha = scale_for(beta, dtype, kernel), scale_for(alpha, dtype, kernel)
+    if alpha != 1:
+        product = _zeroed(product) if alpha == 0 else product * alpha
+    if beta == 0:
+        return product + _zeroed(input) if _state.enabled and input._requires_grad else product
+    return (input if beta == 1 else input * beta) + product
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1) -> Tensor:
+    """``beta * input + alpha * (mat1 @ mat2)`` for matrices of ``input``'s dtype, ``input``
+    broadcast to the product's shape (and ignored, NaN included, when ``beta`` is 0)."""
+    from .elementwise import check_tensor_args
+    from .shape import expand
+    check_tensor_args("addmm", ("input", input), ("mat1", mat1), ("mat2", mat2))
+    _check_same_dtype("self and mat2", input, mat2)
+    _check_same_dtype("mat1 and mat2", mat1, mat2)
+    for name, m in (("mat1", mat1), ("mat2", mat2)):
+        if m.ndim != 2:
+            raise RuntimeError(f"{name} must be a matrix, got {m.ndim}-D tensor")
+    (n, k), (k2, p) = mat1.shape, mat2.shape
+    if k != k2:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({n}x{k} and {k2}x{p})")
+    return _blas_update(expand(input, (n, p)), matmul(mat1, mat2), beta, alpha,
+                        "addmm_impl_cpu_")
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1) -> Tensor:
+    """``beta * input + alpha * (mat @ vec)`` for a matrix and a vector of ``input``'s dtype,
+    ``input`` (at most 1-D) broadcast to the product's shape."""
+    from .elementwise import check_tensor_args
+    from .shape import expand
+    check_tensor_args("addmv", ("input", input), ("mat", mat), ("vec", vec))
+    if mat.ndim != 2 or vec.ndim != 1 or input.ndim > 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got {input.ndim}, {mat.ndim}, "
+                           f"{vec.ndim}")
+    (n, k), m = mat.shape, input.numel()
+    if k != vec.shape[0] or (m != n and m != 1):
+        raise RuntimeError(f"size mismatch, got input ({m}), mat ({n}x{k}), vec ({vec.shape[0]})")
+    dtypes = [t._data.dtype for t in (input, mat, vec)]
+    if len(set(dtypes)) > 1:
+        a, b, c = [torch_type_name(d) for d in dtypes]
+        raise RuntimeError(f"addmv input tensors must have the same dtype, but got {a}, {b}, "
+                           f"and {c}")
+    return _blas_update(expand(input, (n,)), matmul(mat, vec), beta, alpha, "addmv_impl_cpu")
+
+
+def _check_batches(batch1, batch2):
+    """PyTorch's errors for batched-product operands that are not 3-D."""
+    for name, b in (("batch1", batch1), ("batch2", batch2)):
+        if b.ndim != 3:
+            raise RuntimeError(f"{name} must be a 3D tensor")
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
+    """``beta * input + alpha * bmm(batch1, batch2)`` for 3-D batches of ``input``'s dtype,
+    ``input`` broadcast to the product's shape."""
+    from .elementwise import check_tensor_args
+    from .shape import expand
+    check_tensor_args("baddbmm", ("input", input), ("batch1", batch1), ("batch2", batch2))
+    input = expand(input, (_size(batch1, 0), _size(batch1, 1), _size(batch2, 2)))
+    _check_batches(batch1, batch2)
+    b, _, k = batch1.shape
+    if batch2.shape[:2] != (b, k):
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{b}, {k}] but got: [{batch2.shape[0]}, {batch2.shape[1]}].")
+    if len({t._data.dtype for t in (input, batch1, batch2)}) > 1:
+        a, b1, b2 = [c_type_name(t._data.dtype) for t in (input, batch1, batch2)]
+        raise RuntimeError(f"Input dtypes must be the same, got: input {a}, batch1: {b1}, "
+                           f"batch2: {b2}")
+    return _blas_update(input, matmul(batch1, batch2), beta, alpha, "baddbmm")
+
+
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
+    """``beta * input + alpha * sum_b(batch1[b] @ batch2[b])`` for 3-D batches of ``input``'s
+    dtype (one matrix product over the concatenated batches), ``input`` broadcast to the
+    product's shape."""
+    from .elementwise import check_tensor_args
+    from .shape import expand
+    check_tensor_args("addbmm", ("input", input), ("batch1", batch1), ("batch2", batch2))
+    input = expand(input, (_size(batch1, 1), _size(batch2, 2)))
+    _check_batches(batch1, batch2)
+    (b, n, k), (b2, k2, p) = batch1.shape, batch2.shape
+    if b != b2:
+        raise RuntimeError(f"batch1 and batch2 must have same number of batches, got {b} and {b2}")
+    if k != k2:
+        raise RuntimeError(f"Incompatible matrix sizes for bmm ({n}x{k} and {k2}x{p})")
+    _check_same_dtype("self and mat2", input, batch2)
+    _check_same_dtype("mat1 and mat2", batch1, batch2)
+    product = matmul(batch1.transpose(0, 1).reshape(n, b * k), batch2.reshape(b * k, p))
+    return _blas_update(input, product, beta, alpha, "addmm_impl_cpu_")
+
+
+def keeping_shape(fn):
+    """``fn`` (``addmm`` and the like) checking that its result has ``input``'s shape, as the
+    in-place variants require."""
+    def checked(input, *args, **kwargs):
+        out = fn(input, *args, **kwargs)
+        if out.shape != input.shape:
+            raise RuntimeError(f"Bad in-place call: input tensor size {list(input.shape)} and "
+                               f"output tensor size {list(out.shape)} should match")
+        return out
+    checked.__name__ = checked.__qualname__ = fn.__name__
+    checked.__doc__ = fn.__doc__
+    return checked
 
 
 def _tensordot_dims(dims, na, nb):
@@ -1160,3 +1298,46 @@ def cond(A, p=None) -> Tensor:
     if singular is not None:
         out = where(singular, math.inf, out)
     return where(isnan(out), math.inf, out)  # as PyTorch's nan_to_num (a NaN in A)
+
+
+CROSS_DIM_WARNING = ("Using torch.cross without specifying the dim arg is deprecated.\n"
+                     "Please either pass the dim explicitly or simply use torch.linalg.cross.\n"
+                     "The default value of dim will change to agree with that of linalg.cross in "
+                     "a future release.")
+
+
+def cross(input, other, *, dim=-1) -> Tensor:
+    """``distgrad.linalg.cross``: the cross products of the 3-vectors along dim ``dim`` of two
+    tensors of one dtype and rank (the other dims broadcast)."""
+    from .shape import dim_size, roll
+    a, b = input._data, other._data
+    if a.ndim != b.ndim:
+        raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
+    na, nb = dim_size(input, dim), dim_size(other, dim)
+    if na != 3 or nb != 3:
+        raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got {na} "
+                           f"and {nb}")
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise broadcast_error(a.shape, b.shape) from None
+    if a.dtype.kind == "b":
+        raise NotImplementedError("\"cross\" not implemented for 'Bool'")
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"expected scalar type {torch_type_name(a.dtype)} but found "
+                           f"{torch_type_name(b.dtype)}")
+    d = normalize_dims(dim, a.ndim)[0]
+    # (a1 b2 - a2 b1, a2 b0 - a0 b2, a0 b1 - a1 b0): the components rolled into place
+    return roll(input, -1, d) * roll(other, 1, d) - roll(input, 1, d) * roll(other, -1, d)
+
+
+def legacy_cross(input, other, dim=None) -> Tensor:
+    """``distgrad.cross`` (``Tensor.cross``): ``linalg.cross`` along ``dim``; without it
+    (deprecated: it warns) along the first dim of size 3 of ``input``."""
+    import warnings
+    if dim is None:
+        warnings.warn(CROSS_DIM_WARNING, UserWarning, stacklevel=2)
+        dim = next((d for d, n in enumerate(input._data.shape) if n == 3), None)
+        if dim is None:
+            raise RuntimeError("no dimension of size 3 in input")
+    return cross(input, other, dim=dim)

@@ -118,16 +118,30 @@ def mean(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None) -> Tensor:
     """Variance (Bessel-corrected by default, like PyTorch); ``var(x, False)`` is the
     ``var(input, unbiased)`` overload."""
+    return _variance("var", input, *_variance_args("var", dim, unbiased, correction), keepdim)
+
+
+def _variance_args(name, dim, unbiased, correction):
+    """``(dim, correction)`` from the arguments of ``var``-like op ``name``: ``name(x, False)``
+    is the ``(input, unbiased)`` overload; ``unbiased`` (default True) and ``correction``
+    exclude each other."""
     if isinstance(dim, bool):
         if unbiased is not None:
-            raise TypeError("var(): the unbiased flag was given twice")
+            raise TypeError(f"{name}(): the unbiased flag was given twice")
         dim, unbiased = None, dim
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     elif unbiased is not None:
-        raise RuntimeError("var(): cannot specify both unbiased and correction")
+        raise RuntimeError(f"{name}(): cannot specify both unbiased and correction")
+    return dim, correction
+
+
+def _variance(name, input, dim, correction, keepdim) -> Tensor:
+    """The variance over ``dim`` with ``correction``, for op ``name`` (its errors and warning
+    name it)."""
     if input._data.dtype.kind != "f":
-        raise RuntimeError("std and var only support floating point and complex dtypes")
+        what = "std and var" if name in ("std", "var") else name
+        raise RuntimeError(f"{what} only support floating point and complex dtypes")
     axes = _reduce_args(input, dim, keepdim)
     data = input._data
     n = data.size // builtins.max(1, _count_out(data.shape, axes))
@@ -135,9 +149,9 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None) -> Te
     if dof > 0:
         out = data.var(axis=axes, ddof=correction, keepdims=keepdim)
     else:
-        warnings.warn("var(): degrees of freedom is <= 0. Correction should be strictly less than "
-                      "the reduction factor (input numel divided by output numel).", UserWarning,
-                      stacklevel=2)
+        warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly less "
+                      "than the reduction factor (input numel divided by output numel).",
+                      UserWarning, stacklevel=3)
         centered = data - data.mean(axis=axes, keepdims=True)
         with np.errstate(divide="ignore", invalid="ignore"):
             out = (centered * centered).sum(axis=axes, keepdims=keepdim) / data.dtype.type(0)
@@ -201,7 +215,25 @@ class StdBackward0(Node):
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None) -> Tensor:
     """Standard deviation (Bessel-corrected by default)."""
-    v = var(input, dim, unbiased, keepdim, correction=correction)
+    return _sqrt_of_variance(
+        _variance("std", input, *_variance_args("std", dim, unbiased, correction), keepdim))
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``(var, mean)`` over ``dim``, with ``var``'s arguments."""
+    dim, correction = _variance_args("var_mean", dim, unbiased, correction)
+    return _variance("var_mean", input, dim, correction, keepdim), mean(input, dim, keepdim)
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``(std, mean)`` over ``dim``, with ``std``'s arguments."""
+    dim, correction = _variance_args("std_mean", dim, unbiased, correction)
+    return (_sqrt_of_variance(_variance("std_mean", input, dim, correction, keepdim)),
+            mean(input, dim, keepdim))
+
+
+def _sqrt_of_variance(v) -> Tensor:
+    """``sqrt(v)`` for a variance ``v``, with ``std``'s gradient (0 where ``v`` is 0)."""
     out = v._xp().sqrt(v._data)
     if _state.enabled and v._requires_grad:
         node = StdBackward0((v,))
@@ -390,6 +422,107 @@ def amax(input, dim=(), keepdim=False) -> Tensor:
 def amin(input, dim=(), keepdim=False) -> Tensor:
     """Minimum over ``dim`` (all dims by default)."""
     return _amax_amin(input, dim, keepdim, "amin", AminBackward0)
+
+
+aminmax_result = namedtuple("aminmax", ["min", "max"])
+
+
+def aminmax(input, *, dim=None, keepdim=False):
+    """``(min, max)``: ``amin`` and ``amax`` over the int ``dim`` (all dims when None; with
+    ``keepdim`` every dim is then kept with size 1). Each gradient is shared among ties."""
+    data = input._data
+    if dim is None:
+        if data.size == 0:
+            raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the "
+                               "operation has no identity.")
+        dim = ()
+    elif not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"aminmax(): argument 'dim' must be int, not {type(dim).__name__}")
+    else:
+        axis = normalize_dims(dim, data.ndim)[0]
+        if data.ndim and data.shape[axis] == 0:
+            raise IndexError(f"aminmax: Expected reduction dim {axis} to have non-zero size.")
+    return aminmax_result(amin(input, dim, keepdim), amax(input, dim, keepdim))
+
+
+# --------------------------------------------------------------------------------------------
+# Covariance and correlation (PyTorch's compositions, so the gradients are the same)
+# --------------------------------------------------------------------------------------------
+def _check_weights(name, w, observations, integral):
+    """PyTorch's checks of ``cov``'s ``fweights`` (``integral``) or ``aweights``."""
+    if w.ndim > 1:
+        raise RuntimeError(f"cov(): expected {name} to have one or fewer dimensions but got "
+                           f"{name} with {w.ndim} dimensions")
+    kind_ok = w._data.dtype.kind in "iu" if integral else w._data.dtype.kind == "f"
+    if not kind_ok:
+        raise RuntimeError(f"cov(): expected {name} to have "
+                           f"{'integral' if integral else 'floating point'} dtype but got {name} "
+                           f"with {torch_type_name(w._data.dtype)} dtype")
+    if w.numel() != observations:
+        raise RuntimeError(f"cov(): expected {name} to have the same numel as there are "
+                           f"observations in the input but got {w.numel()} != {observations}")
+    if observations and bool(w._data.min() < 0):
+        raise RuntimeError(f"cov(): {name} cannot be negative")
+
+
+def cov(input, *, correction=1, fweights=None, aweights=None) -> Tensor:
+    """The covariance matrix of the variables in the rows of ``input`` (1-D: one variable),
+    observations in the columns, optionally weighted by integer frequencies ``fweights`` and
+    float ``aweights``; normalised by the weight sum less ``correction``."""
+    from .linalg import mm
+    if input.ndim > 2:
+        raise RuntimeError("cov(): expected input to have two or fewer dimensions but got an "
+                           f"input with {input.ndim} dimensions")
+    if input._data.dtype.kind == "b":
+        raise RuntimeError("cov(): bool dtype is not supported for input")
+    if isinstance(correction, bool) or not isinstance(correction, (int, np.integer)):
+        raise TypeError(f"cov(): argument 'correction' must be int, not "
+                        f"{type(correction).__name__}")
+    x = input.reshape(1, -1) if input.ndim < 2 else input
+    observations = x.shape[1]
+    w = None
+    if fweights is not None:
+        _check_weights("fweights", fweights, observations, True)
+        w = fweights
+    if aweights is not None:
+        _check_weights("aweights", aweights, observations, False)
+        w = aweights if w is None else w * aweights
+    if w is None:
+        w_sum = _wrap(input._xp().asarray(observations, dtype=int64))
+    else:
+        w_sum = sum(w)
+        if not bool(w_sum._data != 0):
+            raise RuntimeError("cov(): weights sum to zero, can't be normalized")
+    avg = sum(x if w is None else x * w, 1) / w_sum
+    if w is not None and aweights is not None and correction != 0:
+        norm_factor = w_sum - correction * sum(w * aweights) / w_sum
+    else:
+        norm_factor = w_sum - correction
+    if bool(norm_factor._data <= 0):
+        warnings.warn("cov(): degrees of freedom is <= 0. Correction should be strictly less "
+                      "than the number of observations.", UserWarning, stacklevel=2)
+        norm_factor = _wrap(input._xp().zeros((), dtype=norm_factor._data.dtype))
+    x = x - avg.unsqueeze(1)
+    c = mm(x, (x if w is None else x * w).t())
+    with np.errstate(divide="ignore", invalid="ignore"):  # no degrees of freedom: inf or NaN
+        return (c / norm_factor).squeeze()
+
+
+def corrcoef(input) -> Tensor:
+    """Pearson's correlation coefficients of the variables in the rows of ``input`` (``cov``
+    normalised by the standard deviations, clipped to [-1, 1])."""
+    from .elementwise import clamp, sqrt
+    if input.ndim > 2:
+        raise RuntimeError("corrcoef(): expected input to have two or fewer dimensions but got an "
+                           f"input with {input.ndim} dimensions")
+    c = cov(input)
+    with np.errstate(divide="ignore", invalid="ignore"):  # NaN for a constant variable
+        if c.ndim == 0:  # one variable: 1, or NaN where the covariance is 0, inf or NaN
+            return c / c
+        stddev = sqrt(c.diagonal())
+        c = c / stddev.reshape(-1, 1)
+        c = c / stddev.reshape(1, -1)
+    return clamp(c, -1, 1)
 
 
 def _arg_extremum(input, dim, keepdim, name):

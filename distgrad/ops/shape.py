@@ -1,22 +1,27 @@
 """Shape operations: reshape/view, transpose/permute, expand, squeeze/unsqueeze, flatten,
 cat/stack, split/chunk/unbind, repeat/tile, tril/triu, dtype/device conversion, and diagonals
-(diagonal/diag/diag_embed/trace/fill_diagonal_), roll, diff and meshgrid.
+(diagonal/diag/diag_embed/trace/fill_diagonal_), roll, diff and meshgrid; select, unfold,
+repeat_interleave, tensor_split/hsplit/vsplit/dsplit, rot90/fliplr/flipud, broadcasting
+(broadcast_tensors/broadcast_shapes) and built matrices (cartesian_prod, block_diag, combinations,
+vander).
 
 View operations share storage and the version counter with their input, as in PyTorch.
 """
 from __future__ import annotations
 
+import itertools
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 
 from .. import _backend
 from ..autograd.graph import Node
-from ..dtypes import as_dtype
+from ..dtypes import as_dtype, get_default_dtype
 from ..tensor import Tensor, _from_node
-from .index import IndexBackward0, index_put, record_view
-from ._util import (_state, cast_grads_to_inputs, check_devices, normalize_dims, result_type,
-                    sizes, unbroadcast)
+from .index import IndexBackward0, put_at_key, index_select, record_view
+from ._util import (_state, broadcast_error, cast_grads_to_inputs, check_devices, normalize_dims,
+                    promote_types, result_type, sizes, torch_type_name, unbroadcast)
 
 _wrap = Tensor._wrap
 
@@ -450,9 +455,13 @@ def flip(input, *dims) -> Tensor:
     """Reverse the order of elements along ``dims`` (a tuple, or several ints)."""
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = dims[0]
-    axes = normalize_dims(list(dims), input.ndim) or ()
-    key = tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(input.ndim))
-    return clone(input[key])
+    return clone(_reversed(input, normalize_dims(list(dims), input.ndim) or ()))
+
+
+def _reversed(input, axes) -> Tensor:
+    """``input`` reversed along the (non-negative) dims ``axes``: a view with negative strides."""
+    return input[tuple(slice(None, None, -1) if i in axes else slice(None)
+                       for i in range(input.ndim))]
 
 
 class RepeatBackward0(Node):
@@ -679,7 +688,7 @@ def fill_diagonal_(input, fill_value, wrap=False) -> Tensor:
     end = size if wrap or len(shape) > 2 else min(size, shape[1] * shape[1])
     xp = input._xp()
     key = xp.unravel_index(xp.arange(0, end, step), shape)
-    return apply_inplace(input, index_put, tuple(key), fill_value)
+    return apply_inplace(input, put_at_key, tuple(key), fill_value)
 
 
 class RollBackward0(Node):
@@ -885,3 +894,344 @@ def column_stack(tensors) -> Tensor:
     """Concatenate along dim 1, 0-d and 1-d tensors taken as columns."""
     tensors = _stack_list(tensors, "column_stack")
     return cat([reshape(t, (t._data.size, 1)) if t._data.ndim <= 1 else t for t in tensors], 1)
+
+
+# --------------------------------------------------------------------------------------------
+# Selections, sliding windows, interleaved repeats, splits, rotations, broadcasting and built
+# matrices (compositions of indexing, expand, cat and cumprod, except unfold's strided view)
+# --------------------------------------------------------------------------------------------
+def dim_size(input, dim) -> int:
+    """``input.size(dim)``, with PyTorch's errors for a 0-d tensor and a dim out of range."""
+    nd = input._data.ndim
+    if nd == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    return input._data.shape[normalize_dims(dim, nd)[0]]
+
+
+def _tensor_args(tensors):
+    """The tensors given to a varargs op (``block_diag(*tensors)`` ...), with PyTorch's error
+    for anything else (a list of tensors included)."""
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got "
+                            f"{type(t).__name__}")
+    return tensors
+
+
+def select(input, dim, index) -> Tensor:
+    """The slice ``index`` of dim ``dim``, with that dim removed (a view)."""
+    shape = input._data.shape
+    if not shape:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
+    d = normalize_dims(dim, len(shape))[0]
+    index = int(index)
+    if not -shape[d] <= index < shape[d]:
+        raise IndexError(f"select(): index {index} out of range for tensor of size "
+                         f"{list(shape)} at dimension {d}")
+    return input[(slice(None),) * d + (index,)]
+
+
+class UnfoldBackward0(IndexBackward0):
+    """Backward of ``unfold``: each window's gradient added back onto the elements it covers
+    (where windows overlap, their gradients add up)."""
+
+    basic = False
+
+    def backward(self, g):
+        out = _backend.get_array_module(g).zeros(self.shape, dtype=g.dtype)
+        lead = (slice(None),) * self.dim
+        span = self.step * (g.shape[self.dim] - 1) + 1  # first to last window start
+        for j in range(g.shape[-1]):  # element j of every window at once
+            out[lead + (slice(j, j + span, self.step),)] += g[..., j]
+        return (out,)
+
+
+def _window_key(xp, shape, dim, count, size, step):
+    """Index arrays that pick ``unfold``'s windows from an array of ``shape`` (broadcasting to
+    the unfolded shape): window ``i`` of dim ``dim`` starts at ``i * step``, its ``size``
+    elements lie along a new last dim, and the other dims stay in place."""
+    nd = len(shape) + 1
+    key = []
+    for d, n in enumerate(shape):
+        axis = xp.arange(count) * step if d == dim else xp.arange(n)
+        key.append(axis.reshape([axis.size if i == d else 1 for i in range(nd)]))
+    key[dim] = key[dim] + xp.arange(size).reshape((1,) * (nd - 1) + (size,))
+    return tuple(key)
+
+
+def unfold(input, dimension, size, step) -> Tensor:
+    """``Tensor.unfold``: the windows of ``size`` elements of dim ``dimension``, ``step`` apart,
+    with each window's elements along a new last dim: a strided view (windows may overlap)."""
+    data = input._data
+    d = normalize_dims(dimension, data.ndim)[0]
+    length = data.shape[d] if data.ndim else 1
+    if size > length:
+        raise RuntimeError(f"maximum size for tensor at dimension {d} is {length} but size is "
+                           f"{size}")
+    if size < 0:
+        raise RuntimeError(f"size is {size} but must be >= 0")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    if not data.ndim:
+        return narrow(reshape(input, (1,)), 0, 0, size)
+    count = (length - size) // step + 1
+    strides = data.strides
+    out = input._xp().lib.stride_tricks.as_strided(
+        data, data.shape[:d] + (count,) + data.shape[d + 1:] + (size,),
+        strides[:d] + (strides[d] * step,) + strides[d + 1:] + (strides[d],))
+    key = _window_key(input._xp(), data.shape, d, count, size, step)
+    return _view_of(input, out, UnfoldBackward0, view=key, key=key, shape=data.shape, dim=d,
+                    step=step)
+
+
+def _repeat_indices(repeats, output_size) -> Tensor:
+    """``repeat_interleave(repeats)``: each index ``i`` of the 1-d int32/int64 tensor
+    ``repeats`` repeated ``repeats[i]`` times (in ``repeats``' dtype)."""
+    counts = repeats._data
+    if counts.dtype not in (np.int32, np.int64):
+        raise NotImplementedError(f"\"repeat_interleave_cpu\" not implemented for "
+                                  f"'{torch_type_name(counts.dtype)}'")
+    if counts.ndim != 1:
+        raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
+    if counts.size:
+        if output_size is not None and int(counts.sum()) != output_size:
+            raise RuntimeError("allocated size does not match required size")
+        if int(counts.min()) < 0:
+            raise RuntimeError("repeats can not be negative")
+    xp = repeats._xp()
+    return _wrap(xp.repeat(xp.arange(counts.size, dtype=counts.dtype), counts))
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None) -> Tensor:
+    """Each slice of dim ``dim`` (each element of the flattened tensor without ``dim``) repeated
+    ``repeats`` times, an int or a tensor of counts (0-d or one per slice); with a tensor of
+    counts alone, ``repeat_interleave(counts)``, each index ``i`` repeated ``counts[i]`` times."""
+    if repeats is None:
+        return _repeat_indices(input, output_size)
+    source = input if dim is not None else flatten(input)
+    if isinstance(repeats, Tensor):
+        d = 0 if dim is None else dim
+        if repeats._data.ndim > 1:
+            raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
+        n = dim_size(source, d)
+        if repeats._data.size == 1:
+            repeats = expand(reshape(repeats, (1,)), (n,))
+        elif repeats._data.shape[0] != n:
+            raise RuntimeError(f"repeats must have the same size as input along dim, but got "
+                               f"repeats.size(0) = {repeats._data.shape[0]} and "
+                               f"input.size({d}) = {n}")
+        return index_select(source, d, _repeat_indices(repeats, output_size))
+    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)):
+        raise TypeError(f"repeat_interleave() received an invalid combination of arguments - got "
+                        f"({type(repeats).__name__}), but expected repeats to be an int or a "
+                        f"Tensor")
+    d = normalize_dims(0 if dim is None else dim, input._data.ndim)[0]
+    if repeats < 0:
+        raise RuntimeError("Repeats must be non-negative")
+    wide = unsqueeze(source, d + 1)  # PyTorch's IndexError for a 0-d input with a dim
+    shape = source._data.shape
+    if output_size is not None and output_size != shape[d] * repeats:
+        raise RuntimeError(f"repeat_interleave: Invalid output_size, expected "
+                           f"{shape[d] * repeats} but got {output_size}")
+    copies = clone(expand(wide, shape[:d + 1] + (repeats,) + shape[d + 1:]))
+    return reshape(copies, shape[:d] + (shape[d] * repeats,) + shape[d + 1:])
+
+
+def tensor_split(input, indices_or_sections, dim=0):
+    """Views of ``input`` split along ``dim`` into ``indices_or_sections`` pieces (an int: the
+    first ``size % sections`` one longer than the others) or at the given indices (a sequence,
+    sliced as Python slices: negative, out of range or decreasing indices give short or empty
+    pieces); a tensor holds either (0-d or 1-d, int64)."""
+    nd = input._data.ndim
+    if nd == 0:
+        raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a "
+                           "tensor with 0 dims")
+    d = normalize_dims(dim, nd)[0]
+    spec = indices_or_sections
+    if isinstance(spec, Tensor):
+        if spec._data.dtype != np.int64:
+            raise RuntimeError("tensor_split expected tensor_indices_or_sections to have dtype of "
+                               f"long, but got {torch_type_name(spec._data.dtype)}")
+        if spec._data.ndim > 1:
+            raise RuntimeError("tensor_split expected tensor_indices_or_sections to be a "
+                               "zero-dimensional or one-dimensional tensor, but got a tensor "
+                               f"with {spec._data.ndim} dims")
+        spec = spec.tolist()
+    if isinstance(spec, (int, np.integer)):
+        if spec <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {spec}")
+        small, extra = divmod(input._data.shape[d], int(spec))
+        bounds = [i * small + min(i, extra) for i in range(1, spec)]
+    else:
+        bounds = [int(i) for i in spec]
+    lead = (slice(None),) * d
+    return tuple([input[lead + (slice(start, stop),)]
+                  for start, stop in zip([0] + bounds, bounds + [None])])
+
+
+def _split_along(input, indices_or_sections, name, min_dims, dim):
+    """``hsplit``/``vsplit``/``dsplit``: ``tensor_split`` along ``dim`` of a tensor with at least
+    ``min_dims`` dims, where a number of sections must divide the dim's size."""
+    nd = input._data.ndim
+    if nd < min_dims:
+        raise RuntimeError(f"torch.{name} requires a tensor with at least {min_dims} dimension, "
+                           f"but got a tensor with {nd} dimensions!")
+    n = input._data.shape[dim]
+    sections = indices_or_sections
+    if isinstance(sections, (int, np.integer)) and (sections == 0 or n % sections):
+        raise RuntimeError(f"torch.{name} attempted to split along dimension {dim}, but the size "
+                           f"of the dimension {n} is not divisible by the split_size {sections}!")
+    return tensor_split(input, sections, dim)
+
+
+def hsplit(input, indices_or_sections):
+    """``tensor_split`` along dim 1 (dim 0 of a 1-d tensor); sections must divide the size."""
+    dim = 0 if input._data.ndim == 1 else 1
+    return _split_along(input, indices_or_sections, "hsplit", 1, dim)
+
+
+def vsplit(input, indices_or_sections):
+    """``tensor_split`` along dim 0 of an at least 2-d tensor; sections must divide the size."""
+    return _split_along(input, indices_or_sections, "vsplit", 2, 0)
+
+
+def dsplit(input, indices_or_sections):
+    """``tensor_split`` along dim 2 of an at least 3-d tensor; sections must divide the size."""
+    return _split_along(input, indices_or_sections, "dsplit", 3, 2)
+
+
+def rot90(input, k=1, dims=(0, 1)) -> Tensor:
+    """``input`` rotated by ``k`` quarter turns (any int) in the plane of ``dims``, from the
+    first dim towards the second: a contiguous copy."""
+    dims = list(dims)
+    nd = input._data.ndim
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    if nd < 2:
+        raise RuntimeError(f"expected total dims >= 2, but got total dims = {nd}")
+    d0, d1 = normalize_dims(dims[0], nd)[0], normalize_dims(dims[1], nd)[0]
+    if d0 == d1:
+        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {dims[0]} "
+                           f"and dim1 = {dims[1]}")
+    k %= 4
+    if k % 2:
+        return clone(transpose(_reversed(input, (d1 if k == 1 else d0,)), d0, d1))
+    return clone(_reversed(input, (d0, d1) if k else ()))
+
+
+def fliplr(input) -> Tensor:
+    """``input`` reversed along dim 1, left to right (at least 2-d)."""
+    if input._data.ndim < 2:
+        raise RuntimeError("Input must be >= 2-d.")
+    return flip(input, 1)
+
+
+def flipud(input) -> Tensor:
+    """``input`` reversed along dim 0, upside down (at least 1-d)."""
+    if input._data.ndim < 1:
+        raise RuntimeError("Input must be >= 1-d.")
+    return flip(input, 0)
+
+
+def broadcast_shapes(*shapes) -> tuple:
+    """The shape that tensors of ``shapes`` (sequences of sizes, or ints for 1-d shapes; None
+    is skipped) broadcast to, with the errors of PyTorch's Python implementation."""
+    shapes = [(s,) if isinstance(s, int) else s for s in shapes if s is not None]
+    for s in shapes:
+        if not isinstance(s, Sequence):
+            raise RuntimeError("Input shapes should be of type ints, a tuple of ints, or a list "
+                               f"of ints, got {s}")
+    common = [1] * max([len(s) for s in shapes], default=0)
+    for i, s in enumerate(shapes):
+        for d in range(-1, -1 - len(s), -1):
+            if s[d] == common[d]:
+                continue
+            if common[d] == 1:
+                if s[d] < 0:
+                    raise ValueError("Attempting to broadcast a dimension with negative length!")
+                common[d] = s[d]
+            elif s[d] != 1:
+                raise RuntimeError(f"Attempting to broadcast a dimension of length {s[d]} at "
+                                   f"{d}! Mismatching argument at index {i} had {s}; but "
+                                   f"expected shape should be broadcastable to {common}")
+    return tuple(common)
+
+
+def broadcast_tensors(*tensors):
+    """The tensors expanded to their common broadcast shape (views; one that has that shape
+    already is returned as is)."""
+    shape = ()
+    for t in _tensor_args(tensors):
+        try:
+            shape = np.broadcast_shapes(shape, t.shape)
+        except ValueError:
+            raise broadcast_error(shape, t.shape) from None
+    return tuple([t if t.shape == shape else expand(t, shape) for t in tensors])
+
+
+def cartesian_prod(*tensors) -> Tensor:
+    """The Cartesian product of 1-d tensors of one dtype, one row per tuple in
+    ``itertools.product`` order (a single tensor is returned as is)."""
+    for t in _tensor_args(tensors):
+        if t._data.ndim != 1:
+            raise RuntimeError(f"Expect a 1D vector, but got shape {list(t.shape)}")
+    if len(tensors) == 1:
+        return tensors[0]
+    return stack([flatten(g) for g in meshgrid(*tensors, indexing="ij")], 1)
+
+
+def block_diag(*tensors) -> Tensor:
+    """The block-diagonal matrix of the tensors (at most 2-d; a 0-d or 1-d one is one row) in
+    their promoted dtype, zeros elsewhere."""
+    for i, t in enumerate(_tensor_args(tensors)):
+        if t._data.ndim > 2:
+            raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer "
+                               f"dimensions. Input {i} has {t._data.ndim} dimensions")
+    if not tensors:
+        return _wrap(np.empty((1, 0), get_default_dtype()))
+    dtype = result_type(*[t._data for t in tensors])
+    blocks = [to(t if t._data.ndim == 2 else reshape(t, (1, t._data.size)), dtype)
+              for t in tensors]
+    width = sum([b.shape[1] for b in blocks])
+    xp = tensors[0]._xp()
+    rows, left = [], 0
+    for b in blocks:
+        height, cols = b.shape
+        rows.append(cat([_wrap(xp.zeros((height, left), dtype)), b,
+                         _wrap(xp.zeros((height, width - left - cols), dtype))], 1))
+        left += cols
+    return cat(rows, 0)
+
+
+def combinations(input, r=2, with_replacement=False) -> Tensor:
+    """The ``r``-element combinations of a 1-d tensor's elements, one per row in ``itertools``
+    order (with repeated elements when ``with_replacement``)."""
+    data = input._data
+    if data.ndim != 1:
+        raise RuntimeError(f"Expect a 1D vector, but got shape {list(data.shape)}")
+    if r < 0:
+        raise RuntimeError(f"Expect a non-negative number, but got {r}")
+    xp = input._xp()
+    if r == 0:
+        return _wrap(xp.empty((0,), data.dtype))
+    pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
+    index = np.fromiter(itertools.chain.from_iterable(pick(range(data.shape[0]), r)), np.int64)
+    return input[xp.asarray(index.reshape(-1, r))]
+
+
+def vander(x, N=None, increasing=False) -> Tensor:
+    """The Vandermonde matrix of a 1-d tensor: column ``j`` of ``N`` (default ``len(x)``) holds
+    ``x ** (N - 1 - j)``, ``x ** j`` when ``increasing``, as cumulative products; integer and
+    bool input give int64."""
+    from .scan import cumprod
+    if x._data.ndim != 1:
+        raise RuntimeError("x must be a one-dimensional tensor.")
+    m = x._data.shape[0]
+    n = m if N is None else N
+    if n < 0:
+        raise RuntimeError("N must be non-negative.")
+    dtype = promote_types(x._data.dtype, np.dtype(np.int64))
+    out = _wrap(x._xp().ones((m, min(n, 1)), dtype))
+    if n > 1:
+        out = cat([out, cumprod(expand(unsqueeze(to(x, dtype), 1), (m, n - 1)), 1)], 1)
+    return out if increasing else flip(out, 1)

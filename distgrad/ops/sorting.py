@@ -11,11 +11,11 @@ from .. import random as _random
 from ..autograd.graph import Node
 from ..dtypes import int64
 from ..tensor import Tensor, _from_node
-from ._util import _state, normalize_dims, torch_type_name
+from ._util import _state, normalize_dims, scalar_value, torch_type_name
 from .creation import zeros
-from .index import _open_grid, scatter
+from .index import _open_grid, gather, scatter
 from .reduce import _empty_reduction_error, values_indices
-from .shape import reshape, squeeze
+from .shape import movedim, reshape
 
 _wrap = Tensor._wrap
 
@@ -40,15 +40,22 @@ def _stable_argsort(data, axis):
 
 
 class SortBackward0(Node):
-    """Backward of ``sort``: each value's gradient goes back to the place it came from."""
+    """Backward of ``sort``: each value's gradient goes back to the place it came from (the
+    selecting ops' too, whose output may have dropped the dim: ``kept`` False)."""
+
+    kept = True
 
     def backward(self, g):
         xp = _backend.get_array_module(g)
+        if not self.kept:
+            g = xp.expand_dims(g, self.axis)
         out = xp.zeros(self.shape, dtype=g.dtype)
         out[_open_grid(xp, self.indices, self.axis)] = g
         return (out,)
 
     def graph_backward(self, g):
+        if not self.kept:
+            g = g.unsqueeze(self.axis)
         base = zeros(self.shape, dtype=g.dtype, device=g.device)
         return (scatter(base, self.axis, _wrap(self.indices), g),)
 
@@ -61,22 +68,25 @@ class TopkBackward0(SortBackward0):
     """Backward of ``topk``."""
 
 
-def _select(input, dim, pick, node_cls):
+def _select(input, dim, pick, node_cls, keepdim=True):
     """``(values, indices)``: the elements of ``input`` at the int64 indices ``pick(data, axis)``
-    along ``dim`` (a 0-d input acts as a one-element vector)."""
+    along ``dim``, that dim dropped unless ``keepdim`` (a 0-d input acts as a one-element
+    vector, and stays 0-d)."""
     data = input._data
     if data.ndim == 0:
         normalize_dims(dim, 0)
-        values, indices = _select(reshape(input, (1,)), 0, pick, node_cls)
-        return values_indices(squeeze(values, 0), squeeze(indices, 0))
+        return _select(reshape(input, (1,)), 0, pick, node_cls, keepdim=False)
     axis = normalize_dims(dim, data.ndim)[0]
     idx = pick(data, axis).astype(int64, copy=False)
     values = input._xp().take_along_axis(data, idx, axis=axis)
+    indices = idx if keepdim else idx.squeeze(axis)
+    if not keepdim:
+        values = values.squeeze(axis)
     if _state.enabled and input._requires_grad:
         node = node_cls((input,))
-        node.indices, node.axis, node.shape = idx, axis, data.shape
-        return values_indices(_from_node(values, node), _wrap(idx))
-    return values_indices(_wrap(values), _wrap(idx))
+        node.indices, node.axis, node.shape, node.kept = idx, axis, data.shape, keepdim
+        return values_indices(_from_node(values, node), _wrap(indices))
+    return values_indices(_wrap(values), _wrap(indices))
 
 
 def sort(input, dim=-1, descending=False, *, stable=False):
@@ -303,22 +313,23 @@ class MedianBackward0(Node):
         return (g * _wrap(self._weights(_backend.get_array_module(g._data))),)
 
 
-def _kth_along(input, dim, keepdim, position, node_cls, name):
-    """``(values, indices)`` of the element at sorted position ``position(data, axis)`` (an int64
-    array with ``axis`` of length 1) along ``dim`` (NaN sorts last)."""
+def _at_sorted_position(position):
+    """The ``pick`` of ``_select`` that takes the element at sorted position
+    ``position(data, axis)`` (an int64 array with ``axis`` of length 1; NaN sorts last)."""
+    def pick(arr, ax):
+        xp = _backend.get_array_module(arr)
+        return xp.take_along_axis(_stable_argsort(arr, ax), position(arr, ax), axis=ax)
+    return pick
+
+
+def _kth_along(input, dim, keepdim, pick, node_cls, name):
+    """``(values, indices)`` of the element ``pick(data, axis)`` (``_select``'s) chooses along
+    ``dim``, that dim dropped unless ``keepdim``; an empty ``dim`` raises op ``name``'s error."""
     data = input._data
     axis = normalize_dims(dim, data.ndim)[0]
     if data.ndim and data.shape[axis] == 0:
         raise _empty_reduction_error(name, data.shape, (axis,))
-    xp = input._xp()
-
-    def pick(arr, ax):
-        return xp.take_along_axis(_stable_argsort(arr, ax), position(arr, ax), axis=ax)
-
-    values, indices = _select(input, dim, pick, node_cls)
-    if keepdim or data.ndim == 0:
-        return values_indices(values, indices)
-    return values_indices(squeeze(values, axis), squeeze(indices, axis))
+    return _select(input, dim, pick, node_cls, keepdim)
 
 
 def kthvalue(input, k, dim=-1, keepdim=False):
@@ -333,33 +344,200 @@ def kthvalue(input, k, dim=-1, keepdim=False):
         shape[ax] = 1
         return input._xp().full(shape, k - 1, dtype=int64)
 
-    return _kth_along(input, dim, keepdim, position, KthvalueBackward0, "kthvalue")
+    return _kth_along(input, dim, keepdim, _at_sorted_position(position), KthvalueBackward0,
+                      "kthvalue")
+
+
+def _median_of_all(input, skip_nan, node_cls) -> Tensor:
+    """The lower median of all elements of ``input``: of those that are not NaN with
+    ``skip_nan`` (NaN when there are none), else NaN when any is NaN (NaN for no elements)."""
+    xp = input._xp()
+    data = input._data
+    flat = xp.sort(data.reshape(-1))
+    nans = int(xp.isnan(flat).sum()) if data.dtype.kind == "f" else 0
+    count = flat.size - nans if skip_nan else flat.size
+    if count == 0:
+        out = xp.asarray(xp.nan, dtype=data.dtype)
+    else:
+        out = flat[(count - 1) // 2 if skip_nan or not nans else -1]
+    if _state.enabled and input._requires_grad:
+        node = node_cls((input,))
+        node.save(input)
+        result = _from_node(out, node)
+        node.save_output(result)
+        return result
+    return _wrap(out)
+
+
+def _non_nan_count(arr, ax):
+    """The number of elements of each slice of ``arr`` along ``ax`` that are not NaN (an int
+    array keeping ``ax`` with length 1)."""
+    xp = _backend.get_array_module(arr)
+    n = arr.shape[ax]
+    if arr.dtype.kind != "f":
+        return xp.full([1] * arr.ndim, n)
+    return n - xp.isnan(arr).sum(axis=ax, keepdims=True)
 
 
 def median(input, dim=None, keepdim=False):
     """The lower median of all elements (NaN if any is NaN), or ``(values, indices)`` of the
     lower median along ``dim`` (the first NaN where a slice has one)."""
-    xp = input._xp()
     if dim is None:
-        data = input._data
-        flat = xp.sort(data.reshape(-1))
-        nans = int(xp.isnan(flat).sum()) if data.dtype.kind == "f" else 0
-        if flat.size == 0:
-            out = xp.asarray(xp.nan, dtype=data.dtype)
-        else:
-            out = flat[(flat.size - 1) // 2 if not nans else -1]
-        if _state.enabled and input._requires_grad:
-            node = MedianBackward0((input,))
-            node.save(input)
-            result = _from_node(out, node)
-            node.save_output(result)
-            return result
-        return _wrap(out)
+        return _median_of_all(input, False, MedianBackward0)
 
     def position(arr, ax):
         n = arr.shape[ax]
-        finite = (n - xp.isnan(arr).sum(axis=ax, keepdims=True) if arr.dtype.kind == "f"
-                  else xp.full([1] * arr.ndim, n))
-        return xp.where(finite < n, finite, (n - 1) // 2).astype(int64, copy=False)
+        finite = _non_nan_count(arr, ax)
+        return input._xp().where(finite < n, finite, (n - 1) // 2).astype(int64, copy=False)
 
-    return _kth_along(input, dim, keepdim, position, MedianBackward1, "median")
+    return _kth_along(input, dim, keepdim, _at_sorted_position(position), MedianBackward1,
+                      "median")
+
+
+class NanmedianBackward0(MedianBackward0):
+    """Backward of ``nanmedian()``: the gradient shared among the elements equal to the result
+    (the NaNs when all are NaN)."""
+
+
+class NanmedianBackward1(SortBackward0):
+    """Backward of ``nanmedian(dim)``: the gradient goes to the selected element."""
+
+
+def nanmedian(input, dim=None, keepdim=False):
+    """``median`` ignoring NaN: the lower median of the elements that are not NaN (NaN when a
+    slice has none), of all elements or as ``(values, indices)`` along ``dim``."""
+    if input._data.dtype.kind == "b":
+        raise NotImplementedError("\"median_cpu\" not implemented for 'Bool'")
+    if dim is None:
+        return _median_of_all(input, True, NanmedianBackward0)
+    xp = input._xp()
+
+    def pick(arr, ax):
+        count = _non_nan_count(arr, ax)
+        position = ((xp.maximum(count, 1) - 1) // 2).astype(int64, copy=False)
+        chosen = _at_sorted_position(lambda *_: position)(arr, ax)
+        return xp.where(count == 0, _introselect_first(arr.shape[ax]), chosen)
+
+    return _kth_along(input, dim, keepdim, pick, NanmedianBackward1, "median")
+
+
+def _introselect_first(n) -> int:
+    """The index that libstdc++'s ``nth_element`` (introselect) leaves first among ``n``
+    elements none of which compares less than another: PyTorch's ``nanmedian`` index for an
+    all-NaN slice. Each round moves the middle element first (the median of three) and
+    reverses the rest (the partition's swaps), keeping the part before the cut."""
+    order = list(range(n))
+    last = n
+    while last > 3:
+        mid = last // 2
+        order[0], order[mid] = order[mid], order[0]
+        order[1:last] = order[last - 1:0:-1]
+        last = 1 + (last - 1) // 2
+    return order[0]
+
+
+class ModeBackward0(SortBackward0):
+    """Backward of ``mode``: the gradient goes to the selected element."""
+
+
+def _mode_pick(arr, ax):
+    """The ``pick`` of ``mode``: in each slice along ``ax``, the last occurrence of the most
+    frequent value (the smallest of equally frequent ones; each NaN counts as distinct)."""
+    xp = _backend.get_array_module(arr)
+    order = _stable_argsort(arr, ax)
+    ordered = xp.moveaxis(xp.take_along_axis(arr, order, axis=ax), ax, -1)
+    position = xp.arange(ordered.shape[-1])
+    starts = xp.ones(ordered.shape, dtype=bool)
+    starts[..., 1:] = ordered[..., 1:] != ordered[..., :-1]
+    run_start = xp.maximum.accumulate(xp.where(starts, position, 0), axis=-1)
+    last = xp.argmax(position - run_start, axis=-1)  # the end of the first longest run
+    return xp.take_along_axis(order, xp.expand_dims(last, ax), axis=ax)
+
+
+def mode(input, dim=-1, keepdim=False):
+    """``(values, indices)``: the most frequent value along ``dim`` (the smallest of equally
+    frequent ones) and the index of its last occurrence."""
+    return _kth_along(input, dim, keepdim, _mode_pick, ModeBackward0, "mode")
+
+
+_INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _check_quantile_args(input, q, interpolation):
+    """PyTorch's checks of ``quantile``'s arguments, in its order (but for the range of a tensor
+    ``q``, checked last)."""
+    if interpolation not in _INTERPOLATIONS:
+        raise RuntimeError("quantile() interpolation must be one of linear, lower, higher, "
+                           f"midpoint or nearest, but got {interpolation}")
+    if not isinstance(q, Tensor) and not 0 <= q <= 1:
+        raise RuntimeError(f"quantile() q must be in the range [0, 1] but got {q}")
+    data = input._data
+    if data.size == 0:
+        raise RuntimeError("quantile() input tensor must be non-empty")
+    if isinstance(q, Tensor) and q.ndim > 1:
+        raise RuntimeError("quantile() q must be a scalar or 1D tensor")
+    if data.dtype not in (np.float32, np.float64):
+        raise RuntimeError("quantile() input tensor must be either float or double dtype")
+    if isinstance(q, Tensor) and q._data.dtype != data.dtype:
+        raise RuntimeError("quantile() q tensor must be same dtype as the input tensor")
+
+
+def _quantile(input, q, dim, keepdim, interpolation, skip_nan) -> Tensor:
+    """``quantile`` (``nanquantile`` with ``skip_nan``) composed of differentiable ops as in
+    PyTorch: each slice sorted, ranks ``q * (n - 1)`` (n counting the non-NaN elements with
+    ``skip_nan``; a slice with a NaN takes its last element without), values gathered at the
+    ranks rounded down and up, and interpolated."""
+    from .elementwise import ceil, floor, isnan, lerp, logical_not, round, where
+    if not isinstance(q, Tensor):
+        q = scalar_value(q)
+    _check_quantile_args(input, q, interpolation)
+    data = input._data
+    xp = input._xp()
+    if dim is None:
+        out_shape = (1,) * data.ndim if keepdim else ()
+        x = reshape(input, (1, -1))
+    else:
+        axis = normalize_dims(dim, data.ndim)[0]
+        out_shape = [1 if i == axis else s for i, s in enumerate(data.shape)
+                     if keepdim or i != axis]
+        x = (reshape(movedim(input, axis, -1), (-1, data.shape[axis])) if data.ndim
+             else reshape(input, (1, 1)))
+    if isinstance(q, Tensor):
+        if not bool(((q._data >= 0) & (q._data <= 1)).all()):
+            raise RuntimeError("quantile() q values must be in the range [0, 1]")
+        qs = reshape(q, (-1,))
+    else:
+        qs = _wrap(xp.asarray([q], dtype=data.dtype))
+    ordered = sort(x, -1).values
+    n = ordered.shape[-1]
+    if skip_nan:
+        ranks = qs * (logical_not(isnan(ordered)).sum(-1, keepdim=True) - 1)
+        ranks = where(ranks < 0, 0.0, ranks)
+    else:
+        ranks = where(isnan(ordered).any(-1, keepdim=True), float(n - 1), qs * (n - 1))
+    rounding = {"lower": floor, "higher": ceil, "nearest": round}.get(interpolation)
+    if rounding is not None:
+        ranks = rounding(ranks)
+    below = _wrap(ranks._data.astype(int64))
+    values = gather(ordered, -1, below)
+    if interpolation in ("linear", "midpoint"):
+        weights = (ranks - below if interpolation == "linear"
+                   else _wrap(xp.full(ranks.shape, 0.5, dtype=data.dtype)))
+        above = gather(ordered, -1, _wrap(ceil(ranks)._data.astype(int64)))
+        values = lerp(values, above, weights)
+    if isinstance(q, Tensor) and q.ndim == 1:
+        return reshape(values.t(), (q.shape[0], *out_shape))
+    return reshape(values, out_shape)
+
+
+def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear") -> Tensor:
+    """The ``q``-quantiles (``q`` a number or a 1-D tensor of them, in [0, 1]) of all elements
+    or along ``dim``, interpolated between the neighbouring order statistics ("linear",
+    "midpoint") or taking one ("lower", "higher", "nearest"); NaN where a slice has a NaN.
+    A 1-D ``q`` gives its quantiles along a new first dim."""
+    return _quantile(input, q, dim, keepdim, interpolation, False)
+
+
+def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear") -> Tensor:
+    """``quantile`` of the elements that are not NaN (NaN where a slice has none)."""
+    return _quantile(input, q, dim, keepdim, interpolation, True)
