@@ -66,6 +66,15 @@ def test_ddp_powersgd_hook(n, shm):
     assert_ok_lines(res, n)
 
 
+@pytest.mark.mpi
+@pytest.mark.parametrize("n", [2, 3])
+def test_ddp_with_activation_checkpointing(n):
+    """Checkpointed blocks (with dropout) under DDP train exactly like plain ones; the
+    parameters' gradients reach DDP's hooks through the checkpoint's boundary."""
+    res = run_mpi(n, SCRIPTS / "ddp_activation_checkpoint.py", timeout=120)
+    assert_ok_lines(res, n)
+
+
 def test_ddp_world_of_one_needs_no_mpi():
     res = run_python(SCRIPTS / "ddp_single.py", timeout=60)
     assert_ok_lines(res, 1)
