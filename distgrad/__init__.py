@@ -29,5 +29,7 @@ from . import autograd  # noqa: E402,F401
 from . import data  # noqa: E402,F401
 from . import linalg  # noqa: E402,F401
 from . import cuda  # noqa: E402,F401
+from . import amp  # noqa: E402,F401
+from .amp import autocast  # noqa: E402,F401
 from .checkpoint import load, save  # noqa: E402,F401
 from . import distributed, futures, nn, optim  # noqa: E402,F401

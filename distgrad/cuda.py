@@ -106,3 +106,12 @@ def memory_allocated(device=None) -> int:
         return 0
     with _backend._cupy.cuda.Device(_index(device)):
         return int(_backend._cupy.get_default_memory_pool().used_bytes())
+
+
+def __getattr__(name):
+    # ``distgrad.cuda.amp`` is ``distgrad.amp`` (PyTorch's older ``torch.cuda.amp`` path),
+    # imported on first use: it needs the tensor module
+    if name == "amp":
+        import importlib
+        return importlib.import_module("..amp", __name__)
+    raise AttributeError(f"module 'distgrad.cuda' has no attribute '{name}'")
