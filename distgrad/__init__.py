@@ -31,5 +31,10 @@ from . import linalg  # noqa: E402,F401
 from . import cuda  # noqa: E402,F401
 from . import amp  # noqa: E402,F401
 from .amp import autocast  # noqa: E402,F401
+from . import backends  # noqa: E402,F401
+from .settings import (are_deterministic_algorithms_enabled, compile,  # noqa: E402,F401,A004
+                       get_float32_matmul_precision,
+                       is_deterministic_algorithms_warn_only_enabled,
+                       set_float32_matmul_precision, use_deterministic_algorithms)
 from .checkpoint import load, save  # noqa: E402,F401
 from . import distributed, futures, nn, optim  # noqa: E402,F401
