@@ -124,31 +124,37 @@ def test_matches_pytorch_after_20_steps(torch, name):
                 _assert_close(value, tstate[key])
 
 
+def run_two_groups(torch, make, steps, **second_group):
+    """Train the same parameters in distgrad and PyTorch with ``make``'s optimizer over two
+    groups (the second with half the learning rate and ``second_group``'s options) plus a
+    parameter that gets no gradient; check the parameters match. Returns ``(params, unused
+    parameter, optimizer)`` for each library."""
+    arrays = _init_arrays(1)
+
+    def build(lib, opt_mod):
+        params = _make_params(lib, arrays)
+        extra = lib.tensor(np.arange(3.0), requires_grad=True)
+        first = make(opt_mod, params[:2] + [extra])
+        group = dict(first.param_groups[0])
+        group.update(params=params[2:], lr=group["lr"] * 0.5, **second_group)
+        return params, extra, make(opt_mod, [{"params": params[:2] + [extra]}, group])
+
+    ours, theirs = build(dg, optim), build(torch, torch.optim)
+    _train(dg, ours[2], ours[0], arrays, steps)
+    _train(torch, theirs[2], theirs[0], arrays, steps)
+    for p, tp in zip(ours[0], theirs[0]):
+        _assert_close(p, tp)
+    return ours, theirs
+
+
 @pytest.mark.torch
 @pytest.mark.parametrize("name", ["sgd-momentum", "adam-all", "rmsprop-centered-momentum",
                                   "adagrad-all"])
 def test_param_groups_and_missing_grads_match_pytorch(torch, name):
     """Two groups with their own options; a parameter without a gradient is skipped."""
-    make = CONFIGS[name]
-    arrays = _init_arrays(1)
-    unused = np.arange(3.0)
-
-    def build(lib, opt_mod):
-        params = _make_params(lib, arrays)
-        extra = lib.tensor(unused.copy(), requires_grad=True)
-        first = make(opt_mod, params[:2] + [extra])
-        group = dict(first.param_groups[0])
-        group.update(params=params[2:], lr=group["lr"] * 0.5, weight_decay=0.01)
-        opt = make(opt_mod, [{"params": params[:2] + [extra]}, group])
-        return params, extra, opt
-
-    ours, extra, opt = build(dg, optim)
-    theirs, textra, topt = build(torch, torch.optim)
-    _train(dg, opt, ours, arrays, 20)
-    _train(torch, topt, theirs, arrays, 20)
-    for p, tp in zip(ours, theirs):
-        _assert_close(p, tp)
-    assert extra.grad is None and np.array_equal(_np(extra), unused)
+    (ours, extra, opt), (theirs, textra, topt) = run_two_groups(torch, CONFIGS[name], 20,
+                                                                weight_decay=0.01)
+    assert extra.grad is None and np.array_equal(_np(extra), np.arange(3.0))
     with_state = [id(p) for p in ours + [extra] if opt.state.get(p)]
     assert with_state == [id(p) for p in ours] + ([id(extra)] if name == "adagrad-all" else [])
     assert len(with_state) == len([p for p in theirs + [textra] if topt.state.get(p)])

@@ -9,7 +9,7 @@ import distgrad as dg
 from distgrad import optim
 from distgrad.testing import fake_cupy
 from test_optim import (_assert_close, _init_arrays, _make_params, _np, _train, assert_saveable,
-                        through_save)
+                        run_two_groups, through_save)
 
 ADDED = ("Adamax", "NAdam", "RAdam", "Adadelta", "ASGD", "Rprop")
 
@@ -103,24 +103,9 @@ def test_matches_pytorch_after_every_step(torch, name):
 @pytest.mark.parametrize("name", ALL)
 def test_param_groups_and_missing_grads_match_pytorch(torch, name):
     """Two groups with their own learning rates; a parameter without a gradient is skipped."""
-    make = CONFIGS[name]
-    arrays = _init_arrays(1)
-    unused = np.arange(3.0)
-
-    def build(lib, opt_mod):
-        params = _make_params(lib, arrays)
-        extra = lib.tensor(unused.copy(), requires_grad=True)
-        first = make(opt_mod, params[:2] + [extra])
-        group = dict(first.param_groups[0], params=params[2:], lr=first.param_groups[0]["lr"] / 2)
-        return params, extra, make(opt_mod, [{"params": params[:2] + [extra]}, group])
-
-    ours, extra, opt = build(dg, optim)
-    theirs, _, topt = build(torch, torch.optim)
-    _train(dg, opt, ours, arrays, 12)
-    _train(torch, topt, theirs, arrays, 12)
-    for p, tp in zip(ours, theirs):
-        _assert_close(p, tp)
-    assert extra.grad is None and np.array_equal(_np(extra), unused) and extra not in opt.state
+    (_, extra, opt), (_, _, topt) = run_two_groups(torch, CONFIGS[name], 12)
+    assert extra.grad is None and np.array_equal(_np(extra), np.arange(3.0))
+    assert extra not in opt.state
     _assert_state_dicts_match(opt.state_dict(), topt.state_dict())
 
 
