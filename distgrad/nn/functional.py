@@ -12,28 +12,26 @@ from __future__ import annotations
 from ..ops import elementwise as _elementwise
 from ..ops import shape as _shape
 from ..ops.nn import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d,  # noqa: F401
-                      adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_pool3d, avg_pool1d,
-                      avg_pool2d, avg_pool3d, batch_norm, bilinear, binary_cross_entropy,
-                      binary_cross_entropy_with_logits, celu, alpha_dropout, feature_alpha_dropout, conv1d, conv2d, conv3d,
-                      conv_transpose1d, conv_transpose2d, conv_transpose3d, cosine_embedding_loss,
-                      cosine_similarity, cross_entropy, dropout, dropout1d, dropout2d, dropout3d,
-                      elu, embedding, fold, gaussian_nll_loss, glu, group_norm, hardshrink,
-                      hardsigmoid, hardswish, hardtanh, hinge_embedding_loss, huber_loss,
-                      instance_norm, interpolate, kl_div, l1_loss, layer_norm, leaky_relu, linear,
+                      adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_pool3d, alpha_dropout,
+                      avg_pool1d, avg_pool2d, avg_pool3d, batch_norm, bilinear,
+                      binary_cross_entropy, binary_cross_entropy_with_logits, celu, channel_shuffle,
+                      conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
+                      cosine_embedding_loss, cosine_similarity, cross_entropy, dropout, dropout1d,
+                      dropout2d, dropout3d, elu, embedding, feature_alpha_dropout, fold,
+                      gaussian_nll_loss, glu, group_norm, gumbel_softmax, hardshrink, hardsigmoid,
+                      hardswish, hardtanh, hinge_embedding_loss, huber_loss, instance_norm,
+                      interpolate, kl_div, l1_loss, layer_norm, leaky_relu, linear,
                       local_response_norm, log_softmax, logsigmoid, lp_pool1d, lp_pool2d, lp_pool3d,
-                      margin_ranking_loss,
-                      max_pool1d, max_pool2d, max_pool2d_with_indices, max_pool3d,
-                      max_pool3d_with_indices, max_unpool1d, max_unpool2d, max_unpool3d, mish,
-                      mse_loss,
-                      multi_head_attention_forward, multi_margin_loss, multilabel_margin_loss,
-                      multilabel_soft_margin_loss, nll_loss,
-                      normalize, one_hot, pad, pairwise_distance, pdist, pixel_shuffle,
-                      pixel_unshuffle, poisson_nll_loss, prelu, channel_shuffle,
-                      relu6, rms_norm, rrelu, scaled_dot_product_attention, selu, silu,
-                      smooth_l1_loss, soft_margin_loss, softmax, softmin, softplus, softshrink,
-                      softsign, tanhshrink, threshold, triplet_margin_loss,
-                      triplet_margin_with_distance_loss, unfold, upsample,
-                      upsample_bilinear, upsample_nearest)
+                      margin_ranking_loss, max_pool1d, max_pool2d, max_pool2d_with_indices,
+                      max_pool3d, max_pool3d_with_indices, max_unpool1d, max_unpool2d, max_unpool3d,
+                      mish, mse_loss, multi_head_attention_forward, multi_margin_loss,
+                      multilabel_margin_loss, multilabel_soft_margin_loss, nll_loss, normalize,
+                      one_hot, pad, pairwise_distance, pdist, pixel_shuffle, pixel_unshuffle,
+                      poisson_nll_loss, prelu, relu6, rms_norm, rrelu, scaled_dot_product_attention,
+                      selu, silu, smooth_l1_loss, soft_margin_loss, softmax, softmin, softplus,
+                      softshrink, softsign, tanhshrink, threshold, triplet_margin_loss,
+                      triplet_margin_with_distance_loss, unfold, upsample, upsample_bilinear,
+                      upsample_nearest)
 from ..ops.nn.attention import _canonical_mask  # noqa: F401
 from ..ops.nn.embedding import embedding_bag  # noqa: F401
 from ..tensor import Tensor as _Tensor

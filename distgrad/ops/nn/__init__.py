@@ -1,10 +1,10 @@
 """Neural-network operations (the implementation of ``distgrad.nn.functional``): each is a
 forward on raw arrays plus one fused backward node (attention is composed of them)."""
 from .activation import (alpha_dropout, celu, dropout, dropout1d, dropout2d, dropout3d, elu,
-                         feature_alpha_dropout, glu, hardshrink,
-                         hardsigmoid, hardswish, hardtanh, leaky_relu, log_softmax, logsigmoid,
-                         mish, prelu, relu6, rrelu, selu, silu, softmax, softmin, softplus,
-                         softshrink, softsign, tanhshrink, threshold)
+                         feature_alpha_dropout, glu, gumbel_softmax, hardshrink, hardsigmoid,
+                         hardswish, hardtanh, leaky_relu, log_softmax, logsigmoid, mish, prelu,
+                         relu6, rrelu, selu, silu, softmax, softmin, softplus, softshrink, softsign,
+                         tanhshrink, threshold)
 from .attention import multi_head_attention_forward, scaled_dot_product_attention
 from .conv import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
                    fold, unfold)

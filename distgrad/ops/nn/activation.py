@@ -211,6 +211,28 @@ def _alpha_dropout_impl(input, p, training, inplace, mask_shape_fn):
     return _apply_mask(input, keep) + _wrap(shift)
 
 
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1) -> Tensor:
+    """A sample of the Gumbel-softmax distribution: ``softmax((logits + g) / tau)`` with Gumbel
+    noise ``g`` from distgrad's generator; ``hard`` returns the one-hot of its maximum, with the
+    soft sample's gradient (straight-through)."""
+    if eps != 1e-10:
+        warnings.warn("`eps` parameter is deprecated and has no effect.", UserWarning,
+                      stacklevel=2)
+    xd = logits._data
+    xp = xp_of(xd)
+    if xp is np:
+        exponential = _random.rng().standard_exponential(xd.shape)
+    else:  # CuPy: its generator is seeded by distgrad.manual_seed
+        exponential = xp.random.standard_exponential(xd.shape)
+    gumbels = _wrap(-xp.log(exponential).astype(xd.dtype, copy=False))
+    y_soft = softmax((logits + gumbels) / tau, dim)
+    if not hard:
+        return y_soft
+    index = y_soft.argmax(dim, keepdim=True)
+    y_hard = y_soft.detach().mul(0).scatter(dim, index, 1.0)
+    return y_hard - y_soft.detach() + y_soft
+
+
 def _feature_shape(shape):
     if len(shape) < 2:
         raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
