@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..tensor import Tensor
 
-__all__ = ["Parameter", "Buffer", "is_lazy"]
+__all__ = ["Parameter", "UninitializedParameter", "Buffer", "is_lazy"]
 
 
 def _sharing_storage(cls, data, kind):
@@ -43,6 +43,43 @@ class Parameter(Tensor):
     __str__ = __repr__
 
 
+class UninitializedParameter(Parameter):
+    """A parameter whose shape is not known yet (the weights of lazy modules such as
+    ``LazyLinear``): ``materialize(shape)`` gives it storage and makes it a ``Parameter``, the
+    same object, so references to it stay valid. Until then its shape cannot be read."""
+
+    def __new__(cls, requires_grad=True, device=None, dtype=None):
+        from ..ops.creation import empty
+        p = super().__new__(cls, empty(0, device=device, dtype=dtype), requires_grad)
+        p._lazy_device, p._lazy_dtype = device, dtype
+        return p
+
+    def __init__(self, requires_grad=True, device=None, dtype=None):
+        pass
+
+    @property
+    def shape(self):
+        """Not known before ``materialize``."""
+        raise RuntimeError("Can't access the shape of an uninitialized parameter or buffer. This "
+                           "error usually happens in `load_state_dict` when trying to load an "
+                           "uninitialized parameter into an initialized one. Call `forward` to "
+                           "initialize the parameters before accessing their attributes.")
+
+    def materialize(self, shape, device=None, dtype=None) -> None:
+        """Give the parameter uninitialised storage of ``shape``; it becomes a ``Parameter``."""
+        from ..ops.creation import empty
+        data = empty(shape, device=device or self._lazy_device, dtype=dtype or self._lazy_dtype)
+        self._data = data._data
+        self._version_counter[0] += 1
+        del self._lazy_device, self._lazy_dtype
+        self.__class__ = Parameter
+
+    def __repr__(self):
+        return "<UninitializedParameter>"
+
+    __str__ = __repr__
+
+
 class Buffer(Tensor):
     """A tensor that, assigned as a ``Module`` attribute, is registered as a buffer
     (``torch.nn.Buffer``). ``persistent=False`` leaves it out of ``state_dict``."""
@@ -57,5 +94,5 @@ class Buffer(Tensor):
 
 
 def is_lazy(param) -> bool:
-    """Always False: distgrad has no lazy (uninitialised) parameters."""
-    return False
+    """Whether ``param`` is an ``UninitializedParameter`` (its shape is not known yet)."""
+    return isinstance(param, UninitializedParameter)

@@ -1,15 +1,18 @@
-"""``Linear``, ``Bilinear``, ``Identity`` and ``NonDynamicallyQuantizableLinear``."""
+"""``Linear``, ``LazyLinear``, ``Bilinear``, ``Identity`` and
+``NonDynamicallyQuantizableLinear``."""
 from __future__ import annotations
 
 import math
+import warnings
 
 from ... import ops
 from .. import init
-from ..parameter import Parameter
+from ...autograd.grad_mode import no_grad
+from ..parameter import Parameter, UninitializedParameter, is_lazy
 from .. import functional as F
 from .module import Module
 
-__all__ = ["Identity", "Linear", "Bilinear", "NonDynamicallyQuantizableLinear"]
+__all__ = ["Identity", "Linear", "LazyLinear", "Bilinear", "NonDynamicallyQuantizableLinear"]
 
 
 def _register_weight_bias(module: Module, weight_shape, bias_size, device, dtype) -> None:
@@ -66,6 +69,62 @@ class Linear(Module):
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
+
+
+class LazyLinear(Linear):
+    """A ``Linear`` whose ``in_features`` is taken from its first input: until then its weight
+    and bias are ``UninitializedParameter``s (``in_features`` is 0); the first forward (or
+    loading a state dict) gives them their shapes, initialises them as ``Linear`` does, and the
+    module becomes a ``Linear``. Create optimizers after that first call, as in PyTorch."""
+
+    cls_to_become = Linear
+
+    def __init__(self, out_features: int, bias: bool = True, device=None, dtype=None):
+        Module.__init__(self)
+        warnings.warn("Lazy modules are a new feature under heavy development so changes to the "
+                      "API or functionality can happen at any moment.", UserWarning, stacklevel=2)
+        self.in_features = 0
+        self.out_features = out_features
+        self.weight = UninitializedParameter(device=device, dtype=dtype)
+        if bias:
+            self.bias = UninitializedParameter(device=device, dtype=dtype)
+        else:
+            self.register_parameter("bias", None)
+
+    def has_uninitialized_params(self) -> bool:
+        """Whether the weight (or bias) still waits for its shape."""
+        return any(is_lazy(p) for p in self._parameters.values() if p is not None)
+
+    def reset_parameters(self) -> None:
+        if not self.has_uninitialized_params() and self.in_features:
+            super().reset_parameters()
+
+    def initialize_parameters(self, input) -> None:
+        """Give the parameters their shapes from ``input`` (``in_features = input.shape[-1]``)
+        and initialise them."""
+        if self.has_uninitialized_params():
+            with no_grad():
+                self.in_features = input.shape[-1]
+                self._materialize()
+                self.reset_parameters()
+
+    def _materialize(self) -> None:
+        self.weight.materialize((self.out_features, self.in_features))
+        if self.bias is not None:
+            self.bias.materialize((self.out_features,))
+        self.__class__ = self.cls_to_become
+
+    def forward(self, input):
+        self.initialize_parameters(input)
+        return Linear.forward(self, input)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        weight = state_dict.get(prefix + "weight")
+        if self.has_uninitialized_params() and weight is not None:
+            self.in_features = weight.shape[-1]
+            self._materialize()
+        # (the zero-argument super() fails once the module has become a Linear)
+        Module._load_from_state_dict(self, state_dict, prefix, *args, **kwargs)
 
 
 class NonDynamicallyQuantizableLinear(Linear):
