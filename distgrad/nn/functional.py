@@ -33,7 +33,9 @@ from ..ops.nn import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_poo
                       triplet_margin_with_distance_loss, unfold, upsample, upsample_bilinear,
                       upsample_nearest)
 from ..ops.nn.attention import _canonical_mask  # noqa: F401
+from ..ops.nn.ctc import ctc_loss  # noqa: F401
 from ..ops.nn.embedding import embedding_bag  # noqa: F401
+from ..ops.nn.sampling import affine_grid, grid_sample  # noqa: F401
 from ..tensor import Tensor as _Tensor
 
 flatten = _shape.flatten

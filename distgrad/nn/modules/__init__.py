@@ -14,7 +14,7 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropy
                    GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss, L1Loss,
                    MarginRankingLoss, MSELoss, MultiLabelMarginLoss, MultiLabelSoftMarginLoss,
                    MultiMarginLoss, NLLLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss,
-                   TripletMarginLoss, TripletMarginWithDistanceLoss)
+                   TripletMarginLoss, TripletMarginWithDistanceLoss, CTCLoss)
 from .module import Module
 from .normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d,
                             InstanceNorm2d, InstanceNorm3d, LayerNorm, LocalResponseNorm, RMSNorm)
@@ -61,5 +61,5 @@ __all__ = [
     "PixelUnshuffle", "ChannelShuffle", "PoissonNLLLoss", "GaussianNLLLoss", "MarginRankingLoss",
     "HingeEmbeddingLoss", "CosineEmbeddingLoss", "SoftMarginLoss", "MultiMarginLoss",
     "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "TripletMarginLoss",
-    "TripletMarginWithDistanceLoss", "LazyLinear",
+    "TripletMarginWithDistanceLoss", "LazyLinear", "CTCLoss",
 ]

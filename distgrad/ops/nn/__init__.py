@@ -8,6 +8,7 @@ from .activation import (alpha_dropout, celu, dropout, dropout1d, dropout2d, dro
 from .attention import multi_head_attention_forward, scaled_dot_product_attention
 from .conv import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
                    fold, unfold)
+from .ctc import ctc_loss
 from .distance import cosine_similarity, normalize, pairwise_distance, pdist
 from .embedding import embedding, one_hot
 from .linear import bilinear, linear
@@ -21,6 +22,7 @@ from .normalization import (batch_norm, group_norm, instance_norm, layer_norm,
                             local_response_norm, rms_norm)
 from .padding import pad
 from .shuffle import channel_shuffle, pixel_shuffle, pixel_unshuffle
+from .sampling import affine_grid, grid_sample
 from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d,
                       adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_pool3d, avg_pool1d,
                       avg_pool2d, avg_pool3d, lp_pool1d, lp_pool2d, lp_pool3d, max_pool1d,
