@@ -38,3 +38,4 @@ from .settings import (are_deterministic_algorithms_enabled, compile,  # noqa: E
                        set_float32_matmul_precision, use_deterministic_algorithms)
 from .checkpoint import load, save  # noqa: E402,F401
 from . import distributed, futures, nn, optim  # noqa: E402,F401
+from . import distributions  # noqa: E402,F401

@@ -1,0 +1,73 @@
+"""``Laplace``: the Laplace (double exponential) distribution with ``loc`` and ``scale``."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import ops
+from . import constraints
+from .distribution import Distribution
+from .utils import broadcast_all
+
+__all__ = ["Laplace"]
+
+
+class Laplace(Distribution):
+    """The Laplace distribution with density ``exp(-|x - loc| / scale) / (2 scale)``;
+    reparameterisable."""
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+    has_rsample = True
+
+    def __init__(self, loc, scale, validate_args=None):
+        self.loc, self.scale = broadcast_all(loc, scale)
+        super().__init__(self.loc.shape, validate_args=validate_args)
+
+    @property
+    def mean(self):
+        """``loc``."""
+        return self.loc
+
+    @property
+    def mode(self):
+        """``loc``."""
+        return self.loc
+
+    @property
+    def stddev(self):
+        """``sqrt(2) scale``."""
+        return math.sqrt(2) * self.scale
+
+    @property
+    def variance(self):
+        """``2 scale ** 2``."""
+        return 2 * self.scale.pow(2)
+
+    def rsample(self, sample_shape=()):
+        """``loc - scale sign(u) log(1 - |u|)`` with ``u`` uniform on (-1, 1)."""
+        u = self._rand(sample_shape, ops.rand)
+        tiny = float(np.finfo(u.dtype).tiny)
+        u = (2 * u - 1).clamp(min=tiny - 1)  # keeps log1p(-|u|) finite
+        return self.loc - self.scale * u.sign() * (-u.abs()).log1p()
+
+    def log_prob(self, value):
+        """``-log(2 scale) - |value - loc| / scale``."""
+        value = self._checked(value)
+        return -(2 * self.scale).log() - (value - self.loc).abs() / self.scale
+
+    def cdf(self, value):
+        """``0.5 - 0.5 sign(value - loc) expm1(-|value - loc| / scale)``."""
+        value = self._checked(value)
+        z = value - self.loc
+        return 0.5 - 0.5 * z.sign() * (-z.abs() / self.scale).expm1()
+
+    def icdf(self, value):
+        """``loc - scale sign(value - 0.5) log(1 - 2 |value - 0.5|)``."""
+        term = value - 0.5
+        return self.loc - self.scale * term.sign() * (-2 * term.abs()).log1p()
+
+    def entropy(self):
+        """``1 + log(2 scale)``."""
+        return 1 + (2 * self.scale).log()
