@@ -39,3 +39,4 @@ from .settings import (are_deterministic_algorithms_enabled, compile,  # noqa: E
 from .checkpoint import load, save  # noqa: E402,F401
 from . import distributed, futures, nn, optim  # noqa: E402,F401
 from . import distributions  # noqa: E402,F401
+from . import fft  # noqa: E402,F401

@@ -276,6 +276,8 @@ def _run_accumulate(node, grad, create_graph, accumulate, capture, captured, acc
     if grad is None:
         return
     t = node.variable
+    if grad.dtype.kind == "c" and t._data.dtype.kind != "c":
+        grad = grad.real  # PyTorch's convention: a real leaf's gradient is the real part
     if t._hooks:
         grad = _run_tensor_hooks(t._hooks, grad, create_graph, Tensor)
     if capture is not None:

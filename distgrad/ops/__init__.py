@@ -7,6 +7,7 @@ from types import ModuleType as _ModuleType
 from ..tensor import Tensor
 from . import creation, elementwise, index, inplace, linalg, reduce, scan, shape, sorting
 from .binning import bincount, bucketize, histc, searchsorted
+from .complex_ops import complex, conj, imag, real, view_as_complex, view_as_real
 from .creation import (arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full,
                        full_like, linspace, logspace, ones, ones_like, rand, rand_like, randint,
                        randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like)
@@ -120,6 +121,7 @@ def _install_methods():
         "logit": logit, "frac": frac, "sgn": sgn, "softmax": softmax,
         "log_softmax": log_softmax, "bernoulli": bernoulli, "bernoulli_": _bernoulli_,
         "fmod": fmod, "copysign": copysign, "fmax": fmax, "fmin": fmin, "xlogy": xlogy,
+        "conj": conj,
         "addcmul": addcmul, "addcdiv": addcdiv, "clamp_min": clamp_min, "clamp_max": clamp_max,
         "logaddexp": logaddexp, "logaddexp2": logaddexp2, "nan_to_num": nan_to_num,
         "lgamma": lgamma, "digamma": digamma, "float_power": float_power,
@@ -221,6 +223,8 @@ def _install_methods():
         setattr(T, name, fn)
     T.T = property(shape.T)
     T.mT = property(lambda self: transpose(self, -2, -1))
+    T.real = property(real)
+    T.imag = property(imag)
 
 
 def _new_kwargs(t, kw):

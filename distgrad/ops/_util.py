@@ -133,26 +133,28 @@ def maximum_zero(a):
 
 
 def promote_types(a, b):
-    """PyTorch's ``promote_types`` for two dtypes: a float wins over any int/bool (so int64 with
-    float16 gives float16, where NumPy gives float64); otherwise NumPy's rule (which matches)."""
+    """PyTorch's ``promote_types`` for two dtypes: a float or complex wins over any int/bool (so
+    int64 with float16 gives float16, where NumPy gives float64); otherwise NumPy's rule (which
+    matches)."""
     if a == b:
         return a
-    fa, fb = a.kind == "f", b.kind == "f"
+    fa, fb = a.kind in "fc", b.kind in "fc"
     if fa != fb:
         return a if fa else b
     return np.promote_types(a, b)
 
 
+_CATEGORIES = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
 def _combine_categories(higher, lower):
     # c10 ``combine_categories``: a lower-priority operand (0-d tensor) only matters when it is of
-    # a higher category (bool < integer < float) than the higher-priority ones.
+    # a higher category (bool < integer < float < complex) than the higher-priority ones.
     if higher is None:
         return lower
-    if lower is None or higher.kind == "f":
+    if lower is None or _CATEGORIES[lower.kind] <= _CATEGORIES[higher.kind]:
         return higher
-    if higher.kind == "b" or lower.kind == "f":
-        return promote_types(higher, lower)
-    return higher
+    return promote_types(higher, lower)
 
 
 def result_type(*arrays):
@@ -173,7 +175,7 @@ def fix_dtype(out, a, b, true_divide=False):
     """``out`` (NumPy's result of a binary op on arrays ``a`` and ``b``) cast to PyTorch's result
     dtype. Called only when the dtypes differ (or for true division), off the fast path."""
     dt = result_type(a, b)
-    if true_divide and dt.kind != "f":
+    if true_divide and dt.kind not in "fc":
         dt = get_default_dtype()
     if out.dtype != dt and out.dtype.kind != "b":
         return out.astype(dt)
@@ -196,6 +198,8 @@ def _cast(grads, dtypes, tensors):
     out = []
     for g, dt in zip(grads, dtypes):
         if g is not None and dt is not None and g.dtype != dt:
+            if g.dtype.kind == "c":  # a real input's gradient is the real part
+                g = g.real
             g = g.to(dt) if tensors else g.astype(dt)
         out.append(g)
     return tuple(out)

@@ -92,7 +92,7 @@ GRAD_DTYPE_MESSAGE = "Only Tensors of floating point and complex dtype can requi
 def _make(arr, requires_grad=False) -> Tensor:
     t = Tensor._wrap(arr)
     if requires_grad:
-        if arr.dtype.kind != "f":
+        if arr.dtype.kind not in "fc":
             raise RuntimeError(GRAD_DTYPE_MESSAGE)
         t._requires_grad = True
     return t

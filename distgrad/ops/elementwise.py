@@ -49,9 +49,14 @@ _PY_NUMBERS = (int, float)
 
 def _coerce(value, like: Tensor):
     """A non-Tensor operand other than a plain int/float: NumPy scalars become Python numbers
-    (PyTorch treats them as scalars), arrays become tensors."""
+    (PyTorch treats them as scalars), arrays become tensors, and a complex number next to a real
+    tensor a 0-d complex tensor of the tensor's precision (so that the real tensor's gradient is
+    the real part of the complex one)."""
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
+    if type(value) is complex and like._data.dtype.kind != "c":
+        real = like._data.dtype if like._data.dtype.kind == "f" else get_default_dtype()
+        return _wrap(like._xp().asarray(value, np.promote_types(real, np.complex64)))
     if isinstance(value, np.ndarray) or (_backend._cupy is not None
                                          and isinstance(value, _backend._cupy.ndarray)):
         return _wrap(like._xp().asarray(value))
@@ -115,6 +120,12 @@ def sum_to(t: Tensor, shape) -> Tensor:
 # --------------------------------------------------------------------------------------------
 # Binary arithmetic
 # --------------------------------------------------------------------------------------------
+def _conj(v):
+    """``v`` (an array or a tensor) conjugated when complex: gradients of products take the
+    conjugate factor (PyTorch's convention for complex gradients)."""
+    return v.conj() if v.dtype.kind == "c" else v
+
+
 class AddBackward0(Node):
     """Backward of ``a + b`` for two tensors."""
 
@@ -145,12 +156,12 @@ class MulBackward0(Node):
     def backward(self, g):
         a, b = self.saved_tensors
         na, nb = self.next_functions
-        return (unbroadcast(g * b._data, a._data.shape) if na else None,
-                unbroadcast(g * a._data, b._data.shape) if nb else None)
+        return (unbroadcast(g * _conj(b._data), a._data.shape) if na else None,
+                unbroadcast(g * _conj(a._data), b._data.shape) if nb else None)
 
     def graph_backward(self, g):
         a, b = self.saved_tensors
-        return sum_to(g * b, a.shape), sum_to(g * a, b.shape)
+        return sum_to(g * _conj(b), a.shape), sum_to(g * _conj(a), b.shape)
 
 
 class DivBackward0(Node):
@@ -159,13 +170,14 @@ class DivBackward0(Node):
     def backward(self, g):
         a, b = self.saved_tensors
         na, nb = self.next_functions
-        bd = b._data
+        bd = _conj(b._data)
         ga = g / bd
         return (unbroadcast(ga, a._data.shape) if na else None,
-                unbroadcast(-ga * a._data / bd, bd.shape) if nb else None)
+                unbroadcast(-ga * _conj(a._data) / bd, bd.shape) if nb else None)
 
     def graph_backward(self, g):
         a, b = self.saved_tensors
+        a, b = _conj(a), _conj(b)
         return sum_to(g / b, a.shape), sum_to(-g * a / (b * b), b.shape)
 
 
@@ -189,10 +201,10 @@ class MulScalarBackward(Node):
         return "MulBackward0"
 
     def backward(self, g):
-        return g * self.scalar, None
+        return g * self.scalar.conjugate(), None
 
     def graph_backward(self, g):
-        return g * self.scalar, None
+        return g * self.scalar.conjugate(), None
 
 
 class DivScalarBackward(Node):
@@ -202,10 +214,10 @@ class DivScalarBackward(Node):
         return "DivBackward0"
 
     def backward(self, g):
-        return g / self.divisor, None
+        return g / self.divisor.conjugate(), None
 
     def graph_backward(self, g):
-        return g / self.divisor, None
+        return g / self.divisor.conjugate(), None
 
 
 class SubScalarBackward(AddScalarBackward):
@@ -230,12 +242,12 @@ class RDivScalarBackward(Node):
 
     def backward(self, g):
         (x,) = self.saved_tensors
-        xd = x._data
-        return (-g * self.scalar / (xd * xd),)
+        xd = _conj(x._data)
+        return (-g * self.scalar.conjugate() / (xd * xd),)
 
     def graph_backward(self, g):
-        (x,) = self.saved_tensors
-        return (-g * self.scalar / (x * x),)
+        x = _conj(self.saved_tensors[0])
+        return (-g * self.scalar.conjugate() / (x * x),)
 
 
 class PowBackward0(Node):
@@ -830,9 +842,17 @@ class SqrtBackward0(_UnaryBackward):
     formula = staticmethod(lambda m, y: 0.5 / y)
 
 
+def _sgn(m, x):
+    """sign(x); for complex x, ``x / |x|`` (0 at 0), PyTorch's ``sgn``."""
+    if x.dtype.kind != "c":
+        return m.sign(x)
+    size = m.abs(x)
+    return m.where(size == 0, 0, x / m.where(size == 0, 1, size))
+
+
 class AbsBackward0(_UnaryBackward):
-    """Backward of ``abs``: sign(x)."""
-    formula = staticmethod(lambda m, x: m.sign(x))
+    """Backward of ``abs``: sign(x) (``x / |x|`` for complex x)."""
+    formula = staticmethod(_sgn)
 
 
 class SinBackward0(_UnaryBackward):
