@@ -487,7 +487,9 @@ def _format(t: Tensor) -> str:
     extras = []
     if t.device.type != "cpu":
         extras.append(f"device='{t.device}'")
-    default = data.dtype == get_default_dtype() or data.dtype == np.int64 or data.dtype == np.bool_
+    default_float = get_default_dtype()
+    default = (data.dtype == default_float or data.dtype == np.int64 or data.dtype == np.bool_
+               or data.dtype == np.promote_types(default_float, np.complex64))  # default complex
     if not default or data.size == 0:
         extras.append(f"dtype=distgrad.{dtype_name(data.dtype)}")
     if t.grad_fn is not None:

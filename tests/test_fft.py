@@ -359,3 +359,18 @@ def test_device_generic_path():
             y.sum().backward()
             assert _backend.is_device_array(x.grad._data)
             x.grad = None
+
+
+def test_complex_repr_omits_the_default_complex_dtype():
+    """As PyTorch: complex64 is the default complex dtype under float32, complex128 under
+    float64; only the other one is printed."""
+    c64, c128 = np.array([1 + 2j], np.complex64), np.array([1 + 2j], np.complex128)
+    assert repr(dg.tensor(c64)) == "tensor([1.+2.j])"
+    assert repr(dg.tensor(c128)) == "tensor([1.+2.j], dtype=distgrad.complex128)"
+    saved = dg.get_default_dtype()
+    dg.set_default_dtype(dg.float64)
+    try:
+        assert repr(dg.tensor(c128)) == "tensor([1.+2.j])"
+        assert repr(dg.tensor(c64)) == "tensor([1.+2.j], dtype=distgrad.complex64)"
+    finally:
+        dg.set_default_dtype(saved)
