@@ -8,8 +8,8 @@ import pytest
 import distgrad as dg
 from distgrad import optim
 from distgrad.testing import fake_cupy
-from test_optim import (_assert_close, _init_arrays, _make_params, _np, _train, assert_saveable,
-                        run_two_groups, through_save)
+from test_optim import (_assert_close, _init_arrays, _make_params, _np, _train,
+                        check_state_dict_round_trip, run_two_groups)
 
 ADDED = ("Adamax", "NAdam", "RAdam", "Adadelta", "ASGD", "Rprop")
 
@@ -196,34 +196,7 @@ def test_state_dicts_load_both_ways_with_pytorch(torch, name):
 
 @pytest.mark.parametrize("name", ALL)
 def test_state_dict_round_trip_is_bit_exact(name, tmp_path):
-    make = CONFIGS[name]
-    arrays = _init_arrays(5)
-    params = _make_params(dg, arrays)
-    opt = make(optim, [{"params": params[:2]}, {"params": params[2:], "lr": 0.003}])
-    _train(dg, opt, params, arrays, 7)
-    sd = opt.state_dict()
-    assert_saveable(sd)
-    assert [g["params"] for g in sd["param_groups"]] == [[0, 1], [2, 3]]
-    assert sorted(sd["state"]) == [0, 1, 2, 3]
-    sd = through_save(sd, tmp_path)
-
-    copies = [dg.tensor(_np(p), requires_grad=True) for p in params]
-    opt2 = make(optim, [{"params": copies[:2]}, {"params": copies[2:]}])
-    opt2.load_state_dict(sd)
-    assert repr(opt2) == repr(opt)
-    for p, q in zip(params, copies):
-        assert list(opt2.state[q]) == list(opt.state[p])
-        for key, value in opt.state[p].items():
-            other = opt2.state[q][key]
-            if isinstance(value, dg.Tensor):
-                assert other._data is not value._data and np.array_equal(other.numpy(),
-                                                                         value.numpy())
-            else:
-                assert other == value
-    _train(dg, opt, params, arrays, 5)
-    _train(dg, opt2, copies, arrays, 5)
-    for p, q in zip(params, copies):
-        assert np.array_equal(_np(p), _np(q))
+    check_state_dict_round_trip(CONFIGS[name], tmp_path, seed=5, steps=7)
 
 
 @pytest.mark.parametrize("name", ADDED)
