@@ -163,21 +163,28 @@ def _low_rank_average(state, index, matrices, group, like) -> None:
         state.q_memory_dict.pop(index, None)
 
 
-def _add_error(state, index, data):
-    """With error feedback, add the bucket's residual to ``data``; returns a copy of the sum
-    (None without error feedback)."""
-    if not state.use_error_feedback:
-        return None
-    error = state.error_dict.get(index)
-    if error is not None and error.shape == data.shape:
-        data += error
-    return data.copy()
-
-
-def _finish(state, bucket, index, before, buffer):
-    """Keep the residual ``before - result``, count the step, and return the future."""
+def _compressed_hook(state, bucket, average):
+    """The frame both hooks share: plain averaging (``allreduce_hook``) for the first
+    ``state.start_powerSGD_iter`` steps; then ``average(state, bucket, data, index, group)``
+    replaces the flat bucket ``data`` with its approximated average, between adding this rank's
+    residual (error feedback) and keeping the new one. Returns a completed future of the
+    bucket."""
+    group = _pgm._resolve(state.process_group)
+    if state.iter < state.start_powerSGD_iter:
+        state.maybe_increase_iter(bucket)
+        return allreduce_hook(state.process_group, bucket)
+    buffer = bucket.buffer()
+    data = buffer._data
+    index = bucket.index()
+    before = None
+    if state.use_error_feedback:
+        error = state.error_dict.get(index)
+        if error is not None and error.shape == data.shape:
+            data += error
+        before = data.copy()
+    average(state, bucket, data, index, group)
     if before is not None:
-        before -= buffer._data  # what this rank's input lost to the approximation
+        before -= data  # what this rank's input lost to the approximation
         state.error_dict[index] = before
     state.maybe_increase_iter(bucket)
     state._maybe_log_stats()
@@ -189,16 +196,13 @@ def _finish(state, bucket, index, before, buffer):
 def powerSGD_hook(state: PowerSGDState, bucket):
     """Average the bucket's gradients with PowerSGD (after ``state.start_powerSGD_iter`` steps
     of plain averaging), matrix by matrix; returns a completed future of the bucket."""
-    group = _pgm._resolve(state.process_group)
-    if state.iter < state.start_powerSGD_iter:
-        state.maybe_increase_iter(bucket)
-        return allreduce_hook(state.process_group, bucket)
-    buffer = bucket.buffer()
-    data = buffer._data
-    xp = _backend.get_array_module(data)
-    index = bucket.index()
-    before = _add_error(state, index, data)
+    return _compressed_hook(state, bucket, _average_by_matrix)
 
+
+def _average_by_matrix(state, bucket, data, index, group):
+    """Each gradient of two or more dimensions worth compressing by its low-rank average; the
+    vectors and small matrices by one plain all-reduce, in flight meanwhile."""
+    xp = _backend.get_array_module(data)
     rank = state.matrix_approximation_rank
     matrices, plain = [], []
     for grad in bucket.gradients():
@@ -219,7 +223,7 @@ def powerSGD_hook(state: PowerSGDState, bucket):
         plain.append(g)
 
     rest = rest_work = None
-    if plain:  # vectors and small matrices: one plain all-reduce, in flight meanwhile
+    if plain:
         rest = Tensor._wrap(xp.concatenate([g.reshape(-1) for g in plain]))
         rest_work = _coll.all_reduce(rest, group=group, async_op=True)
     if matrices:
@@ -232,30 +236,23 @@ def powerSGD_hook(state: PowerSGDState, bucket):
         for g in plain:
             g.reshape(-1)[...] = averaged[start:start + g.size]
             start += g.size
-    return _finish(state, bucket, index, before, buffer)
 
 
 def batched_powerSGD_hook(state: PowerSGDState, bucket):
     """Average the whole bucket with PowerSGD as one square matrix (the flat bucket, padded with
     zeros to ``side x side``): fewer, larger products than ``powerSGD_hook``, and a coarser
     approximation; returns a completed future of the bucket."""
-    group = _pgm._resolve(state.process_group)
-    if state.iter < state.start_powerSGD_iter:
-        state.maybe_increase_iter(bucket)
-        return allreduce_hook(state.process_group, bucket)
-    buffer = bucket.buffer()
-    data = buffer._data
-    xp = _backend.get_array_module(data)
-    index = bucket.index()
-    before = _add_error(state, index, data)
+    return _compressed_hook(state, bucket, _average_as_square)
+
+
+def _average_as_square(state, bucket, data, index, group):
+    """The flat bucket, zero-padded to a square, replaced by its low-rank average."""
     side = math.isqrt(data.size - 1) + 1 if data.size else 0
     rank = min(side, state.matrix_approximation_rank)
     state.total_numel_before_compression += data.size
     state.total_numel_after_compression += 2 * side * rank
-    square = xp.zeros(side * side, dtype=data.dtype)
+    square = _backend.get_array_module(data).zeros(side * side, dtype=data.dtype)
     square[:data.size] = data
-    matrix = square.reshape(side, side)
     if side:
-        _low_rank_average(state, index, [(matrix, rank)], group, data)
+        _low_rank_average(state, index, [(square.reshape(side, side), rank)], group, data)
     data[...] = square[:data.size]
-    return _finish(state, bucket, index, before, buffer)
