@@ -6,8 +6,9 @@ from .. import ops
 from ..autograd import no_grad
 from ..tensor import Tensor
 from . import constraints
+from .utils import broadcast_all
 
-__all__ = ["Distribution"]
+__all__ = ["Distribution", "CenteredAtLoc", "LocScale"]
 
 
 def _size_str(shape) -> str:
@@ -189,6 +190,34 @@ class Distribution:
 def _values(value: Tensor):
     """The invalid values as PyTorch prints them (the number for a one-element tensor)."""
     return value.item() if value.numel() == 1 else value.detach()
+
+
+class CenteredAtLoc:
+    """Mixin of the symmetric, unimodal families: ``mean`` and ``mode`` are the ``loc``
+    parameter."""
+
+    @property
+    def mean(self) -> Tensor:
+        """``loc``."""
+        return self.loc
+
+    @property
+    def mode(self) -> Tensor:
+        """``loc``."""
+        return self.loc
+
+
+class LocScale(CenteredAtLoc, Distribution):
+    """Base of the reparameterisable families with a real ``loc`` and a positive ``scale``,
+    broadcast to one batch shape (Normal, Laplace)."""
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+    has_rsample = True
+
+    def __init__(self, loc, scale, validate_args=None):
+        self.loc, self.scale = broadcast_all(loc, scale)
+        super().__init__(self.loc.shape, validate_args=validate_args)
 
 
 class lazy_property:

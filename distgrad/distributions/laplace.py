@@ -6,34 +6,14 @@ import math
 import numpy as np
 
 from .. import ops
-from . import constraints
-from .distribution import Distribution
-from .utils import broadcast_all
+from .distribution import LocScale
 
 __all__ = ["Laplace"]
 
 
-class Laplace(Distribution):
+class Laplace(LocScale):
     """The Laplace distribution with density ``exp(-|x - loc| / scale) / (2 scale)``;
     reparameterisable."""
-
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args=None):
-        self.loc, self.scale = broadcast_all(loc, scale)
-        super().__init__(self.loc.shape, validate_args=validate_args)
-
-    @property
-    def mean(self):
-        """``loc``."""
-        return self.loc
-
-    @property
-    def mode(self):
-        """``loc``."""
-        return self.loc
 
     @property
     def stddev(self):

@@ -7,7 +7,7 @@ import math
 from .. import ops
 from ..ops import linalg
 from . import constraints
-from .distribution import Distribution, lazy_property
+from .distribution import CenteredAtLoc, Distribution, lazy_property
 
 __all__ = ["MultivariateNormal"]
 
@@ -24,7 +24,7 @@ def half_log_det(scale_tril):
     return scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
 
 
-class MultivariateNormal(Distribution):
+class MultivariateNormal(CenteredAtLoc, Distribution):
     """The multivariate normal distribution with mean ``loc`` (..., n) and exactly one of
     ``covariance_matrix``, ``precision_matrix`` or ``scale_tril`` (..., n, n); reparameterisable.
     """
@@ -78,16 +78,6 @@ class MultivariateNormal(Distribution):
     def precision_matrix(self):
         """The inverse of the covariance."""
         return linalg.inv(self.covariance_matrix)
-
-    @property
-    def mean(self):
-        """``loc``."""
-        return self.loc
-
-    @property
-    def mode(self):
-        """``loc``."""
-        return self.loc
 
     @property
     def variance(self):
