@@ -61,27 +61,36 @@ def _size(shape):
     return size_str(shape)
 
 
-def _grads(outputs, inputs, grad_outputs, create_graph, strict, what):
-    """``autograd.grad`` of the outputs that require grad; zeros (or, ``strict``, an error)
-    where an input is not reached."""
+def _grad_or_zeros(outputs, inputs, grad_outputs, create_graph, missing=None):
+    """``autograd.grad`` of the ``outputs`` that require grad, along their ``grad_outputs``,
+    w.r.t. ``inputs``; zeros where an input is not reached, or the error ``missing(i)`` when
+    given (strict mode)."""
     pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
-    if strict and len(pairs) != len(outputs):
-        i = next(i for i, o in enumerate(outputs) if not o.requires_grad)
-        raise RuntimeError(f"Output {i} of the user-provided function does not require "
-                           f"gradients. The outputs must be computed in a differentiable manner "
-                           f"from the input when running in strict mode.")
     found = (_grad([o for o, _ in pairs], inputs, [g for _, g in pairs], retain_graph=True,
                    create_graph=create_graph, allow_unused=True) if pairs
              else (None,) * len(inputs))
     result = []
     for i, (g, t) in enumerate(zip(found, inputs)):
         if g is None:
-            if strict:
-                raise RuntimeError(f"The {what} of the user-provided function is independent "
-                                   f"of input {i}. This is not allowed in strict mode.")
+            if missing is not None:
+                raise missing(i)
             g = t.detach().mul(0)
         result.append(g)
     return tuple(result)
+
+
+def _grads(outputs, inputs, grad_outputs, create_graph, strict, what):
+    """``_grad_or_zeros``; with ``strict``, an output that does not require grad, or an input
+    it does not reach, is an error."""
+    if strict and not all(o.requires_grad for o in outputs):
+        i = next(i for i, o in enumerate(outputs) if not o.requires_grad)
+        raise RuntimeError(f"Output {i} of the user-provided function does not require "
+                           f"gradients. The outputs must be computed in a differentiable manner "
+                           f"from the input when running in strict mode.")
+    missing = (lambda i: RuntimeError(f"The {what} of the user-provided function is independent "
+                                      f"of input {i}. This is not allowed in strict mode.")
+               if strict else None)
+    return _grad_or_zeros(outputs, inputs, grad_outputs, create_graph, missing)
 
 
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
@@ -132,21 +141,12 @@ def _double_backward(outputs, inputs, v, create_graph, strict):
     (linear in a dummy ``u``) with respect to ``u``, along ``v``."""
     dummies = tuple(o.detach().mul(0).requires_grad_(True) for o in outputs)
     grad_in = _grads(outputs, inputs, dummies, True, strict, "output")
-    pairs = [(g, t) for g, t in zip(grad_in, v) if g.requires_grad]
-    found = (_grad([g for g, _ in pairs], dummies, [t for _, t in pairs], retain_graph=True,
-                   create_graph=create_graph, allow_unused=True) if pairs
-             else (None,) * len(dummies))
-    result = []
-    for i, (g, o) in enumerate(zip(found, outputs)):
-        if g is None:
-            if strict:
-                raise RuntimeError(f"The gradient with respect to the input is independent of "
-                                   f"entry {i} in the grad_outputs when using the double "
-                                   f"backward trick to compute forward mode gradients. This is "
-                                   f"not allowed in strict mode.")
-            g = o.detach().mul(0)
-        result.append(g)
-    return tuple(result)
+    missing = (lambda i: RuntimeError(f"The gradient with respect to the input is independent "
+                                      f"of entry {i} in the grad_outputs when using the double "
+                                      f"backward trick to compute forward mode gradients. This "
+                                      f"is not allowed in strict mode.")
+               if strict else None)
+    return _grad_or_zeros(grad_in, dummies, v, create_graph, missing)
 
 
 def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
@@ -234,11 +234,7 @@ def vhp(func, inputs, v=None, create_graph=False, strict=False):
         v = _hessian_vector(v, inputs, "vhp")
         out = _scalar_output(func, "vhp")(*inputs)
         gradient = _grads((out,), inputs, (out.detach().mul(0).add(1),), True, strict, "output")
-        pairs = [(g, t) for g, t in zip(gradient, v) if g.requires_grad]
-        found = (_grad([g for g, _ in pairs], inputs, [t for _, t in pairs], retain_graph=True,
-                       create_graph=create_graph, allow_unused=True) if pairs
-                 else (None,) * len(inputs))
-        result = tuple(t.detach().mul(0) if g is None else g for g, t in zip(found, inputs))
+        result = _grad_or_zeros(gradient, inputs, v, create_graph)
     return _finish((out,), create_graph)[0], _shaped(_finish(result, create_graph), in_tuple)
 
 
