@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import warnings
 
+from . import _backend
 from .autograd.grad_mode import no_grad
 from .tensor import Tensor
 
@@ -206,7 +207,6 @@ def _map_tensors(value, fn):
 
 
 def _all_finite(data):
-    from . import _backend
     xp = _backend.get_array_module(data)
     return xp.isfinite(data).all() if data.size else True
 

@@ -10,6 +10,7 @@ import math
 
 from ..autograd.grad_mode import no_grad
 from ..nn.modules.module import Module
+from ..nn.modules.normalization import _BatchNorm
 from ..tensor import Tensor
 from .lr_scheduler import LRScheduler
 
@@ -107,7 +108,7 @@ def update_bn(loader, model, device=None) -> None:
     ``loader`` (batches, or ``(input, ...)`` tuples whose first item is the input)."""
     momenta = {}
     for module in model.modules():
-        if isinstance(module, _batch_norm_types()):
+        if isinstance(module, _BatchNorm):
             module.reset_running_stats()
             momenta[module] = module.momentum
     if not momenta:
@@ -126,11 +127,6 @@ def update_bn(loader, model, device=None) -> None:
     for module, momentum in momenta.items():
         module.momentum = momentum
     model.train(was_training)
-
-
-def _batch_norm_types():
-    from ..nn.modules.normalization import _BatchNorm
-    return (_BatchNorm,)
 
 
 class SWALR(LRScheduler):
