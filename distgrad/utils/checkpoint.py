@@ -33,11 +33,7 @@ def checkpoint(function, *args, use_reentrant=None, context_fn=None, determinism
     start = next(_sequence)
     outputs = function(*args, **kwargs)
     single = isinstance(outputs, Tensor)
-    results = [outputs] if single else list(outputs) if isinstance(outputs, (tuple, list)) \
-        else None
-    if results is None:
-        raise TypeError(f"checkpoint: the function must return a Tensor or a tuple or list of "
-                        f"them, got {type(outputs).__name__}")
+    results = _as_list(outputs)
     positions = [i for i, out in enumerate(results) if _made_inside(out, start)]
     if not positions:
         return outputs
@@ -53,6 +49,16 @@ def checkpoint(function, *args, use_reentrant=None, context_fn=None, determinism
     if single:
         return results[0]
     return type(outputs)(results)
+
+
+def _as_list(outputs) -> list:
+    """The checkpointed function's outputs as a list (a Tensor, or a tuple or list)."""
+    if isinstance(outputs, Tensor):
+        return [outputs]
+    if not isinstance(outputs, (tuple, list)):
+        raise TypeError(f"checkpoint: the function must return a Tensor or a tuple or list of "
+                        f"them, got {type(outputs).__name__}")
+    return list(outputs)
 
 
 def _made_inside(out, start) -> bool:
@@ -115,8 +121,7 @@ class CheckpointBackward(Node):
         finally:
             if current is not None:
                 _random.set_rng_state(current)
-        results = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-        results = [out for out in results if _made_inside(out, start)]
+        results = [out for out in _as_list(outputs) if _made_inside(out, start)]
         edges, _ = _region(results, start)
         if ([tuple(out.shape) for out in results] != [tuple(s) for s in self.shapes]
                 or len(edges) != len(self.next_functions)):
