@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..tensor import Tensor
 from . import grad_mode
+from .engine import _size
 from .engine import grad as _grad
 
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "vhp", "hvp"]
@@ -54,11 +55,6 @@ def _check_v(v, outputs, what):
         if tuple(a.shape) != tuple(b.shape):
             raise RuntimeError(f"Entry {i} in v has invalid size: should be "
                                f"{_size(b.shape)} but got {_size(a.shape)}.")
-
-
-def _size(shape):
-    from ..ops.nn._util import size_str
-    return size_str(shape)
 
 
 def _grad_or_zeros(outputs, inputs, grad_outputs, create_graph, missing=None):
