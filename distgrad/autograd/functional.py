@@ -225,11 +225,8 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
 def vhp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(inputs), v^T H)`` for the scalar function ``func``'s Hessian H."""
     with grad_mode.enable_grad():
-        in_tuple, inputs = _as_tuple(inputs, "inputs", "vhp")
-        inputs = _prepare(inputs, create_graph)
-        v = _hessian_vector(v, inputs, "vhp")
-        out = _scalar_output(func, "vhp")(*inputs)
-        gradient = _grads((out,), inputs, (out.detach().mul(0).add(1),), True, strict, "output")
+        in_tuple, inputs, v, out, gradient = _gradient_at(func, inputs, v, create_graph, strict,
+                                                          "vhp")
         result = _grad_or_zeros(gradient, inputs, v, create_graph)
     return _finish((out,), create_graph)[0], _shaped(_finish(result, create_graph), in_tuple)
 
@@ -238,13 +235,22 @@ def hvp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(inputs), H v)`` for the scalar function ``func``'s Hessian H (double-backward
     trick)."""
     with grad_mode.enable_grad():
-        in_tuple, inputs = _as_tuple(inputs, "inputs", "hvp")
-        inputs = _prepare(inputs, create_graph)
-        v = _hessian_vector(v, inputs, "hvp")
-        out = _scalar_output(func, "hvp")(*inputs)
-        gradient = _grads((out,), inputs, (out.detach().mul(0).add(1),), True, strict, "output")
+        in_tuple, inputs, v, out, gradient = _gradient_at(func, inputs, v, create_graph, strict,
+                                                          "hvp")
         result = _double_backward(gradient, inputs, v, create_graph, strict)
     return _finish((out,), create_graph)[0], _shaped(_finish(result, create_graph), in_tuple)
+
+
+def _gradient_at(func, inputs, v, create_graph, strict, fn_name):
+    """What ``vhp`` and ``hvp`` start from (with grad enabled): whether ``inputs`` was a tuple,
+    the prepared inputs, the vector ``v``, the scalar ``func(*inputs)`` and its gradient,
+    differentiable."""
+    in_tuple, inputs = _as_tuple(inputs, "inputs", fn_name)
+    inputs = _prepare(inputs, create_graph)
+    v = _hessian_vector(v, inputs, fn_name)
+    out = _scalar_output(func, fn_name)(*inputs)
+    gradient = _grads((out,), inputs, (out.detach().mul(0).add(1),), True, strict, "output")
+    return in_tuple, inputs, v, out, gradient
 
 
 def _hessian_vector(v, inputs, fn_name):
